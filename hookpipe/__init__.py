@@ -1,0 +1,10 @@
+"""hookpipe: one ordered request pipeline for Django.
+
+Users import from here and nothing deeper; the modules behind these names are private.
+"""
+
+from .ordering import INGRESS, MAIN
+
+__version__ = "0.1.0"
+
+__all__ = ["INGRESS", "MAIN"]

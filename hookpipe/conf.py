@@ -1,0 +1,290 @@
+"""Reads the ``HOOKPIPE`` setting and normalises it, once.
+
+Everything that can be said about the *shape* of the setting, without importing any
+user code, is said here, as Django check messages (``hookpipe.E001``...). Importing the
+dotted paths and ordering the tweens happen in :mod:`hookpipe.pipeline`.
+
+The normalised :class:`Config` is cached and the cache is dropped on ``setting_changed``,
+so ``override_settings(HOOKPIPE=...)`` takes effect on the next request.
+"""
+
+from __future__ import annotations
+
+import difflib
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from django.conf import settings
+from django.core import checks
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+
+SETTING = "HOOKPIPE"
+
+#: Every key of ``HOOKPIPE`` with its default. Documented in ``docs/settings.rst``.
+DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        "TWEENS": [],
+        "TWEEN_ORDER": None,
+        "HOOKS": [],
+        "HANDLERS": [],
+        "RESPONDERS": [],
+        "PLUGINS": {},
+        "THREAD_POOL": {},
+    }
+)
+THREAD_POOL_DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {"MAX_WORKERS": 8, "MAX_QUEUE": 1000, "ON_FULL": "block"}
+)
+ON_FULL_CHOICES = ("block", "reject", "inline")
+TWEEN_KEYS = ("factory", "handler", "name", "over", "under", "options")
+
+TweenKind = Literal["factory", "handler"]
+
+
+@dataclass(frozen=True)
+class TweenEntry:
+    """One entry of ``HOOKPIPE["TWEENS"]``, normalised."""
+
+    index: int
+    kind: TweenKind
+    #: Dotted path of the factory (``kind == "factory"``) or the chain handler.
+    path: str
+    name: str
+    over: tuple[str, ...] = ()
+    under: tuple[str, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """How messages name this entry: where it is in settings, and what it is."""
+        return f'{SETTING}["TWEENS"][{self.index}] ({self.name!r})'
+
+
+@dataclass(frozen=True)
+class Config:
+    """The normalised ``HOOKPIPE`` setting plus what is wrong with its shape."""
+
+    tweens: tuple[TweenEntry, ...] = ()
+    tween_order: tuple[str, ...] | None = None
+    hooks: tuple[Any, ...] = ()
+    handlers: tuple[Any, ...] = ()
+    responders: tuple[Any, ...] = ()
+    plugins: Mapping[str, Any] = field(default_factory=dict)
+    thread_pool: Mapping[str, Any] = field(default_factory=lambda: THREAD_POOL_DEFAULTS)
+    #: True when the project defines ``HOOKPIPE`` at all (even as ``{}``).
+    declared: bool = False
+    problems: tuple[checks.CheckMessage, ...] = ()
+
+
+_lock = threading.Lock()
+_cached: Config | None = None
+
+
+def get_config() -> Config:
+    """The normalised setting; computed on first use, then cached."""
+    global _cached
+    config = _cached
+    if config is None:
+        with _lock:
+            if _cached is None:
+                _cached = load(getattr(settings, SETTING, None), hasattr(settings, SETTING))
+            config = _cached
+    return config
+
+
+@receiver(setting_changed)
+def _reset(*, setting: str, **kwargs: Any) -> None:
+    global _cached
+    if setting == SETTING:
+        _cached = None
+
+
+def load(raw: Any, declared: bool = True) -> Config:
+    """Normalise a raw ``HOOKPIPE`` value; never raises, problems are returned as data."""
+    return _Loader().load(raw, declared)
+
+
+def _did_you_mean(key: object, choices: tuple[str, ...] | Mapping[str, Any]) -> str:
+    close = difflib.get_close_matches(str(key), list(choices), n=1)
+    known = ", ".join(choices)
+    if close:
+        return f"Did you mean {close[0]!r}? Known keys: {known}."
+    return f"Known keys: {known}."
+
+
+def _type_name(value: object) -> str:
+    return type(value).__name__
+
+
+class _Loader:
+    def __init__(self) -> None:
+        self.problems: list[checks.CheckMessage] = []
+
+    def error(self, id: str, msg: str, hint: str | None = None) -> None:
+        self.problems.append(checks.Error(msg, hint=hint, id=id))
+
+    def load(self, raw: Any, declared: bool) -> Config:
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, Mapping):
+            self.error(
+                "hookpipe.E001",
+                f"{SETTING} must be a dict, not {_type_name(raw)}.",
+                'Write HOOKPIPE = {"TWEENS": [...]} or leave it out.',
+            )
+            return Config(declared=declared, problems=tuple(self.problems))
+        for key in raw:
+            if key not in DEFAULTS:
+                self.error(
+                    "hookpipe.E002",
+                    f"{SETTING} has an unknown key {key!r}.",
+                    _did_you_mean(key, DEFAULTS),
+                )
+        values = {key: raw.get(key, default) for key, default in DEFAULTS.items()}
+        lists = {}
+        for key in ("TWEENS", "HOOKS", "HANDLERS", "RESPONDERS"):
+            lists[key] = self.sequence(key, values[key])
+        tweens = tuple(
+            t for i, e in enumerate(lists["TWEENS"]) if (t := self.tween(i, e)) is not None
+        )
+        return Config(
+            tweens=tweens,
+            tween_order=self.tween_order(values["TWEEN_ORDER"]),
+            hooks=lists["HOOKS"],
+            handlers=lists["HANDLERS"],
+            responders=lists["RESPONDERS"],
+            plugins=self.mapping("PLUGINS", values["PLUGINS"]),
+            thread_pool=self.thread_pool(values["THREAD_POOL"]),
+            declared=declared,
+            problems=tuple(self.problems),
+        )
+
+    def sequence(self, key: str, value: Any) -> tuple[Any, ...]:
+        if isinstance(value, list | tuple):
+            return tuple(value)
+        self.error(
+            "hookpipe.E009",
+            f'{SETTING}["{key}"] must be a list, not {_type_name(value)}.',
+        )
+        return ()
+
+    def mapping(self, key: str, value: Any) -> Mapping[str, Any]:
+        if isinstance(value, Mapping):
+            return MappingProxyType(dict(value))
+        self.error(
+            "hookpipe.E009",
+            f'{SETTING}["{key}"] must be a dict, not {_type_name(value)}.',
+        )
+        return MappingProxyType({})
+
+    def tween(self, index: int, raw: Any) -> TweenEntry | None:
+        where = f'{SETTING}["TWEENS"][{index}]'
+        if isinstance(raw, str):
+            return TweenEntry(index=index, kind="factory", path=raw, name=raw)
+        if not isinstance(raw, Mapping):
+            self.error(
+                "hookpipe.E005",
+                f"{where} must be a dotted path or a dict, not {_type_name(raw)}.",
+                'Write "myapp.tweens.factory" or {"factory": "myapp.tweens.factory"}.',
+            )
+            return None
+        for key in raw:
+            if key not in TWEEN_KEYS:
+                self.error(
+                    "hookpipe.E006",
+                    f"{where} has an unknown key {key!r}.",
+                    _did_you_mean(key, TWEEN_KEYS),
+                )
+        if ("factory" in raw) == ("handler" in raw):
+            self.error(
+                "hookpipe.E005",
+                f'{where} needs exactly one of "factory" or "handler".',
+                '"factory" is a tween factory, "handler" a chain handler '
+                "fn(app, request, next_handler).",
+            )
+            return None
+        kind: TweenKind = "factory" if "factory" in raw else "handler"
+        path = raw[kind]
+        if not isinstance(path, str) or not path:
+            self.error("hookpipe.E005", f'{where}["{kind}"] must be a dotted path string.')
+            return None
+        name = raw.get("name", path)
+        if not isinstance(name, str) or not name:
+            self.error("hookpipe.E005", f'{where}["name"] must be a non-empty string.')
+            return None
+        over = self.hint(where, "over", raw.get("over"))
+        under = self.hint(where, "under", raw.get("under"))
+        options = raw.get("options", {})
+        if not isinstance(options, Mapping) or not all(isinstance(k, str) for k in options):
+            self.error(
+                "hookpipe.E005",
+                f'{where}["options"] must be a dict of keyword arguments.',
+            )
+            return None
+        if options and kind == "handler":
+            self.error(
+                "hookpipe.E005",
+                f'{where} gives "options" to a chain handler, which takes none.',
+                'Chain handlers are called as fn(app, request, next_handler); read '
+                'settings from app.settings, or write a tween factory instead.',
+            )
+        if over is None or under is None:
+            return None
+        return TweenEntry(index, kind, path, name, over, under, MappingProxyType(dict(options)))
+
+    def hint(self, where: str, key: str, raw: Any) -> tuple[str, ...] | None:
+        if raw is None:
+            return ()
+        if isinstance(raw, str):
+            return (raw,)
+        if isinstance(raw, list | tuple) and raw and all(isinstance(x, str) for x in raw):
+            return tuple(raw)
+        self.error(
+            "hookpipe.E005",
+            f'{where}["{key}"] must be a tween name, "hookpipe.INGRESS", '
+            f'"hookpipe.MAIN" or a non-empty list of those, not {raw!r}.',
+        )
+        return None
+
+    def tween_order(self, raw: Any) -> tuple[str, ...] | None:
+        if raw is None:
+            return None
+        if isinstance(raw, list | tuple) and all(isinstance(x, str) for x in raw):
+            return tuple(raw)
+        self.error(
+            "hookpipe.E017",
+            f'{SETTING}["TWEEN_ORDER"] must be None or a list of tween names, not {raw!r}.',
+        )
+        return None
+
+    def thread_pool(self, raw: Any) -> Mapping[str, Any]:
+        raw = self.mapping("THREAD_POOL", raw)
+        for key in raw:
+            if key not in THREAD_POOL_DEFAULTS:
+                self.error(
+                    "hookpipe.E002",
+                    f'{SETTING}["THREAD_POOL"] has an unknown key {key!r}.',
+                    _did_you_mean(key, THREAD_POOL_DEFAULTS),
+                )
+        pool = {**THREAD_POOL_DEFAULTS, **raw}
+        for key, minimum in (("MAX_WORKERS", 1), ("MAX_QUEUE", 0)):
+            value = pool[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                self.error(
+                    "hookpipe.E009",
+                    f'{SETTING}["THREAD_POOL"]["{key}"] must be an integer >= {minimum}, '
+                    f"not {value!r}.",
+                )
+        if pool["ON_FULL"] not in ON_FULL_CHOICES:
+            self.error(
+                "hookpipe.E009",
+                f'{SETTING}["THREAD_POOL"]["ON_FULL"] must be one of '
+                f"{', '.join(map(repr, ON_FULL_CHOICES))}, not {pool['ON_FULL']!r}.",
+            )
+        return MappingProxyType(pool)
+

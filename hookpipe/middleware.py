@@ -1,0 +1,40 @@
+"""The one line a project adds to ``MIDDLEWARE``. It holds no policy of its own: the
+pipeline (:mod:`hookpipe.pipeline`) is built once per process and does the work."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.http import HttpRequest, HttpResponseBase
+
+from .pipeline import current_pipeline, get_pipeline
+
+
+class HookpipeMiddleware:
+    """Runs every request through the ``HOOKPIPE`` pipeline, natively sync or async."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        # Nothing is built here: Django creates middleware at import time of the WSGI
+        # or ASGI application, which under gunicorn --preload is the master process.
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
+        if self.is_async:
+            return self.__acall__(request)
+        return get_pipeline().handle_sync(request, self.get_response)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        pipeline = current_pipeline()
+        if pipeline is None:
+            # The first request of a process (or after a settings change) builds the
+            # chain; factories are sync code that may touch the database, so not here.
+            pipeline = await sync_to_async(get_pipeline, thread_sensitive=True)()
+        return await pipeline.handle_async(request, self.get_response)

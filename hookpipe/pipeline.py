@@ -1,0 +1,489 @@
+"""Builds the request pipeline from the configuration and runs requests through it.
+
+Two steps, kept apart so that system checks can run the first without side effects:
+
+* :func:`plan` imports every dotted path and orders the tweens. It calls no user code
+  except module imports, and reports every problem as a check message.
+* :class:`Pipeline` calls the tween factories, innermost first, and links the tweens
+  into a chain that ends in ``MAIN``, the hookpipe core, which hands the request on to
+  the rest of Django.
+
+The chain is built once per process, lazily, by :func:`get_pipeline` (so ``gunicorn
+--preload`` does not run factories in the master) and rebuilt when the configuration
+object changes (``setting_changed`` drops it, see :mod:`hookpipe.conf`).
+
+Sync and async: each link knows whether its tween is sync or async and how to be
+called from either side. A link calls the next one directly when both are of the same
+kind, so a run of sync tweens costs one thread hop in total, not one per tween.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import types
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
+from django.conf import settings as django_settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+from django.core.handlers.exception import response_for_exception
+from django.http import HttpRequest, HttpResponseBase
+from django.utils.module_loading import import_string
+
+from . import conf
+from .ordering import INGRESS, MAIN, OrderingError, Problem, TweenDecl, order_tweens
+
+if TYPE_CHECKING:
+    from django.conf import LazySettings
+
+logger = logging.getLogger("hookpipe")
+
+SyncHandler = Callable[[HttpRequest], HttpResponseBase]
+AsyncHandler = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
+GetResponse = Callable[[HttpRequest], Any]
+
+
+class NotAResponse(TypeError):
+    """A tween or chain handler returned something that is not an ``HttpResponse``."""
+
+
+# --------------------------------------------------------------------------- plan
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the configuration asks for, imported and ordered, before anything runs."""
+
+    config: conf.Config
+    #: Tween entries in chain order, outermost first.
+    tweens: tuple[conf.TweenEntry, ...]
+    #: The imported factory or chain handler for each entry, by name.
+    objects: dict[str, Any]
+    explicit: bool
+    problems: tuple[checks.CheckMessage, ...]
+
+
+def plan(config: conf.Config) -> Plan:
+    """Import and order what ``config`` declares; problems come back as check messages."""
+    problems = list(config.problems)
+    objects: dict[str, Any] = {}
+    for entry in config.tweens:
+        obj = _import(entry, problems)
+        if obj is not None:
+            objects[entry.name] = obj
+    ordering = order_tweens(
+        [TweenDecl(e.name, e.over, e.under, e.path) for e in config.tweens],
+        None if config.tween_order is None else list(config.tween_order),
+    )
+    by_name: dict[str, conf.TweenEntry] = {}
+    for entry in config.tweens:
+        by_name.setdefault(entry.name, entry)
+    problems.extend(_ordering_problem(error, by_name) for error in ordering.errors)
+    return Plan(
+        config=config,
+        tweens=tuple(by_name[name] for name in ordering.order),
+        objects=objects,
+        explicit=ordering.explicit,
+        problems=tuple(problems),
+    )
+
+
+def _import(entry: conf.TweenEntry, problems: list[checks.CheckMessage]) -> Any:
+    what = "tween factory" if entry.kind == "factory" else "chain handler"
+    try:
+        obj = import_string(entry.path)
+    except Exception as exc:  # ImportError, but also whatever the module raises
+        problems.append(
+            checks.Error(
+                f"{entry.label}: cannot import {what} {entry.path!r}: "
+                f"{type(exc).__name__}: {exc}",
+                hint="Check the dotted path; the module must be importable.",
+                id="hookpipe.E007",
+            )
+        )
+        return None
+    if not callable(obj):
+        problems.append(
+            checks.Error(
+                f"{entry.label}: {what} {entry.path!r} is a {type(obj).__name__}, "
+                "not a callable.",
+                hint="A tween factory is called as factory(handler, registry, **options); "
+                "a chain handler as fn(app, request, next_handler).",
+                id="hookpipe.E008",
+            )
+        )
+        return None
+    return obj
+
+
+def _ordering_problem(
+    error: OrderingError, by_name: dict[str, conf.TweenEntry]
+) -> checks.CheckMessage:
+    entry = by_name.get(error.name)
+    label = entry.label if entry else repr(error.name)
+    known = ", ".join(repr(n) for n in by_name) or "none"
+    match error.problem:
+        case Problem.OVER_INGRESS:
+            return checks.Error(
+                f'{label} has over="{INGRESS}": nothing is closer to the ingress.',
+                hint=f'Leave "over" out to place it at the top (under="{INGRESS}").',
+                id="hookpipe.E010",
+            )
+        case Problem.UNDER_MAIN:
+            return checks.Error(
+                f'{label} has under="{MAIN}": nothing is closer to MAIN than MAIN.',
+                hint=f'Use over="{MAIN}" to place it at the bottom of the chain.',
+                id="hookpipe.E011",
+            )
+        case Problem.RESERVED_NAME:
+            return checks.Error(
+                f"{label}: {error.name!r} is reserved for the chain's sentinels.",
+                hint='Give the tween another "name".',
+                id="hookpipe.E012",
+            )
+        case Problem.DUPLICATE_NAME:
+            return checks.Error(
+                f"More than one tween is named {error.name!r}.",
+                hint='Give each use of the factory its own "name" alias.',
+                id="hookpipe.E013",
+            )
+        case Problem.MISSING_TARGET:
+            return checks.Error(
+                f"{label} has {error.hint}={list(error.names)!r}, and none of those "
+                "tweens is configured.",
+                hint=f"Configured tween names: {known}. In a list, one present entry "
+                "is enough; absent ones are skipped.",
+                id="hookpipe.E014",
+            )
+        case Problem.CYCLE:
+            return checks.Error(
+                f"The tween hints form a cycle: {error.cycle_text}.",
+                hint="Each name must be over the next; drop or change one of these hints.",
+                id="hookpipe.E015",
+            )
+        case Problem.UNKNOWN_IN_ORDER:
+            return checks.Error(
+                f'HOOKPIPE["TWEEN_ORDER"] names {error.name!r}, which is not a tween '
+                'of HOOKPIPE["TWEENS"].',
+                hint=f"Configured tween names: {known}.",
+                id="hookpipe.E016",
+            )
+        case Problem.DUPLICATE_IN_ORDER:
+            return checks.Error(
+                f'HOOKPIPE["TWEEN_ORDER"] lists {error.name!r} more than once.',
+                hint="Each tween runs at most once; list it once.",
+                id="hookpipe.E018",
+            )
+
+
+# -------------------------------------------------------------------------- build
+
+
+class Registry:
+    """Given to tween factories as ``registry`` and to chain handlers as ``app``.
+
+    ``settings`` is Django's settings, ``config`` the normalised ``HOOKPIPE``, and
+    ``pipeline`` the built pipeline (``None`` while the factories are being called),
+    whose :meth:`Pipeline.describe` is what the admin page and the command show.
+    """
+
+    def __init__(self, config: conf.Config) -> None:
+        self.config = config
+        self.pipeline: Pipeline | None = None
+
+    @property
+    def settings(self) -> LazySettings:
+        return django_settings
+
+
+@dataclass(frozen=True)
+class TweenInfo:
+    """One tween as built, for introspection."""
+
+    name: str
+    factory: str
+    kind: conf.TweenKind
+    over: tuple[str, ...]
+    under: tuple[str, ...]
+    omitted: bool
+    is_async: bool | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "factory": self.factory,
+            "kind": self.kind,
+            "over": list(self.over),
+            "under": list(self.under),
+            "omitted": self.omitted,
+            "is_async": self.is_async,
+        }
+
+
+@dataclass
+class RequestContext:
+    """Per-request state, as ``request.hookpipe``.
+
+    ``get_response`` is the rest of Django below the middleware that received the
+    request; ``MAIN`` calls it. Keeping it here lets one chain serve every middleware
+    instance in the process (the test client builds a new one per client).
+    """
+
+    pipeline: Pipeline
+    get_response: GetResponse
+    get_response_is_async: bool
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _is_async(obj: Any) -> bool:
+    if iscoroutinefunction(obj):
+        return True
+    # A class-style tween: an instance whose __call__ is ``async def``.
+    if isinstance(obj, types.FunctionType | types.MethodType):
+        return False
+    return iscoroutinefunction(getattr(type(obj), "__call__", None))
+
+
+class _Link:
+    """One position in the chain, callable from sync code and from async code."""
+
+    __slots__ = ("name", "call_sync", "call_async")
+
+    def __init__(self, name: str, call_sync: SyncHandler, call_async: AsyncHandler) -> None:
+        self.name = name
+        self.call_sync = call_sync
+        self.call_async = call_async
+
+    @classmethod
+    def around(cls, name: str, call: Callable[[HttpRequest], Any], is_async: bool) -> _Link:
+        """A link for ``call``, adapted once, here, for callers of the other kind."""
+        if is_async:
+            return cls(name, async_to_sync(call), call)
+        return cls(name, call, sync_to_async(call, thread_sensitive=True))
+
+
+class _Downstream:
+    """The ``handler`` (or ``next_handler``) a tween receives: the rest of the chain.
+
+    It is bound once the tween is known to be sync or async, so that calling it never
+    switches threads unless the next link is of the other kind.
+    """
+
+    __slots__ = ("link", "_call")
+
+    def __init__(self, link: _Link) -> None:
+        self.link = link
+        self._call: Callable[[HttpRequest], Any] = link.call_sync
+
+    def bind(self, is_async: bool) -> None:
+        self._call = self.link.call_async if is_async else self.link.call_sync
+
+    def __call__(self, request: HttpRequest) -> Any:
+        return self._call(request)
+
+    def __repr__(self) -> str:
+        return f"<hookpipe handler for {self.link.name!r}>"
+
+
+def _main_sync(request: HttpRequest) -> HttpResponseBase:
+    ctx: RequestContext = request.hookpipe  # type: ignore[attr-defined]
+    if ctx.get_response_is_async:
+        return async_to_sync(ctx.get_response)(request)
+    return ctx.get_response(request)  # type: ignore[no-any-return]
+
+
+async def _main_async(request: HttpRequest) -> HttpResponseBase:
+    ctx: RequestContext = request.hookpipe  # type: ignore[attr-defined]
+    if ctx.get_response_is_async:
+        return await ctx.get_response(request)  # type: ignore[no-any-return]
+    return await sync_to_async(ctx.get_response, thread_sensitive=True)(request)  # type: ignore[no-any-return]
+
+
+def failsafe_response(
+    request: HttpRequest, exc: Exception, what: str, name: str
+) -> HttpResponseBase:
+    """Turn ``exc`` raised by plugin ``name`` into the response Django would give.
+
+    Django's own machinery picks the status (404, 403, 400, 500), renders the project's
+    error views or the technical page under ``DEBUG``, and logs the traceback on the
+    ``django.request`` logger; this adds a line that names the plugin.
+    """
+    response = response_for_exception(request, exc)
+    level = logging.ERROR if response.status_code >= 500 else logging.WARNING
+    logger.log(
+        level,
+        "%s %r raised %s: %s (%s %s -> %s)",
+        what,
+        name,
+        type(exc).__name__,
+        exc,
+        request.method,
+        request.path,
+        response.status_code,
+    )
+    return response
+
+
+def _guard(call: Callable[..., Any], is_async: bool, what: str, name: str) -> Any:
+    """Wrap one tween so that whatever it does, the tween above it gets a response."""
+
+    def check(response: Any) -> HttpResponseBase:
+        if isinstance(response, HttpResponseBase):
+            return response
+        raise NotAResponse(
+            f"{what} {name!r} returned {type(response).__name__} instead of an "
+            "HttpResponse; it must return the handler's response or its own."
+        )
+
+    if is_async:
+
+        async def guarded_async(request: HttpRequest) -> HttpResponseBase:
+            try:
+                return check(await call(request))
+            except Exception as exc:
+                return await sync_to_async(failsafe_response, thread_sensitive=False)(
+                    request, exc, what, name
+                )
+
+        return guarded_async
+
+    def guarded(request: HttpRequest) -> HttpResponseBase:
+        try:
+            return check(call(request))
+        except Exception as exc:
+            return failsafe_response(request, exc, what, name)
+
+    return guarded
+
+
+def _chain_handler_tween(fn: Any, app: Registry, downstream: _Downstream) -> Any:
+    """Adapt a Tangled-style ``fn(app, request, next_handler)`` to a tween."""
+    if _is_async(fn):
+
+        async def chain_tween_async(request: HttpRequest) -> Any:
+            return await fn(app, request, downstream)
+
+        return chain_tween_async
+
+    def chain_tween(request: HttpRequest) -> Any:
+        return fn(app, request, downstream)
+
+    return chain_tween
+
+
+class Pipeline:
+    """The built chain for one configuration. Use :func:`get_pipeline` to get one."""
+
+    def __init__(self, built_plan: Plan) -> None:
+        if built_plan.problems:
+            raise ImproperlyConfigured(
+                "HOOKPIPE is not valid (run 'manage.py check' for hints):\n"
+                + "\n".join(f"  {p.id}: {p.msg}" for p in built_plan.problems)
+            )
+        self.config = built_plan.config
+        self.explicit = built_plan.explicit
+        self.registry = Registry(self.config)
+        link = _Link(MAIN, _main_sync, _main_async)
+        infos: list[TweenInfo] = []
+        # Innermost first: each factory needs the handler it wraps.
+        for entry in reversed(built_plan.tweens):
+            link, info = self._build_one(entry, built_plan.objects[entry.name], link)
+            infos.append(info)
+        self._top = link
+        self.tweens = tuple(reversed(infos))
+        self.registry.pipeline = self
+
+    def _build_one(self, entry: conf.TweenEntry, obj: Any, below: _Link) -> tuple[_Link, TweenInfo]:
+        downstream = _Downstream(below)
+        if entry.kind == "handler":
+            what = "chain handler"
+            tween = _chain_handler_tween(obj, self.registry, downstream)
+        else:
+            what = "tween"
+            try:
+                tween = obj(downstream, self.registry, **entry.options)
+            except Exception as exc:
+                raise ImproperlyConfigured(
+                    f"{entry.label}: the tween factory {entry.path!r} raised "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+        info = dict(
+            name=entry.name, factory=entry.path, kind=entry.kind, over=entry.over,
+            under=entry.under,
+        )  # fmt: skip
+        if tween is downstream:
+            return below, TweenInfo(**info, omitted=True)
+        if not callable(tween):
+            raise ImproperlyConfigured(
+                f"{entry.label}: the tween factory {entry.path!r} returned "
+                f"{type(tween).__name__}, not a callable tween (or the handler to omit it)."
+            )
+        is_async = _is_async(tween)
+        downstream.bind(is_async)
+        link = _Link.around(entry.name, _guard(tween, is_async, what, entry.name), is_async)
+        return link, TweenInfo(**info, omitted=False, is_async=is_async)
+
+    def handle_sync(self, request: HttpRequest, get_response: GetResponse) -> HttpResponseBase:
+        request.hookpipe = RequestContext(self, get_response, False)  # type: ignore[attr-defined]
+        return self._top.call_sync(request)
+
+    async def handle_async(
+        self, request: HttpRequest, get_response: GetResponse
+    ) -> HttpResponseBase:
+        request.hookpipe = RequestContext(self, get_response, True)  # type: ignore[attr-defined]
+        return await self._top.call_async(request)
+
+    def describe(self) -> dict[str, Any]:
+        """The pipeline as plain data: what ``manage.py hookpipe --json`` prints."""
+        return {
+            "tween_order": "explicit" if self.explicit else "implicit",
+            "tweens": [t.as_dict() for t in self.tweens],
+            "hooks": [],
+            "handlers": [],
+            "responders": [],
+        }
+
+
+# ------------------------------------------------------------------ process-wide
+
+
+_lock = threading.Lock()
+_current: Pipeline | None = None
+_failed: tuple[conf.Config, Exception] | None = None
+
+
+def current_pipeline() -> Pipeline | None:
+    """The pipeline if it is built and up to date, else ``None``; never builds."""
+    pipeline = _current
+    if pipeline is not None and pipeline.config is conf.get_config():
+        return pipeline
+    return None
+
+
+def get_pipeline() -> Pipeline:
+    """The process's pipeline, built on first use and after the setting changes.
+
+    A configuration that cannot be built raises ``ImproperlyConfigured`` on every call,
+    with the problems logged once, instead of being retried request after request.
+    """
+    global _current, _failed
+    pipeline = current_pipeline()
+    if pipeline is not None:
+        return pipeline
+    with _lock:
+        config = conf.get_config()
+        if _current is not None and _current.config is config:
+            return _current
+        if _failed is not None and _failed[0] is config:
+            raise _failed[1]
+        try:
+            _current = Pipeline(plan(config))
+        except ImproperlyConfigured as exc:
+            logger.error("hookpipe: the pipeline cannot be built: %s", exc)
+            _failed = (config, exc)
+            raise
+        return _current

@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("async/", views.async_index, name="async-index"),
+    path("broken/", views.broken, name="broken"),
+    path("admin/", admin.site.urls),
+]
