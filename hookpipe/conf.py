@@ -45,6 +45,14 @@ TWEEN_KEYS = ("factory", "handler", "name", "over", "under", "options")
 
 TweenKind = Literal["factory", "handler"]
 
+# Check ids for problems with the setting's shape (listed in docs/checks.rst).
+NOT_A_DICT = "hookpipe.E001"
+UNKNOWN_KEY = "hookpipe.E002"
+BAD_TWEEN_ENTRY = "hookpipe.E005"
+UNKNOWN_TWEEN_KEY = "hookpipe.E006"
+BAD_VALUE = "hookpipe.E009"
+BAD_TWEEN_ORDER = "hookpipe.E017"
+
 
 @dataclass(frozen=True)
 class TweenEntry:
@@ -133,7 +141,7 @@ class _Loader:
             raw = {}
         if not isinstance(raw, Mapping):
             self.error(
-                "hookpipe.E001",
+                NOT_A_DICT,
                 f"{SETTING} must be a dict, not {_type_name(raw)}.",
                 'Write HOOKPIPE = {"TWEENS": [...]} or leave it out.',
             )
@@ -141,7 +149,7 @@ class _Loader:
         for key in raw:
             if key not in DEFAULTS:
                 self.error(
-                    "hookpipe.E002",
+                    UNKNOWN_KEY,
                     f"{SETTING} has an unknown key {key!r}.",
                     _did_you_mean(key, DEFAULTS),
                 )
@@ -168,7 +176,7 @@ class _Loader:
         if isinstance(value, list | tuple):
             return tuple(value)
         self.error(
-            "hookpipe.E009",
+            BAD_VALUE,
             f'{SETTING}["{key}"] must be a list, not {_type_name(value)}.',
         )
         return ()
@@ -177,7 +185,7 @@ class _Loader:
         if isinstance(value, Mapping):
             return MappingProxyType(dict(value))
         self.error(
-            "hookpipe.E009",
+            BAD_VALUE,
             f'{SETTING}["{key}"] must be a dict, not {_type_name(value)}.',
         )
         return MappingProxyType({})
@@ -188,7 +196,7 @@ class _Loader:
             return TweenEntry(index=index, kind="factory", path=raw, name=raw)
         if not isinstance(raw, Mapping):
             self.error(
-                "hookpipe.E005",
+                BAD_TWEEN_ENTRY,
                 f"{where} must be a dotted path or a dict, not {_type_name(raw)}.",
                 'Write "myapp.tweens.factory" or {"factory": "myapp.tweens.factory"}.',
             )
@@ -196,13 +204,13 @@ class _Loader:
         for key in raw:
             if key not in TWEEN_KEYS:
                 self.error(
-                    "hookpipe.E006",
+                    UNKNOWN_TWEEN_KEY,
                     f"{where} has an unknown key {key!r}.",
                     _did_you_mean(key, TWEEN_KEYS),
                 )
         if ("factory" in raw) == ("handler" in raw):
             self.error(
-                "hookpipe.E005",
+                BAD_TWEEN_ENTRY,
                 f'{where} needs exactly one of "factory" or "handler".',
                 '"factory" is a tween factory, "handler" a chain handler '
                 "fn(app, request, next_handler).",
@@ -211,24 +219,24 @@ class _Loader:
         kind: TweenKind = "factory" if "factory" in raw else "handler"
         path = raw[kind]
         if not isinstance(path, str) or not path:
-            self.error("hookpipe.E005", f'{where}["{kind}"] must be a dotted path string.')
+            self.error(BAD_TWEEN_ENTRY, f'{where}["{kind}"] must be a dotted path string.')
             return None
         name = raw.get("name", path)
         if not isinstance(name, str) or not name:
-            self.error("hookpipe.E005", f'{where}["name"] must be a non-empty string.')
+            self.error(BAD_TWEEN_ENTRY, f'{where}["name"] must be a non-empty string.')
             return None
         over = self.hint(where, "over", raw.get("over"))
         under = self.hint(where, "under", raw.get("under"))
         options = raw.get("options", {})
         if not isinstance(options, Mapping) or not all(isinstance(k, str) for k in options):
             self.error(
-                "hookpipe.E005",
+                BAD_TWEEN_ENTRY,
                 f'{where}["options"] must be a dict of keyword arguments.',
             )
             return None
         if options and kind == "handler":
             self.error(
-                "hookpipe.E005",
+                BAD_TWEEN_ENTRY,
                 f'{where} gives "options" to a chain handler, which takes none.',
                 'Chain handlers are called as fn(app, request, next_handler); read '
                 'settings from app.settings, or write a tween factory instead.',
@@ -245,7 +253,7 @@ class _Loader:
         if isinstance(raw, list | tuple) and raw and all(isinstance(x, str) for x in raw):
             return tuple(raw)
         self.error(
-            "hookpipe.E005",
+            BAD_TWEEN_ENTRY,
             f'{where}["{key}"] must be a tween name, "hookpipe.INGRESS", '
             f'"hookpipe.MAIN" or a non-empty list of those, not {raw!r}.',
         )
@@ -257,7 +265,7 @@ class _Loader:
         if isinstance(raw, list | tuple) and all(isinstance(x, str) for x in raw):
             return tuple(raw)
         self.error(
-            "hookpipe.E017",
+            BAD_TWEEN_ORDER,
             f'{SETTING}["TWEEN_ORDER"] must be None or a list of tween names, not {raw!r}.',
         )
         return None
@@ -267,7 +275,7 @@ class _Loader:
         for key in raw:
             if key not in THREAD_POOL_DEFAULTS:
                 self.error(
-                    "hookpipe.E002",
+                    UNKNOWN_KEY,
                     f'{SETTING}["THREAD_POOL"] has an unknown key {key!r}.',
                     _did_you_mean(key, THREAD_POOL_DEFAULTS),
                 )
@@ -276,13 +284,13 @@ class _Loader:
             value = pool[key]
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 self.error(
-                    "hookpipe.E009",
+                    BAD_VALUE,
                     f'{SETTING}["THREAD_POOL"]["{key}"] must be an integer >= {minimum}, '
                     f"not {value!r}.",
                 )
         if pool["ON_FULL"] not in ON_FULL_CHOICES:
             self.error(
-                "hookpipe.E009",
+                BAD_VALUE,
                 f'{SETTING}["THREAD_POOL"]["ON_FULL"] must be one of '
                 f"{', '.join(map(repr, ON_FULL_CHOICES))}, not {pool['ON_FULL']!r}.",
             )

@@ -10,8 +10,11 @@ The rules (documented in ``docs/ordering.rst``):
 * A hint is a tuple of names. Names that are not declared are skipped (fallbacks), but
   at least one entry of each hint must be present.
 * A tween with neither hint is ``under=INGRESS``.
-* Ties are broken by declaration order: the result is the lexicographically smallest
-  valid order by declaration index, so a list without hints keeps its list order.
+* Ties are broken by a key per tween, (pull, declaration index), and the result is the
+  lexicographically smallest valid order by that key. The pull is -1 for a tween that
+  names ``INGRESS`` in ``under``, +1 for one that names ``MAIN`` in ``over`` (0 for
+  both or neither): without it those two hints would hold in every position and do
+  nothing. A list without hints keeps its list order, like ``MIDDLEWARE``.
 """
 
 from __future__ import annotations
@@ -160,14 +163,15 @@ def _implicit_order(decls: list[TweenDecl]) -> Ordering:
     except CycleError as exc:
         return Ordering((), (_cycle_error(exc.args[1]),))
 
-    # Kahn's algorithm with a heap keyed by declaration index gives the smallest order.
-    index = {INGRESS: -1, MAIN: len(decls)}
-    index.update({d.name: i for i, d in enumerate(decls)})
-    ready: list[tuple[int, str]] = []
+    # Kahn's algorithm, always taking the smallest key that is free to go next, gives
+    # the lexicographically smallest valid order by that key.
+    key = {INGRESS: (-2, -1), MAIN: (2, len(decls))}
+    key.update({d.name: (pull(d), i) for i, d in enumerate(decls)})
+    ready: list[tuple[tuple[int, int], str]] = []
     order: list[str] = []
     while sorter.is_active():
         for node in sorter.get_ready():
-            heapq.heappush(ready, (index[node], node))
+            heapq.heappush(ready, (key[node], node))
         _, node = heapq.heappop(ready)
         if node not in SENTINELS:
             order.append(node)
@@ -175,10 +179,14 @@ def _implicit_order(decls: list[TweenDecl]) -> Ordering:
     return Ordering(tuple(order), ())
 
 
+def pull(decl: TweenDecl) -> int:
+    """-1 towards INGRESS, +1 towards MAIN, 0 for no sentinel hint (or both)."""
+    return (MAIN in decl.over) - (INGRESS in decl.under)
+
+
 def _cycle_error(cycle: list[str]) -> OrderingError:
-    # graphlib reports the cycle along "comes after" edges; reverse it so that each name
-    # is over (closer to the ingress than) the next, the way users read the chain.
-    names = list(reversed(cycle))
+    # graphlib lists the cycle so that each name comes before (is over) the next one.
+    names = list(cycle)
     # Start at the smallest name so that the message does not depend on set iteration.
     body = names[:-1]
     start = body.index(min(body))

@@ -1,0 +1,206 @@
+"""Every malformed HOOKPIPE gives a check message with a stable id, naming the entry."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import override_settings
+
+from hookpipe.checks import check_hookpipe
+
+T = "tests.testapp.tweens."
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(hookpipe: Any, **settings: Any) -> list[tuple[str, str, str | None]]:
+    with override_settings(HOOKPIPE=hookpipe, **settings):
+        return [(m.id or "", m.msg, m.hint) for m in check_hookpipe()]
+
+
+def ids(hookpipe: Any, **settings: Any) -> list[str]:
+    return [i for i, _, _ in run(hookpipe, **settings)]
+
+
+def test_valid_configuration_is_clean() -> None:
+    config = {
+        "TWEENS": [
+            T + "first",
+            {"factory": T + "labelled", "name": "x", "over": "hookpipe.MAIN"},
+            {"handler": T + "chain_marker", "under": [T + "first", "absent"]},
+        ],
+        "THREAD_POOL": {"MAX_WORKERS": 2, "ON_FULL": "reject"},
+    }
+    assert run(config) == []
+
+
+@pytest.mark.parametrize("empty", [{}, None])
+def test_empty_or_none_is_valid(empty: Any) -> None:
+    assert run(empty) == []
+
+
+@pytest.mark.parametrize(
+    ("config", "expected", "fragment"),
+    [
+        ([T + "first"], "hookpipe.E001", "must be a dict, not list"),
+        ({"TWEEN": []}, "hookpipe.E002", "'TWEEN'"),
+        ({"THREAD_POOL": {"MAX_WORKER": 1}}, "hookpipe.E002", "'MAX_WORKER'"),
+        ({"TWEENS": [42]}, "hookpipe.E005", 'HOOKPIPE["TWEENS"][0]'),
+        ({"TWEENS": [{"name": "x"}]}, "hookpipe.E005", 'exactly one of "factory"'),
+        (
+            {"TWEENS": [{"factory": T + "first", "handler": T + "chain_marker"}]},
+            "hookpipe.E005",
+            "exactly one",
+        ),
+        ({"TWEENS": [{"factory": ""}]}, "hookpipe.E005", "dotted path"),
+        ({"TWEENS": [{"factory": T + "first", "name": ""}]}, "hookpipe.E005", '"name"'),
+        ({"TWEENS": [{"factory": T + "first", "over": 3}]}, "hookpipe.E005", '"over"'),
+        ({"TWEENS": [{"factory": T + "first", "under": []}]}, "hookpipe.E005", '"under"'),
+        ({"TWEENS": [{"factory": T + "first", "options": [1]}]}, "hookpipe.E005", "options"),
+        (
+            {"TWEENS": [{"handler": T + "chain_marker", "options": {"a": 1}}]},
+            "hookpipe.E005",
+            "chain handler",
+        ),
+        ({"TWEENS": [{"factory": T + "first", "ovr": "x"}]}, "hookpipe.E006", "'ovr'"),
+        ({"TWEENS": [T + "does_not_exist"]}, "hookpipe.E007", T + "does_not_exist"),
+        ({"TWEENS": ["nodots"]}, "hookpipe.E007", "nodots"),
+        ({"TWEENS": ["no_such_module.factory"]}, "hookpipe.E007", "no_such_module"),
+        ({"TWEENS": [T + "NOT_CALLABLE"]}, "hookpipe.E008", "str, not a callable"),
+        ({"TWEENS": "x"}, "hookpipe.E009", '"TWEENS"] must be a list'),
+        ({"HOOKS": {}}, "hookpipe.E009", '"HOOKS"] must be a list'),
+        ({"PLUGINS": []}, "hookpipe.E009", '"PLUGINS"] must be a dict'),
+        ({"THREAD_POOL": {"MAX_WORKERS": 0}}, "hookpipe.E009", "MAX_WORKERS"),
+        ({"THREAD_POOL": {"MAX_QUEUE": True}}, "hookpipe.E009", "MAX_QUEUE"),
+        ({"THREAD_POOL": {"ON_FULL": "drop"}}, "hookpipe.E009", "'drop'"),
+        (
+            {"TWEENS": [{"factory": T + "first", "over": "hookpipe.INGRESS"}]},
+            "hookpipe.E010",
+            'HOOKPIPE["TWEENS"][0]',
+        ),
+        (
+            {"TWEENS": [{"factory": T + "first", "under": "hookpipe.MAIN"}]},
+            "hookpipe.E011",
+            "under=",
+        ),
+        (
+            {"TWEENS": [{"factory": T + "first", "name": "hookpipe.MAIN"}]},
+            "hookpipe.E012",
+            "reserved",
+        ),
+        ({"TWEENS": [T + "first", T + "first"]}, "hookpipe.E013", T + "first"),
+        (
+            {"TWEENS": [{"factory": T + "first", "under": ["auth", "csrf"]}]},
+            "hookpipe.E014",
+            "['auth', 'csrf']",
+        ),
+        (
+            {
+                "TWEENS": [
+                    {"factory": T + "first", "name": "auth", "over": "timing"},
+                    {"factory": T + "second", "name": "timing", "over": "auth"},
+                ]
+            },
+            "hookpipe.E015",
+            "auth -> timing -> auth",
+        ),
+        ({"TWEENS": [T + "first"], "TWEEN_ORDER": ["second"]}, "hookpipe.E016", "'second'"),
+        ({"TWEEN_ORDER": "first"}, "hookpipe.E017", "TWEEN_ORDER"),
+        (
+            {"TWEENS": [T + "first"], "TWEEN_ORDER": [T + "first", T + "first"]},
+            "hookpipe.E018",
+            "more than once",
+        ),
+    ],
+)
+def test_bad_configuration(config: Any, expected: str, fragment: str) -> None:
+    messages = run(config)
+    assert [i for i, _, _ in messages] == [expected], messages
+    _, msg, _ = messages[0]
+    assert fragment in msg
+
+
+def test_unknown_key_suggests_the_closest_one() -> None:
+    [(_, _, hint)] = run({"TWEENS": [{"factory": T + "first", "undre": "x"}]})
+    assert hint is not None
+    assert hint.startswith("Did you mean 'under'?")
+
+
+def test_all_problems_reported_at_once() -> None:
+    config = {"TWEENS": [T + "nope", {"factory": T + "first", "under": "missing"}], "X": 1}
+    assert sorted(ids(config)) == ["hookpipe.E002", "hookpipe.E007", "hookpipe.E014"]
+
+
+def test_middleware_missing_while_hookpipe_is_set() -> None:
+    middleware = ["django.middleware.common.CommonMiddleware"]
+    assert ids({}, MIDDLEWARE=middleware) == ["hookpipe.E003"]
+
+
+def test_middleware_missing_without_hookpipe_is_fine() -> None:
+    from django.conf import settings
+
+    with override_settings(MIDDLEWARE=[]):
+        del settings.HOOKPIPE
+        assert check_hookpipe() == []
+
+
+def test_middleware_listed_twice() -> None:
+    path = "hookpipe.middleware.HookpipeMiddleware"
+    assert ids({}, MIDDLEWARE=[path, path]) == ["hookpipe.E004"]
+
+
+def test_registered_with_django() -> None:
+    with (
+        override_settings(HOOKPIPE={"TWEENS": [T + "missing"]}),
+        pytest.raises(SystemCheckError, match=r"hookpipe\.E007"),
+    ):
+        call_command("check")
+
+
+BROKEN_SETTINGS = """
+from tests.settings import *
+HOOKPIPE = {BROKEN}
+"""
+
+
+@pytest.mark.parametrize(
+    ("broken", "expected"),
+    [
+        ('{"TWEENS": ["tests.testapp.tweens.first", {"factory": 3}]}', "hookpipe.E005"),
+        ('{"TWEENS": ["tests.testapp.nomodule.f"]}', "hookpipe.E007"),
+        ('{"TWEENS": ["tests.testapp.broken_module.factory"]}', "hookpipe.E007"),
+        ("[1, 2]", "hookpipe.E001"),
+    ],
+)
+def test_manage_py_check_prints_no_traceback(
+    tmp_path: Path, broken: str, expected: str
+) -> None:
+    (tmp_path / "broken_settings.py").write_text(BROKEN_SETTINGS.replace("{BROKEN}", broken))
+    result = subprocess.run(
+        [sys.executable, "-m", "django", "check", "--settings", "broken_settings"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": f"{tmp_path}:{ROOT}", "PATH": "/usr/bin:/bin"},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_every_check_id_is_documented_once() -> None:
+    pattern = re.compile(r"hookpipe\.[EW]\d{3}")
+    in_code: list[str] = []
+    for source in (ROOT / "hookpipe").rglob("*.py"):
+        in_code += pattern.findall(source.read_text())
+    assert len(in_code) == len(set(in_code)), "an id is used in two places"
+    documented = set(pattern.findall((ROOT / "docs" / "checks.rst").read_text()))
+    assert set(in_code) == documented
