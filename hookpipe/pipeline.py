@@ -19,6 +19,7 @@ kind, so a run of sync tweens costs one thread hop in total, not one per tween.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import types
@@ -411,12 +412,9 @@ class Pipeline:
                     f"{entry.label}: the tween factory {entry.path!r} raised "
                     f"{type(exc).__name__}: {exc}"
                 ) from exc
-        info = dict(
-            name=entry.name, factory=entry.path, kind=entry.kind, over=entry.over,
-            under=entry.under,
-        )  # fmt: skip
+        info = TweenInfo(entry.name, entry.path, entry.kind, entry.over, entry.under, omitted=True)
         if tween is downstream:
-            return below, TweenInfo(**info, omitted=True)
+            return below, info
         if not callable(tween):
             raise ImproperlyConfigured(
                 f"{entry.label}: the tween factory {entry.path!r} returned "
@@ -425,7 +423,7 @@ class Pipeline:
         is_async = _is_async(tween)
         downstream.bind(is_async)
         link = _Link.around(entry.name, _guard(tween, is_async, what, entry.name), is_async)
-        return link, TweenInfo(**info, omitted=False, is_async=is_async)
+        return link, dataclasses.replace(info, omitted=False, is_async=is_async)
 
     def handle_sync(self, request: HttpRequest, get_response: GetResponse) -> HttpResponseBase:
         request.hookpipe = RequestContext(self, get_response, False)  # type: ignore[attr-defined]

@@ -1,0 +1,49 @@
+# The two commands of the README: `make demo` and `make test`. Everything runs in .venv,
+# created on first use from the python3 on PATH (3.11 or newer).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# Interpreters that pyenv may provide for the Django 6.x leg (ignored where absent).
+export PYENV_VERSION ?= $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.1[1-9]\.' | tr '\n' ':' | sed 's/:$$//')
+
+.PHONY: demo test test-django6 lint types docs pytest bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+## Serve demo_project under gunicorn on 127.0.0.1:8000 (SQLite, migrated first).
+demo: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python -m gunicorn -c demo_project/gunicorn.conf.py demo_project.wsgi
+
+## The whole suite: lint, types, docs (warnings are errors), then the tests with coverage.
+test: lint types docs pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+docs: $(STAMP)
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest --cov --cov-report=term
+
+## The same tests on Django 6.x, with every Python 3.12+ that is installed (via nox).
+test-django6: $(STAMP)
+	$(BIN)/nox --session django6
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .nox docs/_build .coverage htmlcov .pytest_cache .mypy_cache .ruff_cache
