@@ -1,7 +1,7 @@
 """Reads the ``HOOKPIPE`` setting and normalises it, once.
 
 Everything that can be said about the *shape* of the setting, without importing any
-user code, is said here, as Django check messages (``hookpipe.E001``...). Importing the
+user code, is said here, as Django check messages (see docs/checks.rst). Importing the
 dotted paths and ordering the tweens happen in :mod:`hookpipe.pipeline`.
 
 The normalised :class:`Config` is cached and the cache is dropped on ``setting_changed``,
@@ -21,7 +21,6 @@ from django.conf import settings
 from django.core import checks
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-
 
 SETTING = "HOOKPIPE"
 
@@ -238,8 +237,8 @@ class _Loader:
             self.error(
                 BAD_TWEEN_ENTRY,
                 f'{where} gives "options" to a chain handler, which takes none.',
-                'Chain handlers are called as fn(app, request, next_handler); read '
-                'settings from app.settings, or write a tween factory instead.',
+                "Chain handlers are called as fn(app, request, next_handler); read "
+                "settings from app.settings, or write a tween factory instead.",
             )
         if over is None or under is None:
             return None
@@ -295,4 +294,3 @@ class _Loader:
                 f"{', '.join(map(repr, ON_FULL_CHOICES))}, not {pool['ON_FULL']!r}.",
             )
         return MappingProxyType(pool)
-
