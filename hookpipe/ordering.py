@@ -146,9 +146,7 @@ def _implicit_order(decls: list[TweenDecl]) -> Ordering:
         for hint, targets in (("over", over), ("under", under)):
             found = [t for t in targets if t in present]
             if targets and not found:
-                errors.append(
-                    OrderingError(Problem.MISSING_TARGET, decl.name, targets, hint=hint)
-                )
+                errors.append(OrderingError(Problem.MISSING_TARGET, decl.name, targets, hint=hint))
             for target in found:
                 if hint == "over":
                     before[target].add(decl.name)

@@ -178,9 +178,7 @@ HOOKPIPE = {BROKEN}
         ("[1, 2]", "hookpipe.E001"),
     ],
 )
-def test_manage_py_check_prints_no_traceback(
-    tmp_path: Path, broken: str, expected: str
-) -> None:
+def test_manage_py_check_prints_no_traceback(tmp_path: Path, broken: str, expected: str) -> None:
     (tmp_path / "broken_settings.py").write_text(BROKEN_SETTINGS.replace("{BROKEN}", broken))
     result = subprocess.run(
         [sys.executable, "-m", "django", "check", "--settings", "broken_settings"],
