@@ -1,0 +1,1 @@
+"""The demo's pages: what hookpipe does, shown on a real site."""

@@ -1,0 +1,168 @@
+"""Settings of the hookpipe demo project, read from the environment with django-environ.
+
+Every value can come from an environment variable or from a ``.env`` file next to
+``manage.py`` (another file with ``DEMO_ENV_FILE``); variables already set in the
+environment win over the file. The defaults are for running the demo on your own
+machine and nowhere else:
+
+=====================  =====================================================
+``DEBUG``              ``False``
+``SECRET_KEY``         a fixed, public, demo-only key: set your own anywhere
+                       the demo is reachable by others
+``DATABASE_URL``       ``sqlite:///<repo>/demo_project/db.sqlite3``
+``ALLOWED_HOSTS``      ``127.0.0.1,localhost``
+``DEMO_API_KEY``       ``demo-key``: the ``X-Api-Key`` that ``/api/`` wants
+``DEMO_SERVE_STATIC``  ``True``: Django serves ``STATIC_ROOT`` itself (see urls.py)
+``DEMO_STATIC_ROOT``   ``<repo>/demo_project/static_root``
+``HOOKPIPE_LOG_LEVEL`` ``INFO``
+=====================  =====================================================
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+ENV_FILE = Path(env.str("DEMO_ENV_FILE", default=str(BASE_DIR / ".env")))
+if ENV_FILE.is_file():
+    environ.Env.read_env(ENV_FILE)
+
+DEBUG = env.bool("DEBUG", default=False)
+# Public on purpose so that the demo starts with no setup. The "django-insecure-" prefix
+# makes "manage.py check --deploy" flag it.
+SECRET_KEY = env.str(
+    "SECRET_KEY", default="django-insecure-hookpipe-demo-only-never-use-this-key-anywhere-else"
+)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "hookpipe",
+    "demo_project.pages",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that every tween sees request.user and request.session.
+    "hookpipe.middleware.HookpipeMiddleware",
+]
+
+ROOT_URLCONF = "demo_project.urls"
+WSGI_APPLICATION = "demo_project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db_url(
+        "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'demo_project' / 'db.sqlite3'}"
+    ),
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env.str("DEMO_STATIC_ROOT", default=str(BASE_DIR / "demo_project" / "static_root"))
+# Under gunicorn nothing else serves static files, so the demo lets Django do it
+# (``django.views.static.serve``, fine for a demo, not for production). Run
+# "manage.py collectstatic" first.
+DEMO_SERVE_STATIC = env.bool("DEMO_SERVE_STATIC", default=True)
+
+# The key the api-key tween wants in the X-Api-Key header of every /api/ request.
+DEMO_API_KEY = env.str("DEMO_API_KEY", default="demo-key")
+
+# The demo pipeline. The chain it builds, outermost first, is
+#   demo_project.tweens.timing, request-id, api-key, layer-outer, layer-inner, interface
+# which is not the list order: the over/under hints move two entries (see the notes).
+# A tween without a "name" is named by its dotted path, like the first one.
+HOOKPIPE = {
+    "TWEENS": [
+        # No hints: under INGRESS, and first in the list, so the outermost tween. It
+        # times everything below it.
+        "demo_project.tweens.timing",
+        # A Tangled-style chain handler, fn(app, request, next_handler).
+        {"handler": "demo_project.tweens.request_id", "name": "request-id"},
+        # One factory used twice under two names. "layer-inner" is listed first, but
+        # its hint puts it below "layer-outer".
+        {
+            "factory": "demo_project.tweens.layer",
+            "name": "layer-inner",
+            "under": "layer-outer",
+            "options": {"label": "inner"},
+        },
+        {
+            "factory": "demo_project.tweens.layer",
+            "name": "layer-outer",
+            "options": {"label": "outer"},
+        },
+        # An async def tween, innermost.
+        {"factory": "demo_project.tweens.interface", "name": "interface", "under": "layer-inner"},
+        # Listed last, but its hints lift it right below request-id: rejected requests
+        # still get a request id and a timing, and skip the layers below. Both hints
+        # are fallback lists: if "request-id" or "layer-outer" is taken out, the
+        # sentinel that follows still holds.
+        {
+            "factory": "demo_project.tweens.api_key",
+            "name": "api-key",
+            "over": ["layer-outer", "hookpipe.MAIN"],
+            "under": ["request-id", "hookpipe.INGRESS"],
+            "options": {"prefix": "/api/"},
+        },
+    ],
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [pid %(process)d] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "hookpipe": {
+            "handlers": ["console"],
+            "level": env.str("HOOKPIPE_LOG_LEVEL", default="INFO"),
+            "propagate": False,
+        },
+        "demo_project": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
+}

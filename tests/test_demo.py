@@ -1,0 +1,220 @@
+"""The demo project, run for real: ``manage.py check``, gunicorn (gthread), uvicorn, and
+``gunicorn --preload``. Servers are subprocesses on 127.0.0.1 (see ``tests/live.py``)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from . import live
+
+API_KEY = "live-test-key"
+WITH_KEY = {"X-Api-Key": API_KEY}
+
+#: The chain the demo's settings build, outermost first, by tween name.
+CHAIN = [
+    "demo_project.tweens.timing",
+    "request-id",
+    "api-key",
+    "layer-outer",
+    "layer-inner",
+    "interface",
+]
+#: The same chain as the tweens write it into X-Demo-Trace on the way out.
+FULL_TRACE = "timing, request-id, api-key, layer:outer, layer:inner, interface"
+#: api-key answers by itself: the tweens below it never run.
+REJECTED_TRACE = "timing, request-id, api-key"
+
+SERVER_TIMING = re.compile(r'hookpipe;dur=\d+\.\d{2};desc="hookpipe chain"')
+GENERATED_ID = re.compile(r"[0-9a-f]{32}")
+
+
+@dataclass(frozen=True)
+class Demo:
+    env: dict[str, str]
+    tmp_path: Path
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    """One database and one STATIC_ROOT, prepared the way ``make demo`` does."""
+    tmp_path = tmp_path_factory.mktemp("demo")
+    env = live.project_env(tmp_path, DEMO_API_KEY=API_KEY)
+    live.manage("migrate", "--noinput", env=env)
+    live.manage("collectstatic", "--noinput", env=env)
+    return Demo(env, tmp_path)
+
+
+def test_manage_check_is_clean(tmp_path: Path) -> None:
+    env = live.project_env(tmp_path)
+    result = live.manage("check", "--fail-level", "WARNING", env=env)
+    assert "System check identified no issues" in result.stdout
+
+
+# ------------------------------------------------------- gunicorn and uvicorn
+
+
+@dataclass(frozen=True)
+class Served:
+    interface: str
+    server: live.LiveServer
+
+
+@pytest.fixture(scope="module", params=["wsgi", "asgi"], ids=["gunicorn-wsgi", "uvicorn-asgi"])
+def served(request: pytest.FixtureRequest, demo: Demo) -> Iterator[Served]:
+    start = live.gunicorn if request.param == "wsgi" else live.uvicorn
+    with start(demo.env, demo.tmp_path) as server:
+        yield Served(request.param, server)
+
+
+@pytest.mark.live
+def test_home_page_went_through_the_whole_chain(served: Served) -> None:
+    reply = served.server.get("/")
+
+    assert reply.status == 200
+    assert reply.header("Content-Type") == "text/html; charset=utf-8"
+    assert SERVER_TIMING.fullmatch(reply.header("Server-Timing") or "")
+    assert reply.header("X-Demo-Trace") == FULL_TRACE
+    assert reply.header("X-Demo-Interface") == served.interface
+    assert GENERATED_ID.fullmatch(reply.header("X-Request-Id") or "")
+    # The page lists the built chain, in chain order.
+    html = reply.text
+    positions = [html.find(f"<code>{name}</code>") for name in CHAIN]
+    assert -1 not in positions, html
+    assert positions == sorted(positions)
+    assert f"server interface <code>{served.interface}</code>" in html
+    assert "layers <code>outer &gt; inner</code>" in html
+
+
+@pytest.mark.live
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"X-Api-Key": ""}, {"X-Api-Key": "wrong"}, {"X-Api-Key": API_KEY + "x"}],
+    ids=["no-key", "empty-key", "wrong-key", "longer-key"],
+)
+def test_api_without_a_valid_key_is_401_json(served: Served, headers: dict[str, str]) -> None:
+    reply = served.server.get("/api/status/", headers=headers)
+
+    assert reply.status == 401
+    assert reply.header("Content-Type") == "application/json"
+    assert reply.json()["error"] == "unauthorized"
+    # The tweens over api-key ran, the ones under it did not.
+    assert reply.header("X-Demo-Trace") == REJECTED_TRACE
+    assert SERVER_TIMING.fullmatch(reply.header("Server-Timing") or "")
+    assert GENERATED_ID.fullmatch(reply.header("X-Request-Id") or "")
+    assert reply.header("X-Demo-Interface") is None
+
+
+@pytest.mark.live
+def test_api_with_the_key(served: Served) -> None:
+    reply = served.server.get("/api/status/", headers=WITH_KEY)
+
+    assert reply.status == 200
+    assert reply.header("Content-Type") == "application/json"
+    assert reply.header("X-Demo-Trace") == FULL_TRACE
+    assert reply.header("X-Demo-Interface") == served.interface
+    data = reply.json()
+    assert data["status"] == "ok"
+    assert data["interface"] == served.interface
+    assert data["layers"] == ["outer", "inner"]
+    assert data["request_id"] == reply.header("X-Request-Id")
+
+
+@pytest.mark.live
+def test_api_pipeline_describes_the_chain(served: Served) -> None:
+    reply = served.server.get("/api/pipeline/", headers=WITH_KEY)
+
+    assert reply.status == 200
+    tweens = reply.json()["tweens"]
+    assert [t["name"] for t in tweens] == CHAIN
+    assert [t["name"] for t in tweens if t["is_async"]] == ["interface"]
+    assert {t["name"]: t["kind"] for t in tweens}["request-id"] == "handler"
+
+
+@pytest.mark.live
+@pytest.mark.parametrize(
+    ("incoming", "kept"),
+    [("abc-123.X_y", True), ("not an id!", False), ("x" * 65, False)],
+    ids=["well-formed", "spaces", "too-long"],
+)
+def test_request_id_from_a_proxy(served: Served, incoming: str, kept: bool) -> None:
+    reply = served.server.get("/api/status/", headers={**WITH_KEY, "X-Request-Id": incoming})
+
+    assert reply.status == 200
+    rid = reply.header("X-Request-Id") or ""
+    if kept:
+        assert rid == incoming
+    else:
+        assert GENERATED_ID.fullmatch(rid)
+    assert reply.json()["request_id"] == rid
+
+
+@pytest.mark.live
+def test_admin_is_styled(served: Served) -> None:
+    login = served.server.get("/admin/login/")
+    assert login.status == 200
+    assert "/static/admin/css/base.css" in login.text
+    # The tweens run around the admin too.
+    assert login.header("X-Demo-Trace") == FULL_TRACE
+
+    css = served.server.get("/static/admin/css/base.css")
+    assert css.status == 200
+    assert css.header("Content-Type") == "text/css"
+    assert b"body" in css.body
+
+
+# ---------------------------------------------------------- gunicorn --preload
+
+
+def _pid_log(path: Path) -> list[tuple[str, int, int]]:
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(encoding="ascii").splitlines():
+        event, pid, ppid = line.split()
+        records.append((event, int(pid), int(ppid)))
+    return records
+
+
+@pytest.mark.live
+def test_preload_builds_the_pipeline_in_the_workers_only(demo: Demo, tmp_path: Path) -> None:
+    pid_log = tmp_path / "pids.log"
+    env = {
+        **demo.env,
+        "DJANGO_SETTINGS_MODULE": "tests.preload_settings",
+        "HOOKPIPE_TEST_PID_LOG": str(pid_log),
+    }
+    # "tcp": wait for the socket only, so that no request reaches a worker yet.
+    with live.gunicorn(env, tmp_path, args=["--preload"], ready="tcp") as server:
+        master = server.pid
+        # gunicorn opens its socket after preloading: the master (our child) has
+        # imported the settings, and Django built its middleware, but no tween factory
+        # has been called.
+        assert _pid_log(pid_log) == [("settings", master, os.getpid())], server.log()
+
+        def call(_: int) -> live.Reply:
+            return server.get("/api/status/", headers=WITH_KEY)
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            replies = list(pool.map(call, range(24)))
+        log = server.log()
+
+    assert [r.status for r in replies] == [200] * len(replies), log
+    workers = {int(r.header("X-Worker-Pid") or 0) for r in replies}
+    assert {int(r.header("X-Worker-Parent") or 0) for r in replies} == {master}
+    assert master not in workers
+
+    records = _pid_log(pid_log)
+    assert [r for r in records if r[0] == "settings"] == [("settings", master, os.getpid())]
+    factory_calls = [(pid, ppid) for event, pid, ppid in records if event == "factory"]
+    # Each worker that served a request built its pipeline exactly once, and nothing
+    # else did: no call in the master, none in a process that served nothing.
+    assert Counter(pid for pid, _ in factory_calls) == dict.fromkeys(workers, 1), log
+    assert {ppid for _, ppid in factory_calls} == {master}
