@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import logging
 from typing import Any
 
@@ -276,3 +277,18 @@ def test_a_run_of_tweens_of_one_kind_costs_no_more_switches_than_one(
     # Native kinds cost nothing: sync tweens under WSGI, async ones under ASGI.
     none = hops(fetch, monkeypatch, {})
     assert (one if fetch.kind == "wsgi" else one_async) == none  # type: ignore[attr-defined]
+
+
+def test_a_factory_that_failed_is_tried_again_after_a_while(
+    fetch: Fetch, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    with override_settings(HOOKPIPE={"TWEENS": [T + "flaky"]}):
+        assert fetch("/").status_code == 500
+        assert fetch("/").status_code == 500  # within the retry interval: not rebuilt
+        assert len(tweens.CALLS) == 1
+        monkeypatch.setattr(pipeline, "RETRY_FAILED_BUILD_AFTER", 0.0)
+        with caplog.at_level(logging.INFO, "hookpipe"):
+            response = fetch("/")
+    assert response.status_code == 200
+    assert entered(response) == ["flaky"]
+    assert f"pipeline built in process {os.getpid()}: {T}flaky" in caplog.text

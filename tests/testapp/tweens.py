@@ -189,3 +189,11 @@ def chain_reads_app(app: Registry, request: HttpRequest, next_handler: Any) -> H
 
 
 NOT_CALLABLE = "I am a string"
+
+
+def flaky(handler: Any, registry: Registry) -> Any:
+    """Fails on its first build, as a factory whose database is not up yet would."""
+    CALLS.append(("flaky", registry))
+    if len([c for c in CALLS if c[0] == "flaky"]) == 1:
+        raise ConnectionError("database not up yet")
+    return labelled(handler, registry, "flaky")
