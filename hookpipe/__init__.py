@@ -3,8 +3,9 @@
 Users import from here and nothing deeper; the modules behind these names are private.
 """
 
+from .hooks import Hook, State, with_hooks
 from .ordering import INGRESS, MAIN
 
 __version__ = "0.1.0"
 
-__all__ = ["INGRESS", "MAIN"]
+__all__ = ["INGRESS", "MAIN", "Hook", "State", "with_hooks"]

@@ -9,6 +9,7 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponseBase
 
+from . import hooks
 from .pipeline import current_pipeline, get_pipeline
 
 
@@ -25,6 +26,19 @@ class HookpipeMiddleware:
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
+        # Django calls process_view after URL resolution, in the handler's mode: it
+        # wraps a sync one in sync_to_async under ASGI (a thread hop per request) and an
+        # async one in async_to_sync under WSGI. Our get_response is async exactly when
+        # the handler below is, which under ASGI and WSGI alike is the handler's mode
+        # unless a middleware below us is of the other kind (then Django adapts; still
+        # correct). ``before`` hooks run here; see hookpipe.hooks.
+        self.process_view: Callable[..., Any] = (
+            hooks.process_view_async if self.is_async else hooks.process_view_sync
+        )
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> Any:
+        """The view raised: ``on_error`` hooks may answer (Django calls this sync)."""
+        return hooks.process_exception(request, exception)
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         if self.is_async:

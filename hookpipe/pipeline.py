@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import threading
+import time
 import types
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -36,6 +38,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.utils.module_loading import import_string
 
 from . import conf
+from .hooks import HookConstructorError, HookRuntime, HookSpec, State, build_hooks, plan_hooks
 from .ordering import INGRESS, MAIN, OrderingError, Problem, TweenDecl, order_tweens
 
 if TYPE_CHECKING:
@@ -66,6 +69,8 @@ class Plan:
     objects: dict[str, Any]
     explicit: bool
     problems: tuple[checks.CheckMessage, ...]
+    #: ``HOOKPIPE["HOOKS"]`` imported and checked, in settings order.
+    hooks: tuple[HookSpec, ...] = ()
 
 
 def plan(config: conf.Config) -> Plan:
@@ -84,12 +89,15 @@ def plan(config: conf.Config) -> Plan:
     for entry in config.tweens:
         by_name.setdefault(entry.name, entry)
     problems.extend(_ordering_problem(error, by_name) for error in ordering.errors)
+    hook_specs, hook_problems = plan_hooks(config.hooks)
+    problems.extend(hook_problems)
     return Plan(
         config=config,
         tweens=tuple(by_name[name] for name in ordering.order),
         objects=objects,
         explicit=ordering.explicit,
         problems=tuple(problems),
+        hooks=hook_specs,
     )
 
 
@@ -100,8 +108,7 @@ def _import(entry: conf.TweenEntry, problems: list[checks.CheckMessage]) -> Any:
     except Exception as exc:  # ImportError, but also whatever the module raises
         problems.append(
             checks.Error(
-                f"{entry.label}: cannot import {what} {entry.path!r}: "
-                f"{type(exc).__name__}: {exc}",
+                f"{entry.label}: cannot import {what} {entry.path!r}: {type(exc).__name__}: {exc}",
                 hint="Check the dotted path; the module must be importable.",
                 id="hookpipe.E007",
             )
@@ -110,8 +117,7 @@ def _import(entry: conf.TweenEntry, problems: list[checks.CheckMessage]) -> Any:
     if not callable(obj):
         problems.append(
             checks.Error(
-                f"{entry.label}: {what} {entry.path!r} is a {type(obj).__name__}, "
-                "not a callable.",
+                f"{entry.label}: {what} {entry.path!r} is a {type(obj).__name__}, not a callable.",
                 hint="A tween factory is called as factory(handler, registry, **options); "
                 "a chain handler as fn(app, request, next_handler).",
                 id="hookpipe.E008",
@@ -238,6 +244,9 @@ class RequestContext:
     get_response: GetResponse
     get_response_is_async: bool
     extra: dict[str, Any] = field(default_factory=dict)
+    #: What hooks see of the request; made in MAIN when there are global hooks, or in
+    #: ``process_view`` when only the view has hooks; ``None`` when no hook runs.
+    state: State | None = None
 
 
 def _is_async(obj: Any) -> bool:
@@ -246,13 +255,13 @@ def _is_async(obj: Any) -> bool:
     # A class-style tween: an instance whose __call__ is ``async def``.
     if isinstance(obj, types.FunctionType | types.MethodType):
         return False
-    return iscoroutinefunction(getattr(type(obj), "__call__", None))
+    return iscoroutinefunction(type(obj).__call__)
 
 
 class _Link:
     """One position in the chain, callable from sync code and from async code."""
 
-    __slots__ = ("name", "call_sync", "call_async")
+    __slots__ = ("call_async", "call_sync", "name")
 
     def __init__(self, name: str, call_sync: SyncHandler, call_async: AsyncHandler) -> None:
         self.name = name
@@ -274,7 +283,7 @@ class _Downstream:
     switches threads unless the next link is of the other kind.
     """
 
-    __slots__ = ("link", "_call")
+    __slots__ = ("_call", "link")
 
     def __init__(self, link: _Link) -> None:
         self.link = link
@@ -290,18 +299,55 @@ class _Downstream:
         return f"<hookpipe handler for {self.link.name!r}>"
 
 
+def _below_sync(ctx: RequestContext, request: HttpRequest) -> HttpResponseBase:
+    if ctx.get_response_is_async:
+        return async_to_sync(ctx.get_response)(request)  # type: ignore[no-any-return]
+    return ctx.get_response(request)  # type: ignore[no-any-return]
+
+
+async def _below_async(ctx: RequestContext, request: HttpRequest) -> HttpResponseBase:
+    if ctx.get_response_is_async:
+        return await ctx.get_response(request)  # type: ignore[no-any-return]
+    return await sync_to_async(ctx.get_response, thread_sensitive=True)(request)  # type: ignore[no-any-return]
+
+
+# MAIN: the hookpipe core, the innermost link. With global hooks it runs on_route, hands
+# the request to the rest of Django (routing, process_view -> before hooks, the view,
+# process_exception -> on_error hooks), gives on_error a routing error, and runs the
+# after hooks on the final response. Without global hooks it only checks whether a
+# view's own hooks made a state in process_view and, if so, runs their after hooks.
+# Hook errors are handled inside the hooks runtime (hookpipe.hooks); nothing it runs
+# lets a hook's exception out.
+
+
 def _main_sync(request: HttpRequest) -> HttpResponseBase:
     ctx: RequestContext = request.hookpipe  # type: ignore[attr-defined]
-    if ctx.get_response_is_async:
-        return async_to_sync(ctx.get_response)(request)
-    return ctx.get_response(request)  # type: ignore[no-any-return]
+    hooks = ctx.pipeline.hooks
+    if hooks.active:
+        state, response = hooks.enter_sync(request)
+        ctx.state = state
+        if response is None:
+            response = hooks.routed_sync(state, _below_sync(ctx, request))
+        return hooks.leave_sync(state, response)
+    ctx.state = None  # a tween may call the handler twice
+    response = _below_sync(ctx, request)
+    made = ctx.state  # by process_view, for a view with hooks
+    return response if made is None else hooks.leave_sync(made, response)
 
 
 async def _main_async(request: HttpRequest) -> HttpResponseBase:
     ctx: RequestContext = request.hookpipe  # type: ignore[attr-defined]
-    if ctx.get_response_is_async:
-        return await ctx.get_response(request)  # type: ignore[no-any-return]
-    return await sync_to_async(ctx.get_response, thread_sensitive=True)(request)  # type: ignore[no-any-return]
+    hooks = ctx.pipeline.hooks
+    if hooks.active:
+        state, response = await hooks.enter_async(request)
+        ctx.state = state
+        if response is None:
+            response = await hooks.routed_async(state, await _below_async(ctx, request))
+        return await hooks.leave_async(state, response)
+    ctx.state = None
+    response = await _below_async(ctx, request)
+    made = ctx.state
+    return response if made is None else await hooks.leave_async(made, response)
 
 
 def failsafe_response(
@@ -380,14 +426,24 @@ class Pipeline:
     """The built chain for one configuration. Use :func:`get_pipeline` to get one."""
 
     def __init__(self, built_plan: Plan) -> None:
-        if built_plan.problems:
+        # Warnings (an unknown RequestViewerHook item) are reported by the checks but
+        # do not stop the build.
+        errors = [p for p in built_plan.problems if p.is_serious()]
+        if errors:
             raise ImproperlyConfigured(
                 "HOOKPIPE is not valid (run 'manage.py check' for hints):\n"
-                + "\n".join(f"  {p.id}: {p.msg}" for p in built_plan.problems)
+                + "\n".join(f"  {p.id}: {p.msg}" for p in errors)
             )
         self.config = built_plan.config
         self.explicit = built_plan.explicit
         self.registry = Registry(self.config)
+        # Global hooks: instantiated once per build, sorted once (hookpipe.hooks). A
+        # constructor that raises is a build failure, retried like a factory's.
+        try:
+            global_hooks = build_hooks(built_plan.hooks)
+        except HookConstructorError as exc:
+            raise BuildError(str(exc)) from exc
+        self.hooks = HookRuntime(global_hooks, built_plan.hooks)
         link = _Link(MAIN, _main_sync, _main_async)
         infos: list[TweenInfo] = []
         # Innermost first: each factory needs the handler it wraps.
@@ -408,7 +464,7 @@ class Pipeline:
             try:
                 tween = obj(downstream, self.registry, **entry.options)
             except Exception as exc:
-                raise ImproperlyConfigured(
+                raise BuildError(
                     f"{entry.label}: the tween factory {entry.path!r} raised "
                     f"{type(exc).__name__}: {exc}"
                 ) from exc
@@ -416,7 +472,7 @@ class Pipeline:
         if tween is downstream:
             return below, info
         if not callable(tween):
-            raise ImproperlyConfigured(
+            raise BuildError(
                 f"{entry.label}: the tween factory {entry.path!r} returned "
                 f"{type(tween).__name__}, not a callable tween (or the handler to omit it)."
             )
@@ -440,7 +496,7 @@ class Pipeline:
         return {
             "tween_order": "explicit" if self.explicit else "implicit",
             "tweens": [t.as_dict() for t in self.tweens],
-            "hooks": [],
+            "hooks": self.hooks.describe(),
             "handlers": [],
             "responders": [],
         }
@@ -451,7 +507,30 @@ class Pipeline:
 
 _lock = threading.Lock()
 _current: Pipeline | None = None
-_failed: tuple[conf.Config, Exception] | None = None
+_failed: _Failure | None = None
+
+#: Seconds before a build whose factory raised is tried again (see get_pipeline).
+RETRY_FAILED_BUILD_AFTER = 5.0
+
+
+class BuildError(ImproperlyConfigured):
+    """A tween factory raised or returned a non-callable while the chain was built."""
+
+
+@dataclass(frozen=True)
+class _Failure:
+    config: conf.Config
+    error: ImproperlyConfigured
+    at: float
+
+    def still_holds(self, config: conf.Config) -> bool:
+        if self.config is not config:
+            return False
+        # A configuration problem stays until the setting changes; a factory that
+        # raised may have met a passing condition (a database not up yet).
+        if isinstance(self.error, BuildError):
+            return time.monotonic() - self.at < RETRY_FAILED_BUILD_AFTER
+        return True
 
 
 def current_pipeline() -> Pipeline | None:
@@ -465,8 +544,8 @@ def current_pipeline() -> Pipeline | None:
 def get_pipeline() -> Pipeline:
     """The process's pipeline, built on first use and after the setting changes.
 
-    A configuration that cannot be built raises ``ImproperlyConfigured`` on every call,
-    with the problems logged once, instead of being retried request after request.
+    A configuration that cannot be built raises ``ImproperlyConfigured`` (the client
+    gets a 500: fail closed), logged once per attempt rather than once per request.
     """
     global _current, _failed
     pipeline = current_pipeline()
@@ -476,12 +555,18 @@ def get_pipeline() -> Pipeline:
         config = conf.get_config()
         if _current is not None and _current.config is config:
             return _current
-        if _failed is not None and _failed[0] is config:
-            raise _failed[1]
+        if _failed is not None and _failed.still_holds(config):
+            raise _failed.error
         try:
             _current = Pipeline(plan(config))
         except ImproperlyConfigured as exc:
             logger.error("hookpipe: the pipeline cannot be built: %s", exc)
-            _failed = (config, exc)
+            _failed = _Failure(config, exc, time.monotonic())
             raise
+        _failed = None
+        logger.info(
+            "hookpipe: pipeline built in process %s: %s",
+            os.getpid(),
+            " > ".join(t.name for t in _current.tweens if not t.omitted) or "no tweens",
+        )
         return _current

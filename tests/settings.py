@@ -36,3 +36,4 @@ TEMPLATES = [
     }
 ]
 HOOKPIPE: dict[str, object] = {}
+STATIC_URL = "/static/"  # the admin pages link their CSS; tests/test_browser.py serves it

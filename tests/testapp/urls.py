@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -8,4 +8,5 @@ urlpatterns = [
     path("async/", views.async_index, name="async-index"),
     path("broken/", views.broken, name="broken"),
     path("admin/", admin.site.urls),
+    path("hooks/", include("tests.testapp.hook_urls")),
 ]

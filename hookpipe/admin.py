@@ -1,0 +1,133 @@
+"""The admin "Pipeline" page: what ``manage.py hookpipe`` prints, live, as a web page.
+
+The page is the changelist of the unmanaged :class:`~hookpipe.models.Pipeline` model,
+so it appears under a "Hookpipe" section on the admin index, is guarded by the
+``hookpipe.view_pipeline`` permission, and works on any ``AdminSite``: register
+:class:`PipelineAdmin` on yours as ``site.register(Pipeline, PipelineAdmin)``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import django
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
+
+from .introspection import (
+    PluginView,
+    flatten,
+    global_hooks,
+    inspect_pipeline,
+    kind_label,
+    plugin_view,
+)
+from .models import Pipeline
+
+if TYPE_CHECKING:
+    _ModelAdmin = admin.ModelAdmin[Pipeline]
+else:  # ModelAdmin cannot be subscripted at run time
+    _ModelAdmin = admin.ModelAdmin
+
+
+class PipelineAdmin(_ModelAdmin):
+    """A read-only page; there is nothing to add, change or delete."""
+
+    template_name = "admin/hookpipe/pipeline/pipeline.html"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        view = self.admin_site.admin_view(self.changelist_view)
+        return [path("", view, name="{}_{}_changelist".format(*info))]
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # admin_view() has already sent anonymous and non-staff users to the login page.
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        inspection = inspect_pipeline()
+        context: dict[str, Any] = {
+            **self.admin_site.each_context(request),
+            "title": "Pipeline",
+            "subtitle": None,
+            "opts": self.opts,
+            "app_label": self.opts.app_label,
+            # Django 6 writes the admin's breadcrumbs as a list, Django 5.2 as a line.
+            "breadcrumbs_as_list": django.VERSION >= (6, 0),
+            "pid": os.getpid(),
+            "inspection": inspection,
+            "problems": [{"id": p.id, "msg": p.msg, "hint": p.hint} for p in inspection.problems],
+            **(_page(inspection.data) if inspection.data is not None else {}),
+            **(extra_context or {}),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.template_name, context)
+
+
+def _page(data: dict[str, Any]) -> dict[str, Any]:
+    """Arrange the inspection data for the template (which cannot do it itself)."""
+    tweens = []
+    position = 0
+    for tween in data.get("tweens") or []:
+        omitted = bool(tween.get("omitted"))
+        tweens.append(
+            {
+                **tween,
+                "position": None if omitted else position,
+                "kind_label": kind_label(tween.get("kind")),
+                "over_text": ", ".join(tween.get("over") or []),
+                "under_text": ", ".join(tween.get("under") or []),
+            }
+        )
+        position += 0 if omitted else 1
+    return {
+        "data": data,
+        "explicit": data.get("tween_order") == "explicit",
+        "tweens": tweens,
+        "hooks": _table(global_hooks(data)),
+        "view_hooks": [
+            {**entry, "hook_views": [plugin_view(h) for h in entry.get("hooks") or []]}
+            for entry in data.get("view_hooks") or []
+        ],
+        "plugin_kinds": [
+            ("Handlers", "HANDLERS", [plugin_view(h) for h in data.get("handlers") or []]),
+            ("Responders", "RESPONDERS", [plugin_view(r) for r in data.get("responders") or []]),
+        ],
+        "pool_settings": flatten(data.get("thread_pool") or {}),
+        "pool_state": flatten(data["pool"]) if isinstance(data.get("pool"), dict) else None,
+    }
+
+
+def _table(views: list[PluginView]) -> dict[str, Any]:
+    """Plugins as one table: a column for every field any of them reports."""
+    keys: list[str] = []
+    for view in views:
+        keys += [key for key, _ in view.fields if key not in keys]
+    title_column = 1 if keys[:1] == ["priority"] else 0
+    headers = [*keys[:title_column], "name", *keys[title_column:]]
+    rows = []
+    for view in views:
+        values = {**dict(view.fields), "name": view.title}
+        rows.append([values.get(key, "\u2013") for key in headers])
+    return {
+        "headers": [h[:1].upper() + h[1:] for h in headers],
+        "rows": rows,
+        "title_column": title_column,
+    }
+
+
+admin.site.register(Pipeline, PipelineAdmin)

@@ -1,0 +1,60 @@
+"""``manage.py hookpipe``: print the pipeline, like Pyramid's ``ptweens``.
+
+Building the pipeline calls the tween factories, as serving the first request would
+(``ptweens`` does the same). A configuration that cannot be built is reported with its
+check ids on stderr, and the command exits with status 1.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from hookpipe.introspection import inspect_pipeline, render_text
+
+
+class Command(BaseCommand):
+    help = (
+        "Show the hookpipe pipeline: the tween chain from INGRESS to MAIN, global and "
+        "per-view hooks, handlers, responders and the thread pool settings."
+    )
+    # The command reports hookpipe's own problems itself, in both output modes, and
+    # should still work when an unrelated app fails its checks.
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            help="Print the pipeline as JSON instead of text.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        inspection = inspect_pipeline()
+        if inspection.data is None:
+            count = len(inspection.problems)
+            self.stderr.write(
+                f"The hookpipe pipeline cannot be built ({count} "
+                f"problem{'s' if count != 1 else ''}):"
+            )
+            for problem in inspection.problems:
+                self.stderr.write(self.style.ERROR(_format_problem(problem)))
+            ids = ", ".join(sorted({p.id for p in inspection.problems if p.id}))
+            if ids:
+                raise CommandError(f"HOOKPIPE is not valid ({ids}); see the problems above.")
+            raise CommandError("The pipeline cannot be built; see the problem above.")
+        for note in inspection.notes:
+            self.stderr.write(self.style.WARNING(note))
+        if options["json"]:
+            self.stdout.write(json.dumps(inspection.data, indent=2))
+        else:
+            self.stdout.write(render_text(inspection.data), ending="")
+
+
+def _format_problem(problem: Any) -> str:
+    text = f"{problem.id}: {problem.msg}" if problem.id else str(problem.msg)
+    if problem.hint:
+        text += f"\n\tHINT: {problem.hint}"
+    return text

@@ -1,0 +1,341 @@
+"""The admin "Pipeline" page: who may see it, what it shows, on any ``AdminSite``."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from typing import Any
+
+import django
+import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client, override_settings
+from django.urls import NoReverseMatch, reverse
+
+from hookpipe.models import Pipeline as HookpipeModel
+from hookpipe.pipeline import Pipeline
+
+T = "tests.testapp.tweens."
+URL = "/admin/hookpipe/pipeline/"
+PASSWORD = "pw"
+CHAIN = {
+    "TWEENS": [
+        T + "first",
+        {"factory": T + "labelled", "name": "auth", "over": "hookpipe.MAIN"},
+        T + "omitted",
+        {"factory": T + "async_labelled", "name": "timing"},
+        {"handler": T + "chain_marker"},
+    ]
+}
+NO_HOOKPIPE_MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def user(django_user_model: Any) -> Callable[..., Client]:
+    """``user(staff=True, perm=False, superuser=False)`` -> a client logged in as them."""
+
+    def make(staff: bool = True, perm: bool = False, superuser: bool = False) -> Client:
+        name = f"u{django_user_model.objects.count()}"
+        if superuser:
+            account = django_user_model.objects.create_superuser(name, "", PASSWORD)
+        else:
+            account = django_user_model.objects.create_user(name, "", PASSWORD, is_staff=staff)
+        if perm:
+            account.user_permissions.add(
+                Permission.objects.get(content_type__app_label="hookpipe", codename="view_pipeline")
+            )
+        client = Client()
+        client.force_login(account)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def describe_also(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Make ``Pipeline.describe()`` report more, as the plugin features will."""
+
+    def patch(**extra: Any) -> None:
+        original = Pipeline.describe
+        monkeypatch.setattr(Pipeline, "describe", lambda self: {**original(self), **extra})
+
+    return patch
+
+
+def html_line_crumbs() -> bool:
+    return django.VERSION < (6, 0)
+
+
+def drawn(html: str) -> list[str]:
+    """Tween names in the drawn chain, top (INGRESS) to bottom (MAIN)."""
+    chain = html[html.index('class="hp-onion"') : html.index('class="hp-flow hp-flow-out"')]
+    return re.findall(r'data-tween="([^"]+)"', chain)
+
+
+# ---------------------------------------------------------------- permissions
+
+
+def test_the_model_stores_nothing() -> None:
+    assert HookpipeModel._meta.managed is False
+    assert str(HookpipeModel()) == "hookpipe pipeline"
+
+
+def test_the_permission_exists_and_is_the_only_one() -> None:
+    codenames = set(
+        Permission.objects.filter(content_type__app_label="hookpipe").values_list(
+            "codename", flat=True
+        )
+    )
+    assert codenames == {"view_pipeline"}
+
+
+def test_anonymous_users_are_sent_to_the_login_page() -> None:
+    response = Client().get(URL)
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/login/?next={URL}"
+
+
+def test_users_who_are_not_staff_are_sent_to_the_login_page(user: Callable[..., Client]) -> None:
+    response = user(staff=False, perm=True).get(URL)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+def test_staff_without_the_permission_get_403(user: Callable[..., Client]) -> None:
+    assert user(perm=False).get(URL).status_code == 403
+
+
+def test_staff_with_the_permission_see_the_page(user: Callable[..., Client]) -> None:
+    response = user(perm=True).get(URL)
+    assert response.status_code == 200
+    assert response.templates[0].name == "admin/hookpipe/pipeline/pipeline.html"
+
+
+def test_superusers_see_the_page(user: Callable[..., Client]) -> None:
+    assert user(superuser=True).get(URL).status_code == 200
+
+
+@pytest.mark.parametrize("suffix", ["add/", "1/change/", "1/delete/", "1/history/"])
+def test_there_is_nothing_to_add_change_or_delete(user: Callable[..., Client], suffix: str) -> None:
+    assert user(superuser=True).get(URL + suffix).status_code == 404
+
+
+def test_only_the_changelist_url_exists() -> None:
+    assert reverse("admin:hookpipe_pipeline_changelist") == URL
+    with pytest.raises(NoReverseMatch):
+        reverse("admin:hookpipe_pipeline_add")
+
+
+# ---------------------------------------------------------------- admin index
+
+
+def test_admin_index_shows_the_hookpipe_section(user: Callable[..., Client]) -> None:
+    html = user(perm=True).get("/admin/").content.decode()
+    section = html[html.index('class="app-hookpipe module') :]
+    section = section[: section.index("</table>")]
+    assert ">Hookpipe</a>" in section
+    assert f'<a href="{URL}">Pipeline</a>' in section
+    assert "addlink" not in section
+    assert "changelink" not in section
+
+
+def test_admin_index_hides_the_section_without_the_permission(
+    user: Callable[..., Client],
+) -> None:
+    assert "app-hookpipe" not in user(perm=False).get("/admin/").content.decode()
+
+
+def test_app_index_lists_the_pipeline(user: Callable[..., Client]) -> None:
+    response = user(superuser=True).get("/admin/hookpipe/")
+    assert response.status_code == 200
+    assert f'<a href="{URL}">Pipeline</a>' in response.content.decode()
+
+
+# ------------------------------------------------------------------- content
+
+
+@override_settings(HOOKPIPE=CHAIN)
+def test_page_draws_the_chain_from_ingress_to_main(user: Callable[..., Client]) -> None:
+    html = user(superuser=True).get(URL).content.decode()
+    assert drawn(html) == [
+        "hookpipe.INGRESS",
+        T + "first",
+        T + "omitted",
+        "timing",
+        T + "chain_marker",
+        "auth",
+        "hookpipe.MAIN",
+    ]
+    assert "Order: <strong>implicit</strong>" in html
+    # Omitted: struck through, not a layer; async and chain handlers are marked.
+    assert re.search(
+        rf'<div class="hp-omitted" data-tween="{T}omitted"[^>]*>\s*<s class="hp-name">', html
+    )
+    assert '<div class="hp-layer hp-layer-async" data-tween="timing">' in html
+    chain = html[html.index(f'data-tween="{T}chain_marker"') :]
+    assert chain.index("chain handler") < chain.index('data-tween="auth"')
+    # The onion: four running tweens, four layers closed after MAIN.
+    onion = html[html.index('class="hp-onion"') : html.index('class="hp-flow hp-flow-out"')]
+    assert len(re.findall(r'class="hp-layer( hp-layer-async)?"', onion)) == 4
+    assert "over hookpipe.MAIN" in onion
+
+
+@override_settings(HOOKPIPE=CHAIN)
+def test_page_looks_like_the_admin(user: Callable[..., Client]) -> None:
+    html = user(superuser=True).get(URL).content.decode()
+    assert "<title>Pipeline | Django site admin</title>" in html
+    assert '<div id="site-name"><a href="/admin/">Django administration</a></div>' in html
+    breadcrumbs = html[html.index('class="breadcrumbs">') :]
+    breadcrumbs = breadcrumbs[: breadcrumbs.index("</div>" if html_line_crumbs() else "</ol>")]
+    assert re.findall(r'<a href="([^"]+)">([^<]+)</a>', breadcrumbs) == [
+        ("/admin/", "Home"),
+        ("/admin/hookpipe/", "Hookpipe"),
+    ]
+    if html_line_crumbs():  # Django 5.2
+        assert breadcrumbs.rstrip().endswith("&rsaquo; Pipeline")
+    else:  # Django 6: the admin's own markup, a list
+        assert breadcrumbs.rstrip().endswith('<li aria-current="page">Pipeline</li>')
+    assert '<link rel="stylesheet" href="/static/hookpipe/css/pipeline.css">' in html
+    assert '<body class=" app-hookpipe model-pipeline hookpipe-pipeline"' in html
+
+
+def test_page_shows_the_process_and_the_per_process_note(user: Callable[..., Client]) -> None:
+    html = user(superuser=True).get(URL).content.decode()
+    assert f'<strong id="hookpipe-pid">{os.getpid()}</strong>' in html
+    assert "under gunicorn\n  each worker has its own" in html
+
+
+@override_settings(
+    HOOKPIPE={"TWEENS": [T + "first", T + "second"], "TWEEN_ORDER": [T + "second", T + "first"]}
+)
+def test_page_says_when_the_order_is_explicit(user: Callable[..., Client]) -> None:
+    html = user(superuser=True).get(URL).content.decode()
+    assert "Order: <strong>explicit</strong>" in html
+    assert drawn(html)[1:3] == [T + "second", T + "first"]
+
+
+def test_page_with_no_tweens_says_so(user: Callable[..., Client]) -> None:
+    html = user(superuser=True).get(URL).content.decode()
+    assert drawn(html) == ["hookpipe.INGRESS", "hookpipe.MAIN"]
+    assert 'No tweens: <code>HOOKPIPE["TWEENS"]</code> is empty' in html
+    assert 'None configured (<code>HOOKPIPE["HANDLERS"]</code> is empty)' in html
+    assert 'None configured (<code>HOOKPIPE["RESPONDERS"]</code> is empty)' in html
+    assert "No pool state reported" in html
+
+
+@override_settings(
+    ROOT_URLCONF="tests.testapp.pipeline_fixtures",
+    HOOKPIPE={"HOOKS": ["tests.testapp.pipeline_fixtures.AuditHook"]},
+)
+def test_page_shows_global_and_per_view_hooks(user: Callable[..., Client]) -> None:
+    html = user(superuser=True).get(URL).content.decode()
+    hooks = html[html.index('id="hp-hooks"') : html.index('id="hp-handlers"')]
+    global_part, per_view = hooks.split("Per-view hooks")
+    assert "<strong>AuditHook</strong>" in global_part
+    assert "<td>10</td>" in global_part
+    assert "TimingHook" not in global_part
+    row = per_view[per_view.index("/api/reports/") :]
+    row = row[: row.index("</tr>")]
+    assert "tests.testapp.pipeline_fixtures.report" in row
+    assert row.index("ApiKeyHook") < row.index("TimingHook")  # in the order they run
+    assert "/api/plain/" not in per_view
+
+
+def test_page_shows_handlers_responders_counters_and_pool_state(
+    user: Callable[..., Client], describe_also: Callable[..., None]
+) -> None:
+    describe_also(
+        handlers=[
+            {
+                "name": "webhook",
+                "class": "myapp.plugins.WebhookHandler",
+                "THREAD_SAFE": False,
+                "subconfig": {"URL": "https://example.com/", "TOKEN": "s3cr3t"},
+                "counters": {"calls": 7, "errors": 1, "rejected": 2, "duration": {"max_ms": 1.5}},
+            }
+        ],
+        responders=[{"name": "csv", "class": "myapp.plugins.CsvResponder"}],
+        pool={"workers": 3, "queue_depth": 11},
+    )
+    html = user(superuser=True).get(URL).content.decode()
+    handlers = html[html.index('id="hp-handlers"') : html.index('id="hp-responders"')]
+    assert "<strong>webhook</strong>" in handlers
+    assert "<dt>THREAD_SAFE</dt><dd>no</dd>" in handlers
+    assert "<dt>URL</dt><dd>https://example.com/</dd>" in handlers
+    assert "<dt>TOKEN</dt><dd>********</dd>" in handlers
+    assert "s3cr3t" not in html
+    assert "<dt>calls</dt><dd>7</dd>" in handlers
+    assert "<dt>rejected</dt><dd>2</dd>" in handlers
+    assert "<dt>duration max_ms</dt><dd>1.5</dd>" in handlers
+    responders = html[html.index('id="hp-responders"') : html.index('id="hp-pool"')]
+    assert "<strong>csv</strong>" in responders
+    assert "no counters yet" in responders
+    pool = html[html.index('id="hp-pool"') :]
+    assert "<dt>MAX_WORKERS</dt><dd>8</dd>" in pool
+    assert "<dt>queue_depth</dt><dd>11</dd>" in pool
+    assert "<dt>workers</dt><dd>3</dd>" in pool
+
+
+@override_settings(HOOKPIPE={"TWEENS": [{"factory": T + "first", "name": "<b>bold</b>"}]})
+def test_names_are_escaped(user: Callable[..., Client]) -> None:
+    html = user(superuser=True).get(URL).content.decode()
+    assert "<b>bold</b>" not in html
+    assert "&lt;b&gt;bold&lt;/b&gt;" in html
+
+
+# ------------------------------------------------------------- broken config
+# With HookpipeMiddleware installed a pipeline that cannot be built fails every
+# request before any view runs; these tests take it out to reach the page.
+
+
+@override_settings(
+    MIDDLEWARE=NO_HOOKPIPE_MIDDLEWARE,
+    HOOKPIPE={"TWEENS": [{"factory": T + "first", "over": "nothere"}]},
+)
+def test_broken_configuration_shows_the_check_errors(user: Callable[..., Client]) -> None:
+    response = user(superuser=True).get(URL)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "The pipeline cannot be built." in html
+    assert '<code class="hp-check-id">hookpipe.E014</code>' in html
+    assert "Hint: Configured tween names:" in html
+    assert "hp-onion" not in html
+
+
+@override_settings(MIDDLEWARE=NO_HOOKPIPE_MIDDLEWARE, HOOKPIPE={"TWEENS": [T + "factory_raises"]})
+def test_a_factory_that_raises_is_shown_not_a_500(user: Callable[..., Client]) -> None:
+    response = user(superuser=True).get(URL)
+    assert response.status_code == 200
+    assert "raised ValueError: factory cannot start" in response.content.decode()
+
+
+# ---------------------------------------------------------- custom AdminSite
+
+
+@pytest.mark.urls("tests.testapp.pipeline_fixtures")
+@override_settings(HOOKPIPE=CHAIN)
+def test_a_custom_admin_site_serves_the_page(user: Callable[..., Client]) -> None:
+    client = user(superuser=True)
+    index = client.get("/ops/").content.decode()
+    assert '<a href="/ops/hookpipe/pipeline/">Pipeline</a>' in index
+    response = client.get("/ops/hookpipe/pipeline/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Ops console" in html
+    assert '<a href="/ops/">Home</a>' in html  # links stay on the custom site
+    assert '<a href="/ops/hookpipe/">Hookpipe</a>' in html
+    assert drawn(html)[1] == T + "first"
+
+
+@pytest.mark.urls("tests.testapp.pipeline_fixtures")
+def test_a_custom_admin_site_checks_permissions_too(user: Callable[..., Client]) -> None:
+    assert Client().get("/ops/hookpipe/pipeline/")["Location"].startswith("/ops/login/")
+    assert user(perm=False).get("/ops/hookpipe/pipeline/").status_code == 403
+    assert user(perm=True).get("/ops/hookpipe/pipeline/").status_code == 200

@@ -1,0 +1,180 @@
+"""The admin "Pipeline" page in a real browser.
+
+Headless Chromium (Debian's ``chromium``, installed by ``.ci/install-system-deps``) is
+driven by Playwright's sync API against pytest-django's ``live_server``: log in through
+the admin's login form, follow the "Pipeline" link from the admin index, read what a
+person sees, and save a screenshot to ``test-output/admin-pipeline.png``.
+
+Without ``/usr/bin/chromium`` (or Playwright) the test is skipped, except under CI
+(``CI`` set), where a missing browser is a failure: CI must run this test.
+
+Django and Playwright's event loop: Playwright's sync API runs an asyncio loop in this
+thread, and while it is open Django refuses ORM calls from the thread
+(``SynchronousOnlyOperation``). So the test does its database work (the superuser)
+before the browser starts, and the browser is closed before pytest-django flushes the
+database; the live server answers from its own thread. No
+``DJANGO_ALLOW_ASYNC_UNSAFE`` is needed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.contrib.auth import get_user_model
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT = Path(__file__).resolve().parent.parent / "test-output" / "admin-pipeline.png"
+PASSWORD = "correct horse battery staple"
+CRUMB = "\N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK}"  # the admin's breadcrumb separator
+
+PIPELINE = {
+    "TWEENS": [
+        "tests.testapp.tweens.first",
+        {
+            "factory": "tests.testapp.tweens.labelled",
+            "name": "auth",
+            "over": "hookpipe.MAIN",
+            "options": {"label": "auth"},
+        },
+        "tests.testapp.tweens.omitted",
+        {"factory": "tests.testapp.tweens.async_labelled", "name": "timing"},
+        {"handler": "tests.testapp.tweens.chain_marker"},
+    ],
+    "HOOKS": ["tests.testapp.pipeline_fixtures.AuditHook"],
+    "THREAD_POOL": {"MAX_WORKERS": 4, "ON_FULL": "reject"},
+}
+#: The chain as drawn, top to bottom (omitted tweens are drawn, struck through).
+DRAWN = [
+    "hookpipe.INGRESS",
+    "tests.testapp.tweens.first",
+    "tests.testapp.tweens.omitted",
+    "timing",
+    "tests.testapp.tweens.chain_marker",
+    "auth",
+    "hookpipe.MAIN",
+]
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
+        pytest.fail(f"{reason}; CI must run the browser test (see .ci/install-system-deps).")
+    pytest.skip(f"{reason}; run .ci/install-system-deps to install it.")
+
+
+@pytest.fixture
+def sync_playwright() -> Any:
+    if not CHROMIUM.exists():
+        _unavailable(f"{CHROMIUM} is missing (Debian package 'chromium')")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("Playwright for Python is not installed (pip install playwright)")
+    return sync_playwright
+
+
+@pytest.fixture
+def static_root(settings: Any, tmp_path: Path) -> Path:
+    """What ``collectstatic`` would gather, for the live server to serve the admin CSS.
+
+    The test settings leave out ``django.contrib.staticfiles``, so the live server
+    serves ``STATIC_URL`` from ``STATIC_ROOT``; this fills one from the apps.
+    """
+    root = tmp_path / "static"
+    for app in apps.get_app_configs():
+        source = Path(app.path) / "static"
+        if source.is_dir():
+            shutil.copytree(source, root, dirs_exist_ok=True)
+    settings.STATIC_ROOT = str(root)
+    return root
+
+
+@pytest.mark.urls("tests.testapp.pipeline_fixtures")
+def test_pipeline_page_in_a_browser(
+    sync_playwright: Any, static_root: Path, live_server: Any, settings: Any, transactional_db: None
+) -> None:
+    settings.HOOKPIPE = PIPELINE
+    get_user_model().objects.create_superuser("admin", "admin@example.com", PASSWORD)
+    failed: list[str] = []
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on(
+                "response",
+                lambda r: (
+                    failed.append(f"{r.status} {r.url}")
+                    if r.status >= 400 and not r.url.endswith("/favicon.ico")
+                    else None
+                ),
+            )
+            page.goto(f"{live_server.url}/admin/")
+            assert "/admin/login/" in page.url  # anonymous: sent to the login form
+            page.fill("#id_username", "admin")
+            page.fill("#id_password", PASSWORD)
+            page.click("input[type=submit]")
+            page.wait_for_url(f"{live_server.url}/admin/")
+
+            section = page.locator("#content-main .app-hookpipe")
+            # text_content(): the admin's CSS shows captions in capitals.
+            assert section.locator("caption").text_content().strip() == "Hookpipe"
+            section.get_by_role("link", name="Pipeline", exact=True).click()
+            page.wait_for_url(f"{live_server.url}/admin/hookpipe/pipeline/")
+
+            assert page.title().startswith("Pipeline")
+            assert page.locator("#content h1").inner_text() == "Pipeline"
+            crumbs = page.locator(".breadcrumbs").inner_text()
+            # Django 5.2 writes the separators as text, Django 6 draws them with CSS.
+            assert [w for w in crumbs.split() if w != CRUMB] == ["Home", "Hookpipe", "Pipeline"]
+            assert page.locator("#hookpipe-pid").inner_text() == str(os.getpid())
+
+            chain = page.locator(".hp-onion")
+            drawn = chain.locator("[data-tween] .hp-name").all_inner_texts()
+            assert [name.strip() for name in drawn] == DRAWN
+            omitted = chain.locator(".hp-omitted .hp-name")
+            assert omitted.inner_text() == "tests.testapp.tweens.omitted"
+            decoration = omitted.evaluate("e => getComputedStyle(e).textDecorationLine")
+            assert "line-through" in decoration
+            timing = chain.locator('[data-tween="timing"] > .hp-layer-head')
+            assert timing.locator(".hp-badge-async").is_visible()
+            # The onion: each running tween's layer holds the ones below it, down to MAIN.
+            main_depth = chain.locator(".hp-main").evaluate(
+                "e => { let n = 0; for (; e; e = e.parentElement.closest('.hp-layer')) n++;"
+                " return n - 1; }"
+            )
+            assert main_depth == 4
+            # The stylesheet was served and applied: MAIN is drawn as a dark band.
+            background = chain.locator(".hp-main").evaluate(
+                "e => getComputedStyle(e).backgroundColor"
+            )
+            assert background not in ("rgba(0, 0, 0, 0)", "transparent")
+
+            assert "Order: implicit" in page.locator(".hp-order").inner_text()
+            hooks = page.locator("#hp-hooks").inner_text()
+            assert "AuditHook" in hooks
+            assert "/api/reports/" in hooks
+            assert "ApiKeyHook" in hooks
+            assert "reject" in page.locator("#hp-pool").inner_text()
+
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
+        finally:
+            browser.close()
+
+    assert failed == []
+    assert SCREENSHOT.stat().st_size > 10_000
