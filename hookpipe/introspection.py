@@ -21,7 +21,6 @@ from typing import Any
 
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
-from django.urls import URLPattern, URLResolver, get_resolver
 
 from . import conf
 from .hooks import REDACTED as VIEWER_REDACTED
@@ -29,6 +28,7 @@ from .hooks import SECRET_NAME, hook_label
 from .hooks import view_hooks as hooks_of_view
 from .ordering import INGRESS, MAIN
 from .pipeline import get_pipeline, plan
+from .routes import walk_urlconf
 
 #: Keys of a plugin's dict that hold per-process live state. The command leaves them
 #: out of its text (its own process has served no request); the admin page shows them.
@@ -146,7 +146,7 @@ def view_hooks(urlconf: str | None = None) -> list[dict[str, Any]]:
     the hooks are the view's own (``@with_hooks``), global ones are not repeated.
     """
     found = []
-    for route, name, callback in _walk(get_resolver(urlconf).url_patterns, "", None):
+    for route, name, callback in walk_urlconf(urlconf):
         hooks = hooks_of_view(callback)
         if hooks:
             found.append(
@@ -162,22 +162,6 @@ def view_hooks(urlconf: str | None = None) -> list[dict[str, Any]]:
                 }
             )
     return found
-
-
-def _walk(
-    patterns: Sequence[Any], prefix: str, namespace: str | None
-) -> Iterator[tuple[str, str | None, Any]]:
-    for entry in patterns:
-        if isinstance(entry, URLResolver):
-            inner = entry.namespace
-            if inner and namespace:
-                inner = f"{namespace}:{inner}"
-            yield from _walk(entry.url_patterns, prefix + str(entry.pattern), inner or namespace)
-        elif isinstance(entry, URLPattern):
-            name = entry.name
-            if name and namespace:
-                name = f"{namespace}:{name}"
-            yield "/" + prefix + str(entry.pattern), name, entry.callback
 
 
 def describe_hook(hook: Any) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.utils.module_loading import import_string
 
 from . import conf
+from .errors import NotAResponse
 from .hooks import HookConstructorError, HookRuntime, HookSpec, State, build_hooks, plan_hooks
 from .ordering import INGRESS, MAIN, OrderingError, Problem, TweenDecl, order_tweens
 
@@ -49,10 +50,6 @@ logger = logging.getLogger("hookpipe")
 SyncHandler = Callable[[HttpRequest], HttpResponseBase]
 AsyncHandler = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 GetResponse = Callable[[HttpRequest], Any]
-
-
-class NotAResponse(TypeError):
-    """A tween or chain handler returned something that is not an ``HttpResponse``."""
 
 
 # --------------------------------------------------------------------------- plan

@@ -22,9 +22,9 @@ from django.core.management.base import SystemCheckError
 from django.test import AsyncClient, override_settings
 
 import hookpipe
-from hookpipe import hooks as hookmod
 from hookpipe import pipeline
 from hookpipe.checks import check_hookpipe
+from hookpipe.hooks import runtime as hook_runtime
 from tests.conftest import Fetch
 from tests.testapp import hook_views
 from tests.testapp import hooks as th
@@ -508,13 +508,13 @@ def test_view_hook_lists_are_computed_once_per_view(
     fetch: Fetch, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[Any] = []
-    real = hookmod.view_hooks
+    real = hook_runtime.view_hooks
 
     def counting(view: Any) -> tuple[Any, ...]:
         calls.append(view)
         return real(view)
 
-    monkeypatch.setattr(hookmod, "view_hooks", counting)
+    monkeypatch.setattr(hook_runtime, "view_hooks", counting)
     with with_hooks(rec("g")):
         for _ in range(3):
             fetch("/hooks/hooked/")

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from hookpipe.hooks import RequestViewerHook, header_value, single_line
+from hookpipe.hooks import RequestViewerHook
+from hookpipe.hooks.redaction import header_value, single_line
 from tests.conftest import Fetch
 
 VIEWER = "hookpipe.hooks.RequestViewerHook"

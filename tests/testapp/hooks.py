@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseBase
 
 from hookpipe import Hook, State
-from hookpipe.hooks import view_name
+from hookpipe.hooks.viewer import view_name
 
 
 @dataclass(frozen=True)

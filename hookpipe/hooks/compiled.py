@@ -1,0 +1,92 @@
+"""Hook lists compiled once, so that a request only walks tuples.
+
+A :class:`HookList` is one sorted list of hooks (the global ones of a pipeline build,
+or those plus a view's own) and, per phase, a :class:`Program`: the methods to call in
+running order, no-ops left out, each knowing whether it is async and where its run of
+same-kind methods ends. Built once per pipeline build or once per view, never per
+request; :mod:`hookpipe.hooks.runners` executes them.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction
+
+from .api import hook_label, overrides, unique
+
+
+class HookMethod:
+    """One hook's method for one phase, with what the runners need to know, once."""
+
+    __slots__ = ("fn", "gposition", "hook", "is_async", "phase", "position")
+
+    def __init__(self, hook: Any, phase: str, position: int, gposition: int) -> None:
+        self.hook = hook
+        self.phase = phase
+        self.fn: Callable[..., Any] = getattr(hook, phase)
+        self.is_async = iscoroutinefunction(self.fn)
+        #: Position of the hook in its list, and in the global list (or a huge number).
+        self.position = position
+        self.gposition = gposition
+
+    @property
+    def label(self) -> str:
+        return f"{hook_label(self.hook)}.{self.phase}"
+
+
+class Program:
+    """The methods of one phase, in running order, cut into runs of one kind."""
+
+    __slots__ = ("ends", "methods")
+
+    def __init__(self, methods: Sequence[HookMethod]) -> None:
+        self.methods = tuple(methods)
+        ends: list[int] = []
+        n = len(self.methods)
+        end = n
+        for i in range(n - 1, -1, -1):
+            if i < n - 1 and self.methods[i].is_async != self.methods[i + 1].is_async:
+                end = i + 1
+            ends.append(end)
+        #: ``ends[i]``: where the run that contains position ``i`` stops.
+        self.ends = tuple(reversed(ends))
+
+    def __bool__(self) -> bool:
+        return bool(self.methods)
+
+    def keep(self, test: Callable[[HookMethod], bool]) -> Program:
+        return Program([m for m in self.methods if test(m)])
+
+
+class HookList:
+    """A sorted tuple of hooks and, per phase, the methods to call (no-ops left out)."""
+
+    __slots__ = ("after", "before", "hooks", "is_global", "on_error", "on_route")
+
+    def __init__(
+        self, hooks: Sequence[Any], global_positions: Mapping[int, int] | None = None
+    ) -> None:
+        # sorted() is stable: equal priorities keep their declaration order.
+        self.hooks = tuple(sorted(unique(hooks), key=lambda h: h.priority))
+        self.is_global = global_positions is None
+        gpos = (
+            {id(h): i for i, h in enumerate(self.hooks)}
+            if global_positions is None
+            else global_positions
+        )
+
+        def program(phase: str, reverse: bool) -> Program:
+            methods = [
+                HookMethod(hook, phase, i, gpos.get(id(hook), sys.maxsize))
+                for i, hook in enumerate(self.hooks)
+                if overrides(hook, phase)
+            ]
+            return Program(methods[::-1] if reverse else methods)
+
+        self.on_route = program("on_route", False)
+        self.before = program("before", False)
+        self.after = program("after", True)
+        self.on_error = program("on_error", True)

@@ -1,0 +1,257 @@
+"""The hooks of one pipeline build, and where requests enter them.
+
+:class:`HookRuntime` holds the compiled global list and caches each view's list; the
+pipeline's ``MAIN`` calls its ``enter``/``routed``/``leave`` methods (``on_route``, a
+routing error for ``on_error``, ``after``), and the middleware's ``process_view`` and
+``process_exception`` call :func:`process_view_sync`/:func:`process_view_async` and
+:func:`process_exception` (``before``, a view error for ``on_error``). The state of a
+request travels between them on ``request.hookpipe``. :meth:`HookRuntime.describe`
+lists the hooks for ``manage.py hookpipe`` and the admin page.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import iscoroutinefunction
+from django.http import HttpRequest, HttpResponseBase
+
+from ..routes import walk_urlconf
+from .api import METHODS, State, generation, hook_label, overrides, view_hooks
+from .compiled import HookList
+from .routing import routing_error
+from .runners import (
+    after_async,
+    after_sync,
+    entered,
+    error_response_async,
+    error_response_sync,
+    forward_async,
+    forward_sync,
+    on_error_async,
+    on_error_sync,
+)
+
+if TYPE_CHECKING:
+    from ..pipeline import RequestContext
+    from .config import HookSpec
+
+logger = logging.getLogger("hookpipe")
+
+
+class HookRuntime:
+    """The hooks of one pipeline build: the global list and the per-view lists."""
+
+    def __init__(self, global_hooks: Sequence[Any] = (), specs: Sequence[HookSpec] = ()):
+        """``specs``, if given, are the settings entries ``global_hooks`` were built from."""
+        self.globals = HookList(global_hooks)
+        self._specs = {id(h): s for h, s in zip(global_hooks, specs, strict=False)}
+        #: True when there are global hooks: MAIN then runs on_route, after and the
+        #: routing-error check; otherwise it only looks for a state made by a view's hooks.
+        self.active = bool(self.globals.hooks)
+        self._gpos = MappingProxyType({id(h): i for i, h in enumerate(self.globals.hooks)})
+        self._seen_generation = generation[0]
+        self._cached = functools.lru_cache(maxsize=4096)(self._compute)
+
+    def for_view(self, view: Any) -> HookList | None:
+        """This view's hook list (global + its own), or ``None`` when it has no hooks."""
+        if self._seen_generation != generation[0]:
+            self._seen_generation = generation[0]
+            self._cached.cache_clear()
+        try:
+            return self._cached(view)
+        except TypeError:  # an unhashable callable: rare, compute every time
+            return self._compute(view)
+
+    def _compute(self, view: Any) -> HookList | None:
+        own = view_hooks(view)
+        if not own:
+            return self.globals if self.active else None
+        return HookList((*self.globals.hooks, *own), self._gpos)
+
+    # -------------------------------------------------------------- in MAIN
+
+    def enter_sync(self, request: HttpRequest) -> tuple[State, HttpResponseBase | None]:
+        """Make the state and run ``on_route``; a response here means: do not route."""
+        state = State(request, self.globals)
+        if self.globals.on_route:
+            response, error = forward_sync(state, self.globals.on_route)
+            if error is not None:
+                return state, error_response_sync(state, error)
+            if response is not None:
+                return state, response
+        state._route_done = len(self.globals.hooks)
+        return state, None
+
+    async def enter_async(self, request: HttpRequest) -> tuple[State, HttpResponseBase | None]:
+        state = State(request, self.globals)
+        if self.globals.on_route:
+            response, error = await forward_async(state, self.globals.on_route)
+            if error is not None:
+                return state, await error_response_async(state, error)
+            if response is not None:
+                return state, response
+        state._route_done = len(self.globals.hooks)
+        return state, None
+
+    def routed_sync(self, state: State, response: HttpResponseBase) -> HttpResponseBase:
+        """Give ``on_error`` a routing error Django turned into ``response``, if any."""
+        error = routing_error(state, response)
+        if error is None:
+            return response
+        return on_error_sync(state, error) or response
+
+    async def routed_async(self, state: State, response: HttpResponseBase) -> HttpResponseBase:
+        error = routing_error(state, response)
+        if error is None:
+            return response
+        return await on_error_async(state, error) or response
+
+    @staticmethod
+    def leave_sync(state: State, response: HttpResponseBase) -> HttpResponseBase:
+        """Run ``after`` for the entered hooks, in reverse; return the final response."""
+        state.response = response
+        program = entered(state, "after")
+        return after_sync(state, program) if program else response
+
+    @staticmethod
+    async def leave_async(state: State, response: HttpResponseBase) -> HttpResponseBase:
+        state.response = response
+        program = entered(state, "after")
+        return await after_async(state, program) if program else response
+
+    # ---------------------------------------------------------- introspection
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Global hooks, then per-view hooks found by walking the URLconf."""
+        out = []
+        for hook in self.globals.hooks:
+            spec = self._specs.get(id(hook))
+            out.append(
+                {
+                    **_describe_hook(hook),
+                    "scope": "global",
+                    "entry": spec.label if spec else "",
+                    "options": _plain(dict(spec.options)) if spec else {},
+                }
+            )
+        by_hook: dict[int, tuple[Any, list[str]]] = {}
+        try:
+            for route, _name, view in walk_urlconf():
+                for hook in view_hooks(view):
+                    if id(hook) not in self._gpos:
+                        by_hook.setdefault(id(hook), (hook, []))[1].append(route)
+        except Exception:  # a broken URLconf is Django's to report, not the listing's
+            logger.warning(
+                "hookpipe: cannot walk the URLconf to list per-view hooks", exc_info=True
+            )
+        for hook, routes in by_hook.values():
+            out.append({**_describe_hook(hook), "scope": "view", "routes": routes})
+        return out
+
+
+def _describe_hook(hook: Any) -> dict[str, Any]:
+    methods = [m for m in METHODS if overrides(hook, m)]
+    return {
+        "name": type(hook).__name__,
+        "class": hook_label(hook),
+        "priority": hook.priority,
+        "methods": methods,
+        "async": [m for m in methods if iscoroutinefunction(getattr(hook, m))],
+    }
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON-safe data (what ``manage.py hookpipe --json`` prints)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    return repr(value)
+
+
+# ------------------------------------------------------------- from middleware
+
+
+def _context(request: HttpRequest) -> RequestContext | None:
+    return getattr(request, "hookpipe", None)
+
+
+def _routed_state(
+    request: HttpRequest, view: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> State | None:
+    """The request's state, now routed to ``view``; ``None`` when no hook runs for it."""
+    ctx = _context(request)
+    if ctx is None:
+        return None
+    hook_list = ctx.pipeline.hooks.for_view(view)
+    if hook_list is None:
+        return None
+    state = ctx.state
+    if state is None:
+        state = ctx.state = State(request, hook_list)
+    state.view, state.view_args, state.view_kwargs = view, tuple(args), kwargs
+    state.hooks = hook_list.hooks
+    state._list = hook_list
+    return state
+
+
+def process_view_sync(
+    request: HttpRequest, view: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> HttpResponseBase | None:
+    """``process_view`` for a sync handler: run the ``before`` hooks."""
+    state = _routed_state(request, view, args, kwargs)
+    if state is None:
+        return None
+    response = error = None
+    if state._list.before:
+        response, error = forward_sync(state, state._list.before)
+    if error is not None:
+        response = on_error_sync(state, error)
+        if response is None:
+            # Django's handling: the exception leaves process_view, Django's
+            # convert_exception_to_response answers (404/403/400/500 or DEBUG page).
+            raise error
+        return response
+    if response is None:
+        state._before_done = len(state._list.hooks)  # all entered, even without before
+    return response
+
+
+async def process_view_async(
+    request: HttpRequest, view: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> HttpResponseBase | None:
+    """``process_view`` for an async handler (ASGI): same as the sync one."""
+    state = _routed_state(request, view, args, kwargs)
+    if state is None:
+        return None
+    response = error = None
+    if state._list.before:
+        response, error = await forward_async(state, state._list.before)
+    if error is not None:
+        response = await on_error_async(state, error)
+        if response is None:
+            raise error
+        return response
+    if response is None:
+        state._before_done = len(state._list.hooks)  # all entered, even without before
+    return response
+
+
+def process_exception(request: HttpRequest, exc: Exception) -> HttpResponseBase | None:
+    """``process_exception``: the view raised; ``on_error`` hooks may answer.
+
+    Django always calls it from sync code (in a worker thread under ASGI), so async
+    ``on_error`` methods are run with ``async_to_sync`` here; errors are the rare path.
+    """
+    ctx = _context(request)
+    state = ctx.state if ctx is not None else None
+    if state is None:
+        return None
+    return on_error_sync(state, exc)
