@@ -148,18 +148,20 @@ def _implicit_order(decls: list[TweenDecl]) -> Ordering:
             if targets and not found:
                 errors.append(OrderingError(Problem.MISSING_TARGET, decl.name, targets, hint=hint))
             for target in found:
+                if (hint, target) in (("over", INGRESS), ("under", MAIN)):
+                    continue  # reported above; as an edge it would also make a cycle
                 if hint == "over":
                     before[target].add(decl.name)
                 else:
                     before[decl.name].add(target)
-    if errors:
-        return Ordering((), tuple(errors))
-
     sorter = TopologicalSorter(before)
     try:
         sorter.prepare()
     except CycleError as exc:
-        return Ordering((), (_cycle_error(exc.args[1]),))
+        # Reported with the other errors, so that one run of the checks shows them all.
+        errors.append(_cycle_error(exc.args[1]))
+    if errors:
+        return Ordering((), tuple(errors))
 
     # Kahn's algorithm, always taking the smallest key that is free to go next, gives
     # the lexicographically smallest valid order by that key.

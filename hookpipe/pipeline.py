@@ -85,7 +85,10 @@ def plan(config: conf.Config) -> Plan:
     by_name: dict[str, conf.TweenEntry] = {}
     for entry in config.tweens:
         by_name.setdefault(entry.name, entry)
-    problems.extend(_ordering_problem(error, by_name) for error in ordering.errors)
+    duplicates: dict[str, list[int]] = {}
+    for entry in config.tweens:
+        duplicates.setdefault(entry.name, []).append(entry.index)
+    problems.extend(_ordering_problem(e, by_name, duplicates) for e in ordering.errors)
     hook_specs, hook_problems = plan_hooks(config.hooks)
     problems.extend(hook_problems)
     return Plan(
@@ -125,7 +128,7 @@ def _import(entry: conf.TweenEntry, problems: list[checks.CheckMessage]) -> Any:
 
 
 def _ordering_problem(
-    error: OrderingError, by_name: dict[str, conf.TweenEntry]
+    error: OrderingError, by_name: dict[str, conf.TweenEntry], duplicates: dict[str, list[int]]
 ) -> checks.CheckMessage:
     entry = by_name.get(error.name)
     label = entry.label if entry else repr(error.name)
@@ -151,7 +154,9 @@ def _ordering_problem(
             )
         case Problem.DUPLICATE_NAME:
             return checks.Error(
-                f"More than one tween is named {error.name!r}.",
+                f"More than one tween is named {error.name!r}: "
+                + " and ".join(f'HOOKPIPE["TWEENS"][{i}]' for i in duplicates[error.name])
+                + ".",
                 hint='Give each use of the factory its own "name" alias.',
                 id="hookpipe.E013",
             )

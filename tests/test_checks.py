@@ -94,7 +94,11 @@ def test_empty_or_none_is_valid(empty: Any) -> None:
             "hookpipe.E012",
             "reserved",
         ),
-        ({"TWEENS": [T + "first", T + "first"]}, "hookpipe.E013", T + "first"),
+        (
+            {"TWEENS": [T + "first", T + "second", T + "first"]},
+            "hookpipe.E013",
+            'HOOKPIPE["TWEENS"][0] and HOOKPIPE["TWEENS"][2]',
+        ),
         (
             {"TWEENS": [{"factory": T + "first", "under": ["auth", "csrf"]}]},
             "hookpipe.E014",

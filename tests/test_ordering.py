@@ -295,3 +295,13 @@ def test_order_is_the_smallest_valid_permutation(decls: list[TweenDecl]) -> None
 @given(st.permutations(NAMES))
 def test_without_hints_order_is_declaration_order(order: list[str]) -> None:
     assert names(order_tweens([TweenDecl(n) for n in order])) == order
+
+
+def test_a_cycle_is_reported_with_the_other_errors() -> None:
+    decls = [
+        TweenDecl("auth", over=("timing",)),
+        TweenDecl("timing", over=("auth",)),
+        TweenDecl("csrf", under=("absent",)),
+    ]
+    result = order_tweens(decls)
+    assert sorted(p.value for p in problems(result)) == ["cycle", "missing_target"]
