@@ -7,6 +7,11 @@ Environment: ``DEMO_BIND`` (default ``127.0.0.1:8000``), ``DEMO_WORKERS`` (2) an
 import os
 from pathlib import Path
 
+# hookpipe's server hooks: a worker drains its handler pool when it stops (bounded by
+# hookpipe.executor.DRAIN_TIMEOUT, 10 s, inside graceful_timeout below) and logs the
+# final counters; a new worker starts with no pool of its parent's.
+from hookpipe.gunicorn import post_fork, worker_exit  # noqa: F401
+
 wsgi_app = "demo_project.wsgi:application"
 # Import the project from the repository whatever the current directory is.
 chdir = str(Path(__file__).resolve().parent.parent)
@@ -20,7 +25,8 @@ threads = int(os.environ.get("DEMO_THREADS", "4"))
 # A gthread worker keeps notifying the master while its threads stream, so "timeout"
 # only catches a worker whose main loop is stuck; it does not cut long responses.
 timeout = 60
-# On SIGTERM (and on reload), responses still in flight get this long to finish.
+# On SIGTERM (and on reload), responses still in flight get this long to finish; then
+# worker_exit drains the handler pool (up to 10 s) before the worker exits.
 graceful_timeout = 20
 keepalive = 5
 

@@ -15,7 +15,15 @@ machine and nowhere else:
 ``DEMO_SERVE_STATIC``  ``True``: Django serves ``STATIC_ROOT`` itself (see urls.py)
 ``DEMO_STATIC_ROOT``   ``<repo>/demo_project/static_root``
 ``HOOKPIPE_LOG_LEVEL`` ``INFO``
+``DEMO_POOL_WORKERS``  ``2``: ``HOOKPIPE["THREAD_POOL"]["MAX_WORKERS"]``
+``DEMO_POOL_QUEUE``    ``100``: ``HOOKPIPE["THREAD_POOL"]["MAX_QUEUE"]``
+``DEMO_POOL_ON_FULL``  ``block``: ``HOOKPIPE["THREAD_POOL"]["ON_FULL"]``
 =====================  =====================================================
+
+The demo's plugins read their own settings from ``HOOKPIPE_<NAME>_<KEY>`` variables
+(or the ``.env`` file), e.g. ``HOOKPIPE_WEBHOOK_STORE_TOKEN`` (default ``demo-token``,
+set in ``HOOKPIPE["PLUGINS"]`` below only when the variable is unset) and
+``HOOKPIPE_WEBHOOK_STORE_DELAY``; see ``demo_project/events/plugins.py``.
 """
 
 from pathlib import Path
@@ -46,6 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "hookpipe",
     "demo_project.pages",
+    "demo_project.events",
 ]
 
 MIDDLEWARE = [
@@ -145,6 +154,26 @@ HOOKPIPE = {
             "options": {"prefix": "/api/"},
         },
     ],
+    # Ledge-style plugins (demo_project/events/plugins.py). The handler stores webhook
+    # deliveries in the thread pool; the responders stream NDJSON.
+    "HANDLERS": ["demo_project.events.plugins.WebhookStore"],
+    "RESPONDERS": [
+        "demo_project.events.plugins.EventFeed",
+        "demo_project.events.plugins.Clock",
+    ],
+    # Values given here win over HOOKPIPE_<NAME>_<KEY> environment variables. The
+    # token is left to the environment when it is set there, so a deployment can
+    # change it without touching this file.
+    "PLUGINS": {
+        "webhook-store": (
+            {} if "HOOKPIPE_WEBHOOK_STORE_TOKEN" in env.ENVIRON else {"TOKEN": "demo-token"}
+        ),
+    },
+    "THREAD_POOL": {
+        "MAX_WORKERS": env.int("DEMO_POOL_WORKERS", default=2),
+        "MAX_QUEUE": env.int("DEMO_POOL_QUEUE", default=100),
+        "ON_FULL": env.str("DEMO_POOL_ON_FULL", default="block"),
+    },
 }
 
 LOGGING = {

@@ -9,6 +9,7 @@ from django.views.static import serve
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("demo_project.pages.urls")),
+    path("", include("demo_project.events.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -5,7 +5,18 @@ Users import from here and nothing deeper; the modules behind these names are pr
 
 from .hooks import Hook, State, with_hooks
 from .ordering import INGRESS, MAIN
+from .plugins import HandlerImplementation, RequestSnapshot, ResponderImplementation, Setting
 
 __version__ = "0.1.0"
 
-__all__ = ["INGRESS", "MAIN", "Hook", "State", "with_hooks"]
+__all__ = [
+    "INGRESS",
+    "MAIN",
+    "HandlerImplementation",
+    "Hook",
+    "RequestSnapshot",
+    "ResponderImplementation",
+    "Setting",
+    "State",
+    "with_hooks",
+]

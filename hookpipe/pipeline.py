@@ -20,6 +20,7 @@ kind, so a run of sync tweens costs one thread hop in total, not one per tween.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import threading
@@ -37,10 +38,19 @@ from django.core.handlers.exception import response_for_exception
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.module_loading import import_string
 
-from . import conf
+from . import conf, executor
+from .dispatch import Answer, PluginRuntime
 from .errors import NotAResponse
 from .hooks import HookConstructorError, HookRuntime, HookSpec, State, build_hooks, plan_hooks
 from .ordering import INGRESS, MAIN, OrderingError, Problem, TweenDecl, order_tweens
+from .plugins import (
+    PluginConstructorError,
+    PluginSpec,
+    ResponderImplementation,
+    build_plugins,
+    new_request_id,
+    plan_plugins,
+)
 
 if TYPE_CHECKING:
     from django.conf import LazySettings
@@ -68,6 +78,8 @@ class Plan:
     problems: tuple[checks.CheckMessage, ...]
     #: ``HOOKPIPE["HOOKS"]`` imported and checked, in settings order.
     hooks: tuple[HookSpec, ...] = ()
+    #: ``HANDLERS`` then ``RESPONDERS``, imported, checked and configured (subconfig).
+    plugins: tuple[PluginSpec, ...] = ()
 
 
 def plan(config: conf.Config) -> Plan:
@@ -91,6 +103,12 @@ def plan(config: conf.Config) -> Plan:
     problems.extend(_ordering_problem(e, by_name, duplicates) for e in ordering.errors)
     hook_specs, hook_problems = plan_hooks(config.hooks)
     problems.extend(hook_problems)
+    # Subconfig values may come from the environment: read it now, at each check and
+    # each build, never at import time.
+    plugin_specs, plugin_problems = plan_plugins(
+        config.handlers, config.responders, config.plugins, os.environ
+    )
+    problems.extend(plugin_problems)
     return Plan(
         config=config,
         tweens=tuple(by_name[name] for name in ordering.order),
@@ -98,6 +116,7 @@ def plan(config: conf.Config) -> Plan:
         explicit=ordering.explicit,
         problems=tuple(problems),
         hooks=hook_specs,
+        plugins=plugin_specs,
     )
 
 
@@ -249,6 +268,34 @@ class RequestContext:
     #: What hooks see of the request; made in MAIN when there are global hooks, or in
     #: ``process_view`` when only the view has hooks; ``None`` when no hook runs.
     state: State | None = None
+    _request_id: str | None = field(default=None, repr=False)
+    #: What :meth:`add_finished_callback` collected; ``None`` until it is first called.
+    finished: list[Callable[[HttpRequest], object]] | None = None
+
+    @property
+    def request_id(self) -> str:
+        """This request's id, 32 hex digits (``uuid4().hex``), made on first use.
+
+        Handlers get it in their :class:`~hookpipe.RequestSnapshot`, and hookpipe's log
+        lines about the request carry it (as text and as ``record.request_id``).
+        """
+        if self._request_id is None:
+            self._request_id = new_request_id()
+        return self._request_id
+
+    def add_finished_callback(self, fn: Callable[[HttpRequest], object]) -> None:
+        """Call ``fn(request)`` once the response is sent: after its last byte, also when
+        a stream was cut short by an error or the client left.
+
+        It runs from the response's ``close()``, which WSGI servers and Django's ASGI
+        handler call when they are done with it, in that thread (before Django's
+        ``request_finished`` signal closes the database connections). What ``fn``
+        raises is logged. It is tied to the response hookpipe's middleware returns: a
+        middleware above hookpipe that swaps in another response drops it.
+        """
+        if self.finished is None:
+            self.finished = []
+        self.finished.append(fn)
 
 
 def _is_async(obj: Any) -> bool:
@@ -313,25 +360,37 @@ async def _below_async(ctx: RequestContext, request: HttpRequest) -> HttpRespons
     return await sync_to_async(ctx.get_response, thread_sensitive=True)(request)  # type: ignore[no-any-return]
 
 
-# MAIN: the hookpipe core, the innermost link. With global hooks it runs on_route, hands
-# the request to the rest of Django (routing, process_view -> before hooks, the view,
-# process_exception -> on_error hooks), gives on_error a routing error, and runs the
-# after hooks on the final response. Without global hooks it only checks whether a
-# view's own hooks made a state in process_view and, if so, runs their after hooks.
+# MAIN: the hookpipe core, the innermost link. With global hooks it runs on_route. Then
+# the handlers and responders (hookpipe.dispatch), when any are configured: handlers get
+# the request, and the first responder that wants it answers. Otherwise the request goes
+# on to the rest of Django (routing, process_view -> before hooks, the view,
+# process_exception -> on_error hooks), and on_error gets a routing error. Last, the
+# after hooks run on the final response: the global ones, or without global hooks those
+# of a view whose own hooks made a state in process_view. A responder's error before its
+# first chunk goes to on_error (state.view is the responder), then the failsafe.
 # Hook errors are handled inside the hooks runtime (hookpipe.hooks); nothing it runs
-# lets a hook's exception out.
+# lets a hook's exception out. Without plugins, ``plugins`` is None: one attribute read.
 
 
 def _main_sync(request: HttpRequest) -> HttpResponseBase:
     ctx: RequestContext = request.hookpipe  # type: ignore[attr-defined]
     hooks = ctx.pipeline.hooks
+    plugins = ctx.pipeline.plugins
     if hooks.active:
         state, response = hooks.enter_sync(request)
         ctx.state = state
         if response is None:
-            response = hooks.routed_sync(state, _below_sync(ctx, request))
+            answer = None if plugins is None else plugins.run_sync(request)
+            if answer is None:
+                response = hooks.routed_sync(state, _below_sync(ctx, request))
+            else:
+                response = _answered_sync(request, answer, hooks, state)
         return hooks.leave_sync(state, response)
     ctx.state = None  # a tween may call the handler twice
+    if plugins is not None:
+        answer = plugins.run_sync(request)
+        if answer is not None:
+            return _answered_sync(request, answer, hooks, None)
     response = _below_sync(ctx, request)
     made = ctx.state  # by process_view, for a view with hooks
     return response if made is None else hooks.leave_sync(made, response)
@@ -340,16 +399,90 @@ def _main_sync(request: HttpRequest) -> HttpResponseBase:
 async def _main_async(request: HttpRequest) -> HttpResponseBase:
     ctx: RequestContext = request.hookpipe  # type: ignore[attr-defined]
     hooks = ctx.pipeline.hooks
+    plugins = ctx.pipeline.plugins
     if hooks.active:
         state, response = await hooks.enter_async(request)
         ctx.state = state
         if response is None:
-            response = await hooks.routed_async(state, await _below_async(ctx, request))
+            answer = None if plugins is None else await plugins.run_async(request)
+            if answer is None:
+                response = await hooks.routed_async(state, await _below_async(ctx, request))
+            else:
+                response = await _answered_async(request, answer, hooks, state)
         return await hooks.leave_async(state, response)
     ctx.state = None
+    if plugins is not None:
+        answer = await plugins.run_async(request)
+        if answer is not None:
+            return await _answered_async(request, answer, hooks, None)
     response = await _below_async(ctx, request)
     made = ctx.state
     return response if made is None else await hooks.leave_async(made, response)
+
+
+def _answered_sync(
+    request: HttpRequest, answer: Answer, hooks: HookRuntime, state: State | None
+) -> HttpResponseBase:
+    """The response to a request the plugins answered (a responder, or the 413)."""
+    responder = answer.responder
+    if state is not None and responder is not None:
+        state.view = responder  # type: ignore[assignment]  # the responder stands for the view
+    if answer.error is None:
+        return answer.response  # type: ignore[return-value]
+    if state is not None:
+        response = hooks.failed_sync(state, answer.error)
+        if response is not None:
+            return response
+    return failsafe_response(request, answer.error, "responder", _responder_name(responder))
+
+
+async def _answered_async(
+    request: HttpRequest, answer: Answer, hooks: HookRuntime, state: State | None
+) -> HttpResponseBase:
+    responder = answer.responder
+    if state is not None and responder is not None:
+        state.view = responder  # type: ignore[assignment]  # the responder stands for the view
+    if answer.error is None:
+        return answer.response  # type: ignore[return-value]
+    if state is not None:
+        response = await hooks.failed_async(state, answer.error)
+        if response is not None:
+            return response
+    return await sync_to_async(failsafe_response, thread_sensitive=False)(
+        request, answer.error, "responder", _responder_name(responder)
+    )
+
+
+def _responder_name(responder: ResponderImplementation | None) -> str:
+    return responder.name if responder is not None else "-"
+
+
+def _run_finished(request: HttpRequest, callbacks: list[Callable[[HttpRequest], object]]) -> None:
+    ctx = getattr(request, "hookpipe", None)
+    rid = ctx.request_id if isinstance(ctx, RequestContext) else "-"
+    for fn in callbacks:
+        try:
+            fn(request)
+        except Exception as exc:
+            logger.error(
+                "hookpipe: finished callback %r raised %s: %s (%s %s, request %s)",
+                fn,
+                type(exc).__name__,
+                exc,
+                request.method,
+                request.path,
+                rid,
+                exc_info=exc,
+                extra={"request_id": rid},
+            )
+
+
+def _on_close(response: HttpResponseBase, request: HttpRequest, ctx: RequestContext) -> None:
+    """Have the response's ``close()`` run the finished callbacks (after it closed a
+    stream's source, before Django's ``request_finished``)."""
+    callbacks = ctx.finished
+    if callbacks:
+        response._resource_closers.append(functools.partial(_run_finished, request, callbacks))  # type: ignore[attr-defined]
 
 
 def failsafe_response(
@@ -446,6 +579,15 @@ class Pipeline:
         except HookConstructorError as exc:
             raise BuildError(str(exc)) from exc
         self.hooks = HookRuntime(global_hooks, built_plan.hooks)
+        # Handlers and responders: instantiated once per build with their subconfig.
+        try:
+            plugins = build_plugins(built_plan.plugins)
+        except PluginConstructorError as exc:
+            raise BuildError(str(exc)) from exc
+        #: ``None`` without plugins, so that MAIN skips them (and the body) at once.
+        self.plugins: PluginRuntime | None = (
+            PluginRuntime(plugins, built_plan.plugins, self.config.thread_pool) if plugins else None
+        )
         link = _Link(MAIN, _main_sync, _main_async)
         infos: list[TweenInfo] = []
         # Innermost first: each factory needs the handler it wraps.
@@ -484,23 +626,39 @@ class Pipeline:
         return link, dataclasses.replace(info, omitted=False, is_async=is_async)
 
     def handle_sync(self, request: HttpRequest, get_response: GetResponse) -> HttpResponseBase:
-        request.hookpipe = RequestContext(self, get_response, False)  # type: ignore[attr-defined]
-        return self._top.call_sync(request)
+        ctx = RequestContext(self, get_response, False)
+        request.hookpipe = ctx  # type: ignore[attr-defined]
+        response = self._top.call_sync(request)
+        if ctx.finished is not None:
+            _on_close(response, request, ctx)
+        return response
 
     async def handle_async(
         self, request: HttpRequest, get_response: GetResponse
     ) -> HttpResponseBase:
-        request.hookpipe = RequestContext(self, get_response, True)  # type: ignore[attr-defined]
-        return await self._top.call_async(request)
+        ctx = RequestContext(self, get_response, True)
+        request.hookpipe = ctx  # type: ignore[attr-defined]
+        response = await self._top.call_async(request)
+        if ctx.finished is not None:
+            _on_close(response, request, ctx)
+        return response
 
     def describe(self) -> dict[str, Any]:
-        """The pipeline as plain data: what ``manage.py hookpipe --json`` prints."""
+        """The pipeline as plain data: what ``manage.py hookpipe --json`` prints.
+
+        ``handlers`` and ``responders`` carry their subconfig (secrets redacted) and
+        this process's counters; ``pool`` is the thread pool's state in this process,
+        ``None`` until the first handler job starts it.
+        """
+        plugins = self.plugins.describe() if self.plugins is not None else {}
+        pool = executor.current_pool()
         return {
             "tween_order": "explicit" if self.explicit else "implicit",
             "tweens": [t.as_dict() for t in self.tweens],
             "hooks": self.hooks.describe(),
-            "handlers": [],
-            "responders": [],
+            "handlers": plugins.get("handlers", []),
+            "responders": plugins.get("responders", []),
+            "pool": pool.state() if pool is not None else None,
         }
 
 

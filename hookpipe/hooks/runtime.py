@@ -112,6 +112,16 @@ class HookRuntime:
         return await on_error_async(state, error) or response
 
     @staticmethod
+    def failed_sync(state: State, exc: Exception) -> HttpResponseBase | None:
+        """Something MAIN ran in place of the view (a responder) raised ``exc``: the
+        ``on_error`` hooks may answer. ``None``: none did, the caller answers."""
+        return on_error_sync(state, exc)
+
+    @staticmethod
+    async def failed_async(state: State, exc: Exception) -> HttpResponseBase | None:
+        return await on_error_async(state, exc)
+
+    @staticmethod
     def leave_sync(state: State, response: HttpResponseBase) -> HttpResponseBase:
         """Run ``after`` for the entered hooks, in reverse; return the final response."""
         state.response = response

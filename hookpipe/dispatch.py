@@ -1,0 +1,341 @@
+"""Handlers and responders in ``MAIN``: who handles a request, and who answers it.
+
+:class:`PluginRuntime` holds the plugins of one pipeline build. For each request, in
+``MAIN`` after the ``on_route`` hooks:
+
+1. ``content``: the body, read once (413 if it is over ``DATA_UPLOAD_MAX_MEMORY_SIZE``;
+   no plugin is called then);
+2. every handler whose ``handles()`` is true: ``THREAD_SAFE`` ones are submitted to the
+   pool with one :class:`~hookpipe.plugins.RequestSnapshot` (the response never waits
+   for them), the others run here, in order, with the live request;
+3. the first responder whose ``handles()`` is true: ``respond()``, its first chunk
+   pulled, the response built (:mod:`hookpipe.streaming`).
+
+The result is an :class:`Answer`, or ``None`` when no responder answers and Django
+carries on. An error in ``respond()`` or in its first chunk comes back in the answer
+for the pipeline to hand to ``on_error`` hooks and the failsafe; an error in
+``handles()`` or in a handler is logged with the plugin's name and goes no further.
+
+Under async ``MAIN`` the sync part (reading the body, every ``handles()``, inline
+handlers, a sync ``respond()`` and its first chunk) runs in one hop to Django's
+per-request thread, so plugin code may use the ORM and ``request.user`` as in a sync
+view; an ``async def respond()`` then runs on the event loop.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import threading
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
+from django.conf import settings
+from django.core.handlers.wsgi import WSGIRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http.request import RawPostDataException
+
+from . import conf, executor
+from .plugins import (
+    HandlerImplementation,
+    PluginSpec,
+    RequestSnapshot,
+    ResponderImplementation,
+    _Plugin,
+    dotted,
+    env_prefix,
+    new_request_id,
+)
+from .streaming import Context, Streamer
+
+logger = logging.getLogger("hookpipe")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the plugins made of a request that they answer.
+
+    ``responder`` is ``None`` for the 413 hookpipe gives a body that is too large.
+    Exactly one of ``response`` and ``error`` is set.
+    """
+
+    responder: ResponderImplementation | None
+    response: HttpResponseBase | None = None
+    error: Exception | None = None
+
+
+@dataclass
+class _Counts:
+    answered: int = 0
+    errors: int = 0
+    stream_errors: int = 0
+    handles_errors: int = 0
+
+
+def request_id(request: HttpRequest) -> str:
+    """The id hookpipe gave ``request`` (``request.hookpipe.request_id``), else a new one."""
+    ctx = getattr(request, "hookpipe", None)
+    rid = getattr(ctx, "request_id", None)
+    return rid if isinstance(rid, str) else new_request_id()
+
+
+def too_large(length: int, limit: int) -> HttpResponse:
+    return HttpResponse(
+        f"Request body too large: {length} bytes; this server accepts at most {limit} "
+        "bytes (DATA_UPLOAD_MAX_MEMORY_SIZE).\n",
+        status=413,
+        content_type="text/plain; charset=utf-8",
+    )
+
+
+def read_content(request: HttpRequest) -> bytes | HttpResponse:
+    """The body, read once; a 413 response if it is over the limit."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared <= 0 and isinstance(request, WSGIRequest):
+        # Django reads no body from a WSGI request without a Content-Length; neither
+        # do we (the common GET costs nothing). ASGI bodies may come without one.
+        return b""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if limit is not None and declared > limit:
+        return _refuse(request, declared, limit)
+    try:
+        content = request.body
+    except RawPostDataException:
+        # A middleware or tween above read the body as a stream (request.POST of a
+        # multipart request, request.read()): it cannot be read again.
+        rid = request_id(request)
+        logger.warning(
+            "hookpipe: the body of %s %s was already read as a stream; handlers and "
+            "responders get empty content (request %s)",
+            request.method,
+            request.path,
+            rid,
+            extra={"request_id": rid},
+        )
+        return b""
+    if limit is not None and len(content) > limit:  # a body sent without Content-Length
+        return _refuse(request, len(content), limit)
+    return content
+
+
+def _refuse(request: HttpRequest, length: int, limit: int) -> HttpResponse:
+    rid = request_id(request)
+    logger.warning(
+        "hookpipe: %s %s refused with 413: body of %d bytes over DATA_UPLOAD_MAX_MEMORY_SIZE "
+        "(%d) (request %s)",
+        request.method,
+        request.path,
+        length,
+        limit,
+        rid,
+        extra={"request_id": rid},
+    )
+    return too_large(length, limit)
+
+
+async def _await(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+class PluginRuntime:
+    """The handlers and responders of one pipeline build, and their counters."""
+
+    def __init__(
+        self,
+        plugins: Sequence[_Plugin],
+        specs: Sequence[PluginSpec] = (),
+        thread_pool: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.handlers: tuple[HandlerImplementation, ...] = tuple(
+            p for p in plugins if isinstance(p, HandlerImplementation)
+        )
+        self.responders: tuple[ResponderImplementation, ...] = tuple(
+            p for p in plugins if isinstance(p, ResponderImplementation)
+        )
+        #: False when nothing is configured: MAIN then skips all of this.
+        self.active = bool(self.handlers or self.responders)
+        self._specs = {id(p): s for p, s in zip(plugins, specs, strict=False)}
+        self._thread_pool = thread_pool or conf.THREAD_POOL_DEFAULTS
+        self._lock = threading.Lock()
+        self._counts = {p.name: _Counts() for p in plugins}
+        # Decided once: a responder whose respond() must be awaited runs on the loop.
+        self._async_respond = {
+            id(r): iscoroutinefunction(r.respond) or inspect.isasyncgenfunction(r.respond)
+            for r in self.responders
+        }
+
+    # ----------------------------------------------------------------- sync
+
+    def run_sync(self, request: HttpRequest) -> Answer | None:
+        """From sync ``MAIN``: the answer, or ``None`` for "Django carries on"."""
+        content = read_content(request)
+        if isinstance(content, HttpResponse):
+            return Answer(None, content)
+        self._run_handlers(request, content)
+        responder = self._choose(request, content)
+        if responder is None:
+            return None
+        streamer = self._streamer(request, responder)
+        try:
+            result = responder.respond(request, content)
+            if inspect.isawaitable(result):
+                result = async_to_sync(_await)(result)
+            response = streamer.build_sync(result)
+        except Exception as exc:
+            self._count(responder.name, "errors")
+            return Answer(responder, error=exc)
+        self._count(responder.name, "answered")
+        return Answer(responder, response)
+
+    # ---------------------------------------------------------------- async
+
+    async def run_async(self, request: HttpRequest) -> Answer | None:
+        """From async ``MAIN``: one hop for the sync part, then an async ``respond()``."""
+        outcome = await sync_to_async(self._prepare, thread_sensitive=True)(request)
+        if not isinstance(outcome, tuple):
+            return outcome
+        responder, content = outcome
+        streamer = self._streamer(request, responder)
+        try:
+            result = responder.respond(request, content)
+            if inspect.isawaitable(result):
+                result = await result
+            response = await streamer.build_async(result)
+        except Exception as exc:
+            self._count(responder.name, "errors")
+            return Answer(responder, error=exc)
+        self._count(responder.name, "answered")
+        return Answer(responder, response)
+
+    def _prepare(
+        self, request: HttpRequest
+    ) -> Answer | tuple[ResponderImplementation, bytes] | None:
+        """The sync part of ``run_async``; a tuple when an async ``respond()`` must run."""
+        content = read_content(request)
+        if isinstance(content, HttpResponse):
+            return Answer(None, content)
+        self._run_handlers(request, content)
+        responder = self._choose(request, content)
+        if responder is None:
+            return None
+        if self._async_respond[id(responder)]:
+            return responder, content
+        try:
+            response = self._streamer(request, responder).build_sync(
+                responder.respond(request, content)
+            )
+        except Exception as exc:
+            self._count(responder.name, "errors")
+            return Answer(responder, error=exc)
+        self._count(responder.name, "answered")
+        return Answer(responder, response)
+
+    # --------------------------------------------------------------- shared
+
+    def _handles(self, plugin: _Plugin, request: HttpRequest, content: bytes) -> bool:
+        try:
+            return bool(plugin.handles(request, content))
+        except Exception as exc:
+            self._count(plugin.name, "handles_errors")
+            rid = request_id(request)
+            logger.error(
+                "hookpipe: %s %r: handles() raised %s: %s; taken as False (%s %s, request %s)",
+                plugin.kind,
+                plugin.name,
+                type(exc).__name__,
+                exc,
+                request.method,
+                request.path,
+                rid,
+                exc_info=exc,
+                extra={"request_id": rid},
+            )
+            return False
+
+    def _run_handlers(self, request: HttpRequest, content: bytes) -> None:
+        snapshot: RequestSnapshot | None = None
+        for handler in self.handlers:
+            if not self._handles(handler, request, content):
+                continue
+            rid = request_id(request)
+            if handler.THREAD_SAFE:
+                if snapshot is None:
+                    snapshot = RequestSnapshot.from_request(request, content, rid)
+                pool = executor.get_pool(self._thread_pool)
+                job = functools.partial(handler.handle, snapshot, content)
+                pool.submit(handler.name, job, request_id=rid)
+            else:
+                job = functools.partial(handler.handle, request, content)
+                executor.run_inline(handler.name, job, executor.counters(), request_id=rid)
+
+    def _choose(self, request: HttpRequest, content: bytes) -> ResponderImplementation | None:
+        for responder in self.responders:
+            if self._handles(responder, request, content):
+                return responder
+        return None
+
+    def _streamer(self, request: HttpRequest, responder: ResponderImplementation) -> Streamer:
+        name = responder.name
+        context = Context(name, request_id(request), lambda exc: self._count(name, "stream_errors"))
+        return Streamer(
+            request,
+            context,
+            content_type=responder.content_type,
+            status=responder.status,
+            headers=responder.headers,
+        )
+
+    def _count(self, name: str, what: str) -> None:
+        with self._lock:
+            counts = self._counts.setdefault(name, _Counts())
+            setattr(counts, what, getattr(counts, what) + 1)
+
+    # -------------------------------------------------------- introspection
+
+    def describe(self) -> dict[str, list[dict[str, Any]]]:
+        """Handlers and responders as ``describe()`` lists them; secrets redacted."""
+        with self._lock:
+            counts = {name: dict(vars(c)) for name, c in self._counts.items()}
+        handlers = []
+        for handler in self.handlers:
+            jobs = executor.counters().snapshot(handler.name)
+            handlers.append(
+                {
+                    **self._common(handler),
+                    "THREAD_SAFE": bool(handler.THREAD_SAFE),
+                    "counters": {
+                        **jobs,
+                        "handles_errors": counts.get(handler.name, {}).get("handles_errors", 0),
+                    },
+                }
+            )
+        responders = []
+        for responder in self.responders:
+            responders.append(
+                {
+                    **self._common(responder),
+                    "async": self._async_respond[id(responder)],
+                    "content_type": responder.content_type,
+                    "status": responder.status,
+                    "counters": counts.get(responder.name, dict(vars(_Counts()))),
+                }
+            )
+        return {"handlers": handlers, "responders": responders}
+
+    def _common(self, plugin: _Plugin) -> dict[str, Any]:
+        spec = self._specs.get(id(plugin))
+        config = plugin.config
+        return {
+            "name": plugin.name,
+            "class": dotted(type(plugin)),
+            "entry": spec.label if spec else "",
+            "env_prefix": env_prefix(plugin.name),
+            "subconfig": config.redacted() if hasattr(config, "redacted") else {},
+            "sources": dict(getattr(config, "sources", {})),
+        }

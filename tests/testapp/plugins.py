@@ -1,0 +1,459 @@
+"""Handlers and responders for the tests: well-behaved ones, slow ones, failing ones and
+broken declarations for the checks.
+
+Handlers record what they saw in :data:`SEEN` (name -> list) and set :data:`DONE`
+events, so a test can wait for a pool job without sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+
+from hookpipe import HandlerImplementation, RequestSnapshot, ResponderImplementation, Setting
+
+SEEN: dict[str, list[Any]] = defaultdict(list)
+DONE: dict[str, threading.Event] = defaultdict(threading.Event)
+#: Set by the closing of a stream, by responder name.
+CLOSED: dict[str, threading.Event] = defaultdict(threading.Event)
+
+
+def reset() -> None:
+    SEEN.clear()
+    DONE.clear()
+    CLOSED.clear()
+
+
+def note_finished(request: HttpRequest, label: str) -> None:
+    """Have ``SEEN["finished"]`` record ``label`` (and whether its stream was closed
+    by then) once the response is sent."""
+
+    def finished(request: HttpRequest) -> None:
+        SEEN["finished"].append((label, CLOSED[label].is_set()))
+
+    request.hookpipe.add_finished_callback(finished)  # type: ignore[attr-defined]
+
+
+def wants(request: HttpRequest | RequestSnapshot, prefix: str) -> bool:
+    return request.path.startswith(prefix)
+
+
+# ------------------------------------------------------------------ handlers
+
+
+class Recorder(HandlerImplementation):
+    """Thread-safe: records the snapshot it got and the thread it ran in."""
+
+    name = "recorder"
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return wants(request, "/webhooks/") or wants(request, "/answer/echo")
+
+    def handle(self, request: Any, content: bytes) -> None:
+        SEEN[self.name].append((request, content, threading.current_thread().name))
+        DONE[self.name].set()
+
+
+class InlineRecorder(HandlerImplementation):
+    """Not thread-safe: runs in the request's thread with the live request."""
+
+    name = "inline-recorder"
+    THREAD_SAFE = False
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return wants(request, "/webhooks/") or wants(request, "/answer/echo")
+
+    def handle(self, request: Any, content: bytes) -> None:
+        request.inline_recorder_saw = content
+        SEEN[self.name].append((request, content, threading.current_thread().name))
+
+
+class Sleepy(HandlerImplementation):
+    """Sleeps ``SECONDS`` in the pool; for latency and drain tests."""
+
+    name = "sleepy"
+    subconfig = {"SECONDS": Setting(float, default=0.2)}
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return wants(request, "/webhooks/")
+
+    def handle(self, request: Any, content: bytes) -> None:
+        time.sleep(self.config.SECONDS)
+        SEEN[self.name].append(request.request_id)
+        DONE[self.name].set()
+
+
+class Failing(HandlerImplementation):
+    name = "failing"
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return wants(request, "/webhooks/")
+
+    def handle(self, request: Any, content: bytes) -> None:
+        DONE[self.name].set()
+        raise RuntimeError("handler failed on purpose")
+
+
+class FailingInline(Failing):
+    name = "failing-inline"
+    THREAD_SAFE = False
+
+
+class HandlesRaises(HandlerImplementation):
+    name = "handles-raises"
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        raise KeyError("no such header")
+
+    def handle(self, request: Any, content: bytes) -> None:
+        SEEN[self.name].append(request)
+
+
+class Configured(HandlerImplementation):
+    """Declares a subconfig with a secret, a required value and defaults."""
+
+    name = "webhook-store"
+    subconfig = {
+        "TOKEN": Setting(str, secret=True, help="the shared secret"),
+        "BATCH": Setting(int, default=10),
+        "RATIO": Setting(float, default=0.5),
+        "ENABLED": Setting(bool, default=True),
+        "TAGS": Setting(list, default=["a"]),
+    }
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return False
+
+    def handle(self, request: Any, content: bytes) -> None:
+        pass
+
+
+# ---------------------------------------------------------------- responders
+
+
+class Chunks(ResponderImplementation):
+    """Sync generator: ``COUNT`` chunks, ``DELAY`` seconds apart (``/stream/...``)."""
+
+    name = "chunks"
+    content_type = "text/plain; charset=utf-8"
+    headers = {"X-Accel-Buffering": "no"}
+    subconfig = {"COUNT": Setting(int, default=3), "DELAY": Setting(float, default=0.0)}
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return wants(request, "/stream/sync")
+
+    def respond(self, request: HttpRequest, content: bytes) -> Iterator[str]:
+        note_finished(request, self.name)
+        try:
+            for i in range(self.config.COUNT):
+                if i and self.config.DELAY:
+                    time.sleep(self.config.DELAY)
+                yield f"chunk {i}\n"
+        finally:
+            CLOSED[self.name].set()
+
+
+class AsyncChunks(ResponderImplementation):
+    """Async generator method: chunks from the event loop (``/stream/async``)."""
+
+    name = "async-chunks"
+    content_type = "text/plain; charset=utf-8"
+    subconfig = {"COUNT": Setting(int, default=3), "DELAY": Setting(float, default=0.0)}
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return wants(request, "/stream/async")
+
+    async def respond(self, request: HttpRequest, content: bytes) -> AsyncIterator[bytes]:
+        try:
+            for i in range(self.config.COUNT):
+                if i and self.config.DELAY:
+                    await asyncio.sleep(self.config.DELAY)
+                yield f"chunk {i}\n".encode()
+        finally:
+            CLOSED[self.name].set()
+
+
+class SyncReturnsAsync(ResponderImplementation):
+    """A plain ``def respond`` that returns an async generator (``/stream/mixed``)."""
+
+    name = "sync-returns-async"
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return wants(request, "/stream/mixed")
+
+    def respond(self, request: HttpRequest, content: bytes) -> AsyncIterator[str]:
+        async def chunks() -> AsyncIterator[str]:
+            for word in ("one", "two", "three"):
+                await asyncio.sleep(0)
+                yield word + "\n"
+
+        return chunks()
+
+
+class CoroutineList(ResponderImplementation):
+    """``async def respond`` returning a list of chunks (``/answer/coroutine``)."""
+
+    name = "coroutine-list"
+    status = 201
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return wants(request, "/answer/coroutine")
+
+    async def respond(self, request: HttpRequest, content: bytes) -> list[bytes]:
+        await asyncio.sleep(0)
+        return [b"made ", b"by a ", b"coroutine"]
+
+
+class Echo(ResponderImplementation):
+    """Returns a response as is, with the content it got (``/answer/echo``)."""
+
+    name = "echo"
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return wants(request, "/answer/echo")
+
+    def respond(self, request: HttpRequest, content: bytes) -> HttpResponse:
+        note_finished(request, self.name)
+        seen = getattr(request, "inline_recorder_saw", None)
+        return JsonResponse(
+            {
+                "content": content.decode(),
+                "request_id": request.hookpipe.request_id,  # type: ignore[attr-defined]
+                "inline_handler_ran_first": seen == content,
+                "user": request.user.get_username() if request.user.is_authenticated else None,
+            }
+        )
+
+
+class Text(ResponderImplementation):
+    """Returns ``str`` (``/answer/text``)."""
+
+    name = "text"
+    content_type = "text/plain; charset=utf-8"
+    status = 202
+    headers = {"X-Text": "yes"}
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return wants(request, "/answer/text")
+
+    def respond(self, request: HttpRequest, content: bytes) -> str:
+        return "plain text"
+
+
+class OwnStream(ResponderImplementation):
+    """Builds its own ``StreamingHttpResponse`` of a sync generator (``/answer/own``)."""
+
+    name = "own-stream"
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return wants(request, "/answer/own")
+
+    def respond(self, request: HttpRequest, content: bytes) -> StreamingHttpResponse:
+        response = StreamingHttpResponse(
+            (f"part {i}\n" for i in range(3)), content_type="text/csv", status=203
+        )
+        response["X-Own"] = "1"
+        return response
+
+
+class RaisesInRespond(ResponderImplementation):
+    name = "raises-in-respond"
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return wants(request, "/fail/respond")
+
+    def respond(self, request: HttpRequest, content: bytes) -> Any:
+        raise ValueError("respond failed on purpose")
+
+
+class RaisesInFirstChunk(ResponderImplementation):
+    name = "raises-in-first-chunk"
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return wants(request, "/fail/first")
+
+    def respond(self, request: HttpRequest, content: bytes) -> Iterator[bytes]:
+        raise LookupError("first chunk failed on purpose")
+        yield b"never"
+
+
+class RaisesMidStream(ResponderImplementation):
+    name = "raises-mid-stream"
+    content_type = "text/plain"
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return wants(request, "/fail/mid")
+
+    def respond(self, request: HttpRequest, content: bytes) -> Iterator[bytes]:
+        note_finished(request, self.name)
+        try:
+            yield b"first\n"
+            yield b"second\n"
+            raise RuntimeError("mid-stream failure on purpose")
+        finally:
+            CLOSED[self.name].set()
+
+
+class AsyncRaisesMidStream(ResponderImplementation):
+    name = "async-raises-mid-stream"
+    content_type = "text/plain"
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return wants(request, "/fail/amid")
+
+    async def respond(self, request: HttpRequest, content: bytes) -> AsyncIterator[bytes]:
+        try:
+            yield b"first\n"
+            raise RuntimeError("async mid-stream failure on purpose")
+        finally:
+            CLOSED[self.name].set()
+
+
+class ReturnsNone(ResponderImplementation):
+    name = "returns-none"
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return wants(request, "/fail/none")
+
+    def respond(self, request: HttpRequest, content: bytes) -> Any:
+        return None
+
+
+class ResponderHandlesRaises(ResponderImplementation):
+    name = "responder-handles-raises"
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        raise RuntimeError("handles failed on purpose")
+
+    def respond(self, request: HttpRequest, content: bytes) -> str:
+        return "never"
+
+
+class BadCallback(ResponderImplementation):
+    """Adds a finished callback that raises (``/answer/bad-callback``)."""
+
+    name = "bad-callback"
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return wants(request, "/answer/bad-callback")
+
+    def respond(self, request: HttpRequest, content: bytes) -> str:
+        def broken(request: HttpRequest) -> None:
+            raise RuntimeError("callback failed on purpose")
+
+        request.hookpipe.add_finished_callback(broken)  # type: ignore[attr-defined]
+        note_finished(request, self.name)
+        return "ok"
+
+
+class UsesTheOrm(ResponderImplementation):
+    """Touches the database and ``request.user`` in handles() and respond(): fine under
+    ASGI too, as they run in Django's thread (``/answer/orm``)."""
+
+    name = "uses-the-orm"
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return wants(request, "/answer/orm") and not request.user.is_authenticated
+
+    def respond(self, request: HttpRequest, content: bytes) -> Iterator[str]:
+        from django.contrib.auth.models import Group
+
+        yield f"groups={Group.objects.count()}\n"
+        yield f"groups={Group.objects.count()}\n"
+
+
+class Everything(ResponderImplementation):
+    """Answers every request (to test the order of RESPONDERS)."""
+
+    name = "everything"
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return True
+
+    def respond(self, request: HttpRequest, content: bytes) -> str:
+        return "everything"
+
+
+# ------------------------------------------------------ broken declarations
+
+
+class NoName(HandlerImplementation):
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return True
+
+    def handle(self, request: Any, content: bytes) -> None:
+        pass
+
+
+class BadName(NoName):
+    name = "web hook!"
+
+
+class SameName(NoName):
+    name = "recorder"
+
+
+class SameEnvName(NoName):
+    name = "Recorder"
+
+
+class PrefixOverlapA(NoName):
+    name = "store"
+    subconfig = {"KEY_ID": Setting(str, default="")}
+
+
+class PrefixOverlapB(NoName):
+    name = "store-key"
+    subconfig = {"ID": Setting(str, default="")}
+
+
+class BadSubconfigKey(NoName):
+    name = "bad-key"
+    subconfig = {"token": Setting(str)}
+
+
+class BadSubconfigType(NoName):
+    name = "bad-type"
+    subconfig = {"WHEN": Setting(dict)}
+
+
+class BadSubconfigValue(NoName):
+    name = "bad-value"
+    subconfig = {"TOKEN": "str"}  # type: ignore[dict-item]
+
+
+class BadDefault(NoName):
+    name = "bad-default"
+    subconfig = {"BATCH": Setting(int, default="ten")}
+
+
+class MissingHandle(HandlerImplementation):
+    name = "missing-handle"
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return True
+
+
+class AsyncHandle(NoName):
+    name = "async-handle"
+
+    async def handle(self, request: Any, content: bytes) -> None:  # type: ignore[override]
+        pass
+
+
+class ConstructorRaises(NoName):
+    name = "constructor-raises"
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        raise RuntimeError("cannot start")
+
+
+NOT_A_CLASS = Recorder
+AN_INSTANCE = object()
