@@ -252,7 +252,7 @@ class TweenInfo:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class RequestContext:
     """Per-request state, as ``request.hookpipe``.
 
@@ -264,7 +264,6 @@ class RequestContext:
     pipeline: Pipeline
     get_response: GetResponse
     get_response_is_async: bool
-    extra: dict[str, Any] = field(default_factory=dict)
     #: What hooks see of the request; made in MAIN when there are global hooks, or in
     #: ``process_view`` when only the view has hooks; ``None`` when no hook runs.
     state: State | None = None
