@@ -154,6 +154,21 @@ HOOKPIPE = {
             "options": {"prefix": "/api/"},
         },
     ],
+    # Pecan-style hooks around the view. ViewTime adds X-Demo-View-Ms to each page;
+    # RequestViewerHook logs one line per request on the "hookpipe.viewer" logger
+    # (with DEBUG on, also as X-Hookpipe-* response headers). Views add their own hooks
+    # with @with_hooks (demo_project/pages/views.py).
+    "HOOKS": [
+        "demo_project.hooks.ViewTime",
+        {
+            "class": "hookpipe.hooks.RequestViewerHook",
+            "options": {
+                "items": ["method", "path", "status", "view", "hooks"],
+                "blacklist": ["/static/"],
+                "headers": True,
+            },
+        },
+    ],
     # Ledge-style plugins (demo_project/events/plugins.py). The handler stores webhook
     # deliveries in the thread pool; the responders stream NDJSON.
     "HANDLERS": ["demo_project.events.plugins.WebhookStore"],

@@ -128,6 +128,33 @@ def test_api_with_the_key(served: Served) -> None:
 
 
 @pytest.mark.live
+def test_global_and_per_view_hooks_are_visible(served: Served) -> None:
+    page = served.server.get("/")
+    assert re.fullmatch(r"\d+\.\d{2}", page.header("X-Demo-View-Ms") or "")
+    assert page.header("X-Demo-Audited") is None  # the home page has no view hooks
+    # DEBUG is off: RequestViewerHook logs but sends no X-Hookpipe-* headers.
+    assert page.header("X-Hookpipe-Path") is None
+
+    api = served.server.get("/api/status/", headers=WITH_KEY)
+    assert api.header("X-Demo-Audited") == "yes"
+    assert api.header("X-Demo-View-Ms") is not None
+
+
+@pytest.mark.live
+def test_on_error_hook_answers_for_a_failing_view(served: Served) -> None:
+    reply = served.server.get("/broken/")
+    assert reply.status == 500
+    assert reply.json() == {
+        "error": "RuntimeError",
+        "detail": "this page fails on purpose",
+        "answered_by": "demo_project.hooks.FriendlyErrors.on_error",
+    }
+    # after hooks still ran on the hook's response, and the tweens unwound around it.
+    assert reply.header("X-Demo-Audited") == "yes"
+    assert reply.header("X-Demo-Trace") == FULL_TRACE
+
+
+@pytest.mark.live
 def test_api_pipeline_describes_the_chain(served: Served) -> None:
     reply = served.server.get("/api/pipeline/", headers=WITH_KEY)
 

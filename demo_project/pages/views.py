@@ -10,6 +10,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from demo_project.hooks import Audit, FriendlyErrors
+from hookpipe import with_hooks
 from hookpipe.pipeline import get_pipeline
 
 #: The default key is public anyway, so the page may fill it in; a real one never is.
@@ -50,6 +52,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "pages/home.html", context)
 
 
+@with_hooks(Audit())
 def api_status(request: HttpRequest) -> JsonResponse:
     """Reached only with a valid X-Api-Key: the api-key tween answers everything else."""
     return JsonResponse(
@@ -67,3 +70,9 @@ def api_status(request: HttpRequest) -> JsonResponse:
 def api_pipeline(request: HttpRequest) -> JsonResponse:
     """The built chain as JSON, the same data ``manage.py hookpipe --json`` prints."""
     return JsonResponse(get_pipeline().describe())
+
+
+@with_hooks(Audit(), FriendlyErrors())
+def broken(request: HttpRequest) -> HttpResponse:
+    """Fails on purpose: the FriendlyErrors hook answers instead of Django's 500 page."""
+    raise RuntimeError("this page fails on purpose")
