@@ -42,6 +42,7 @@ SCREENSHOT = Path(__file__).resolve().parent.parent / "test-output" / "admin-pip
 PASSWORD = "correct horse battery staple"
 CRUMB = "\N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK}"  # the admin's breadcrumb separator
 
+SECRET = "s3cret-token-never-shown"
 PIPELINE = {
     "TWEENS": [
         "tests.testapp.tweens.first",
@@ -56,6 +57,9 @@ PIPELINE = {
         {"handler": "tests.testapp.tweens.chain_marker"},
     ],
     "HOOKS": ["tests.testapp.pipeline_fixtures.AuditHook"],
+    "HANDLERS": ["tests.testapp.plugins.Recorder", "tests.testapp.plugins.Configured"],
+    "RESPONDERS": ["tests.testapp.plugins.Chunks"],
+    "PLUGINS": {"webhook-store": {"TOKEN": SECRET}},
     "THREAD_POOL": {"MAX_WORKERS": 4, "ON_FULL": "reject"},
 }
 #: The chain as drawn, top to bottom (omitted tweens are drawn, struck through).
@@ -123,6 +127,12 @@ def test_pipeline_page_in_a_browser(
                     else None
                 ),
             )
+            # Traffic first, so that the page has counters to show: a streamed answer
+            # from the responder, and a delivery the recorder handles in the pool.
+            streamed = page.request.get(f"{live_server.url}/stream/sync")
+            assert streamed.text() == "chunk 0\nchunk 1\nchunk 2\n"
+            page.request.post(f"{live_server.url}/webhooks/", data=b"{}")
+
             page.goto(f"{live_server.url}/admin/")
             assert "/admin/login/" in page.url  # anonymous: sent to the login form
             page.fill("#id_username", "admin")
@@ -170,6 +180,11 @@ def test_pipeline_page_in_a_browser(
             assert "/api/reports/" in hooks
             assert "ApiKeyHook" in hooks
             assert "reject" in page.locator("#hp-pool").inner_text()
+            handlers = page.locator("#hp-handlers").inner_text()
+            assert "recorder" in handlers
+            assert "webhook-store" in handlers
+            assert "chunks" in page.locator("#hp-responders").inner_text()
+            assert SECRET not in page.content()
 
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT), full_page=True)
