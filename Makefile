@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 # Interpreters that pyenv may provide for the Django 6.x leg (ignored where absent).
 export PYENV_VERSION ?= $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.1[1-9]\.' | tr '\n' ':' | sed 's/:$$//')
 
-.PHONY: demo test test-django6 lint types docs pytest bench clean
+.PHONY: demo test test-django6 lint types docs pytest bench bench-e2e clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,8 +42,13 @@ pytest: $(STAMP)
 test-django6: $(STAMP)
 	$(BIN)/nox --session django6
 
+## hookpipe's per-request cost against plain Django, in process (bench/RESULTS.md).
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py --rounds 9
+
+## The demo under gunicorn, loaded with wrk (apt-get install wrk); about two minutes.
+bench-e2e: $(STAMP)
+	$(BIN)/python bench/e2e.py
 
 clean:
 	rm -rf $(VENV) .nox docs/_build .coverage htmlcov .pytest_cache .mypy_cache .ruff_cache

@@ -1,26 +1,44 @@
-"""Handlers and responders for the benchmark, none of which matches its requests.
+"""Handlers and responders for the benchmark, none of which wants its requests.
 
-Each ``handles()`` does the same small work as the other parts (reads one header from
-``request.META``) and says no, so what is measured is the cost of asking: reading the
-body once, one call per plugin, no snapshot, no pool job, no stream.
+Each ``handles()`` asks one question of the request (one header, as a real plugin
+would look at a path or a header) and says no, so what is measured is the cost of
+asking: one call per plugin, no snapshot, no pool job, no stream. Like the other parts
+(:mod:`bench.parts`), a traced request makes each one note that it was asked.
+
+The *filtered* classes declare prefilters (``methods = {"POST"}``, ``path_prefixes =
+("/hooks/",)``) that the benchmark's ``GET /`` does not pass: hookpipe then asks none
+of them, and reads no body.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.http import HttpRequest
 
 from hookpipe import HandlerImplementation, ResponderImplementation
 
+from .parts import TRACE
+
 #: The handler counts of the scaling variants (E).
-SCALES: tuple[int, ...] = (1, 10, 50)
+SCALES: tuple[int, ...] = (10, 100, 1000)
 _MOST = max((*SCALES, 10))
+#: What the filtered plugins declare; the benchmark's GET / passes neither.
+METHODS = frozenset({"POST"})
+PATH_PREFIXES = ("/hooks/",)
+
+
+def _asked(request: HttpRequest, name: str) -> bool:
+    trace = request.META.get(TRACE)
+    if trace is not None:
+        trace.append(name)
+    return request.META.get("HTTP_X_BENCH_PLUGIN") == name
 
 
 class _NoHandler(HandlerImplementation):
     def handles(self, request: HttpRequest, content: bytes) -> bool:
-        return request.META.get("HTTP_X_BENCH_PLUGIN") == self.name
+        return _asked(request, self.name)
 
     def handle(self, request: Any, content: bytes) -> None:
         raise AssertionError("the benchmark's handlers never match")
@@ -28,31 +46,50 @@ class _NoHandler(HandlerImplementation):
 
 class _NoResponder(ResponderImplementation):
     def handles(self, request: HttpRequest, content: bytes) -> bool:
-        return request.META.get("HTTP_X_BENCH_PLUGIN") == self.name
+        return _asked(request, self.name)
 
     def respond(self, request: HttpRequest, content: bytes) -> bytes:
         raise AssertionError("the benchmark's responders never match")
 
 
+_FILTERS = {"methods": METHODS, "path_prefixes": PATH_PREFIXES}
+
 # Settings name plugins by dotted path, so each one is a module-level class.
 for _i in range(_MOST):
     globals()[f"Handler{_i}"] = type(f"Handler{_i}", (_NoHandler,), {"name": f"h{_i}"})
+    globals()[f"FilteredHandler{_i}"] = type(
+        f"FilteredHandler{_i}", (_NoHandler,), {"name": f"fh{_i}", **_FILTERS}
+    )
 for _i in range(5):
     globals()[f"Responder{_i}"] = type(f"Responder{_i}", (_NoResponder,), {"name": f"r{_i}"})
+    globals()[f"FilteredResponder{_i}"] = type(
+        f"FilteredResponder{_i}", (_NoResponder,), {"name": f"fr{_i}", **_FILTERS}
+    )
 
 
-def _handlers(count: int) -> list[str]:
-    return [f"bench.plugins.Handler{i}" for i in range(count)]
+class Sleeper(HandlerImplementation):
+    """Wants every request and sleeps 50 ms on it, in the pool (the third variant of
+    ``bench/e2e.py``): the response must not wait for it."""
+
+    name = "sleep-50ms"
+    SECONDS = 0.05
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return True
+
+    def handle(self, request: Any, content: bytes) -> None:
+        time.sleep(self.SECONDS)
 
 
 def reference() -> dict[str, Any]:
-    """HANDLERS and RESPONDERS of the reference pipeline (C): 10 and 5."""
+    """HANDLERS and RESPONDERS of the reference pipeline (C): 10 and 5, no prefilters."""
+    return scaled(10)
+
+
+def scaled(count: int, *, filtered: bool = False) -> dict[str, Any]:
+    """``count`` handlers and 5 responders, all with prefilters if ``filtered``."""
+    prefix = "Filtered" if filtered else ""
     return {
-        "HANDLERS": _handlers(10),
-        "RESPONDERS": [f"bench.plugins.Responder{i}" for i in range(5)],
+        "HANDLERS": [f"bench.plugins.{prefix}Handler{i}" for i in range(count)],
+        "RESPONDERS": [f"bench.plugins.{prefix}Responder{i}" for i in range(5)],
     }
-
-
-def scaled(count: int) -> dict[str, Any]:
-    """The reference pipeline's tweens and hooks with ``count`` handlers."""
-    return {"HANDLERS": _handlers(count)}

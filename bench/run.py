@@ -1,25 +1,39 @@
 """hookpipe's per-request cost against plain Django, in process, no network.
 
 Run from the repository root with ``make bench`` (or ``.venv/bin/python bench/run.py
-[--rounds 9] [--requests 2000] [--only A,B]``).
+[--rounds 9] [--requests 2000] [--only C,D] [--profile C]``).
 
 Each variant gets its own Django handler (WSGI or ASGI, built under the variant's
 settings), and every request is a WSGI environ or an ASGI scope handed straight to it;
-the response is read to the end and closed, as a server would. The view is trivial, so
-what is measured is the machinery around it. Within a round the variants take turns,
-so a busier moment of the machine is shared between them; the report gives the median,
-minimum and maximum over the rounds of the mean time per request, and the ratio of
-medians against the floor of the same interface, measured in the same run.
+the response is read to the end and closed, as a server would. The view is trivial and
+the pieces around it do nothing (``bench/parts.py``), so what is measured is the
+machinery that calls them. Before measuring, one *traced* request per WSGI variant
+checks that the variant runs exactly the pieces it claims to, in the expected order
+(so C and D provably do the same work).
 
-Variants (the letters are those of bench/RESULTS.md):
+Within a round the variants take turns, so a busier moment of the machine is shared
+between them; the report gives the median, minimum and maximum over the rounds of the
+mean time per request and, for the ratio against the variant named in "vs", the median,
+minimum and maximum over the rounds of the ratio *within* each round (paired, so that
+what slows a whole round cancels out). The verdict uses the median ratio.
 
-* A   floor: no middleware at all.
-* B   HookpipeMiddleware with an empty HOOKPIPE.
-* H   5 global hooks (before and after) and nothing else.
-* C   the reference pipeline: 5 pass-through tweens, 5 global hooks, and, when the
-      plugin classes exist, 10 handlers and 5 responders that do not match.
-* D   the same work as C's tweens and hooks, written as 10 plain Django middleware.
-* F-* the floor, B and C through Django's ASGI handler.
+Variants (the letters are those of the issue and of bench/RESULTS.md):
+
+* A     floor: no middleware at all.
+* B     HookpipeMiddleware with an empty HOOKPIPE.
+* T, H, P  parts of C alone: its 5 tweens, its 5 global hooks, its 15 plugins.
+* C     the reference pipeline: 5 pass-through tweens, 5 global hooks (before and
+        after), 10 handlers and 5 responders whose handles() is false.
+* D     the same work as plain Django middleware: 5 pass-through middleware, 5 with
+        process_view and an after part, the innermost of which also asks the 15
+        plugins' question by hand.
+* TH, D0  C without its plugins, and D without the plugins' question.
+* E-n   C with n handlers (handles() asked each time); E-nf the same plugins with
+        prefilters the request does not pass; P-nf those plugins alone.
+* F-*   the floor, B and C through Django's ASGI handler; F-Cx is C as one would write
+        it for ASGI: async tweens and hooks, plugins with prefilters.
+
+``--profile KEY`` runs one variant under cProfile and prints where the time goes.
 """
 
 from __future__ import annotations
@@ -31,7 +45,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -61,17 +75,26 @@ from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 from django.test import override_settings  # noqa: E402
 
-from bench import plugins  # noqa: E402
+from bench import parts, plugins, reference  # noqa: E402
+from bench.reference import ASYNC_HOOKS, ASYNC_TWEENS, HOOKS, TWEENS  # noqa: E402
 
 HOOKPIPE_MW = ["hookpipe.middleware.HookpipeMiddleware"]
-TWEENS = [
-    {"factory": "bench.parts.passthrough", "name": f"t{i}", "options": {"n": i}} for i in range(5)
+#: D: what C's tweens and hooks do, and what its plugins ask, as 10 plain middleware.
+NATIVE = [
+    *(f"bench.parts.Passthrough{i}" for i in range(5)),
+    *(f"bench.parts.Hook{i}" for i in range(4)),
+    "bench.parts.Dispatch4",
 ]
-HOOKS = [{"class": "bench.parts.Touching", "options": {"n": i}} for i in range(5)]
-NATIVE = [f"bench.parts.Passthrough{i}" for i in range(5)] + [
-    f"bench.parts.View{i}" for i in range(5)
-]
-REFERENCE = {"TWEENS": TWEENS, "HOOKS": HOOKS, **plugins.reference()}
+#: D0: the same without the plugins' question.
+NATIVE_NO_PLUGINS = [*NATIVE[:-1], "bench.parts.Hook4"]
+
+# What a traced request must meet, in order (see bench/parts.py).
+_TWEENS = [f"tween-{i}" for i in range(5)]
+_HOOKS = [f"before-{i}" for i in range(5)] + [f"after-{i}" for i in reversed(range(5))]
+
+
+def _plugins(count: int) -> list[str]:
+    return [f"h{i}" for i in range(count)] + [f"r{i}" for i in range(5)]
 
 
 @dataclass(frozen=True)
@@ -82,31 +105,63 @@ class Variant:
     settings: dict[str, Any]
     floor: str  # the key of the variant this one is compared with
     target: float | None = None  # the ratio it must not exceed
+    #: What a traced request meets, in order (WSGI variants only).
+    trace: tuple[str, ...] = ()
 
 
-def with_hookpipe(config: dict[str, Any]) -> dict[str, Any]:
+def with_hookpipe(**config: Any) -> dict[str, Any]:
     return {"MIDDLEWARE": HOOKPIPE_MW, "HOOKPIPE": config}
 
 
 def variants() -> list[Variant]:
     plain, empty = {"MIDDLEWARE": []}, {"MIDDLEWARE": HOOKPIPE_MW}
-    hooks_only = with_hookpipe({"HOOKS": HOOKS})
-    reference = with_hookpipe(REFERENCE)
+    c_settings = with_hookpipe(**reference.pipeline())
+    both = with_hookpipe(TWEENS=TWEENS, HOOKS=HOOKS)
+    c_trace = (*_TWEENS, *_plugins(10), *_HOOKS)
+    th_trace = (*_TWEENS, *_HOOKS)
+    native, native0 = {"MIDDLEWARE": NATIVE}, {"MIDDLEWARE": NATIVE_NO_PLUGINS}
     found = [
         Variant("A", "floor: no middleware", "wsgi", plain, "A"),
         Variant("B", "empty HOOKPIPE", "wsgi", empty, "A", 1.03),
-        Variant("H", "5 global hooks", "wsgi", hooks_only, "A"),
-        Variant("C", "reference pipeline", "wsgi", reference, "A", 1.10),
-        Variant("D", "10 plain middleware", "wsgi", {"MIDDLEWARE": NATIVE}, "A"),
-        Variant("C/D", "C against D", "wsgi", reference, "D", 1.00),
+        Variant("T", "C's 5 tweens alone", "wsgi", with_hookpipe(TWEENS=TWEENS), "A",
+                trace=(*_TWEENS,)),
+        Variant("H", "C's 5 hooks alone", "wsgi", with_hookpipe(HOOKS=HOOKS), "A",
+                trace=(*_HOOKS,)),
+        Variant("P", "C's 15 plugins alone", "wsgi", with_hookpipe(**plugins.reference()), "A",
+                trace=(*_plugins(10),)),
+        Variant("C", "reference pipeline", "wsgi", c_settings, "A", 1.10, c_trace),
+        Variant("D", "C as 10 plain middleware", "wsgi", native, "A", trace=c_trace),
+        Variant("C/D", "C against D", "wsgi", c_settings, "D", 1.00, c_trace),
+        Variant("TH", "C without plugins", "wsgi", both, "A", trace=th_trace),
+        Variant("D0", "D without plugins", "wsgi", native0, "A", trace=th_trace),
+        Variant("TH/D0", "TH against D0", "wsgi", both, "D0", 1.00, th_trace),
+    ]  # fmt: skip
+    most = max(plugins.SCALES)
+    for count in plugins.SCALES:
+        config = with_hookpipe(**reference.pipeline(count))
+        found.append(
+            Variant(
+                f"E-{count}", f"C with {count} handlers", "wsgi", config, "A", None,
+                (*_TWEENS, *_plugins(count), *_HOOKS),
+            )
+        )  # fmt: skip
+    for count in plugins.SCALES:
+        config = with_hookpipe(**reference.pipeline(count, filtered=True))
+        target = 1.10 if count == most else None
+        label = f"C with {count} prefiltered handlers"
+        found.append(Variant(f"E-{count}f", label, "wsgi", config, "A", target, th_trace))
+    alone = with_hookpipe(**plugins.scaled(most, filtered=True))
+    native_async = with_hookpipe(
+        TWEENS=ASYNC_TWEENS, HOOKS=ASYNC_HOOKS, **plugins.scaled(10, filtered=True)
+    )
+    found += [
+        Variant(f"P-{most}f", f"{most} prefiltered handlers alone", "wsgi", alone, "A", 1.03),
         Variant("F-A", "ASGI floor", "asgi", plain, "F-A"),
         Variant("F-B", "ASGI empty HOOKPIPE", "asgi", empty, "F-A", 1.03),
-        Variant("F-C", "ASGI reference pipeline", "asgi", reference, "F-A", 1.10),
-    ]
-    for count in plugins.SCALES:
-        config = with_hookpipe({"TWEENS": TWEENS, "HOOKS": HOOKS, **plugins.scaled(count)})
-        target = 1.10 if count == max(plugins.SCALES) else None
-        found.append(Variant(f"E-{count}", f"C with {count} handlers", "wsgi", config, "A", target))
+        Variant("F-C", "ASGI reference pipeline", "asgi", c_settings, "F-A", 1.10),
+        Variant("F-Cx", "F-C, async tweens and hooks, prefiltered plugins", "asgi",
+                native_async, "F-A"),
+    ]  # fmt: skip
     return found
 
 
@@ -152,6 +207,17 @@ def wsgi_runner(handler: WSGIHandler) -> Callable[[int], float]:
         return (time.perf_counter() - started) / count
 
     return run
+
+
+def wsgi_trace(handler: WSGIHandler) -> list[str]:
+    """What one traced request met, in order."""
+    trace: list[str] = []
+    env = {**_environ(), "wsgi.input": BytesIO(b""), parts.TRACE: trace}
+    result = handler(env, _start_response)
+    for _chunk in result:
+        pass
+    result.close()  # type: ignore[attr-defined]
+    return trace
 
 
 def asgi_runner(handler: ASGIHandler) -> Callable[[int], float]:
@@ -203,30 +269,66 @@ def asgi_runner(handler: ASGIHandler) -> Callable[[int], float]:
     return run
 
 
-def runner_for(variant: Variant) -> Callable[[int], float]:
+@dataclass
+class Runner:
+    variant: Variant
+    run: Callable[[int], float]
+    trace: Callable[[], list[str]] | None
+
+
+def runner_for(variant: Variant) -> Runner:
     override = override_settings(**variant.settings)
     with override:
-        handler = WSGIHandler() if variant.interface == "wsgi" else ASGIHandler()
-        inner = wsgi_runner(handler) if variant.interface == "wsgi" else asgi_runner(handler)  # type: ignore[arg-type]
+        if variant.interface == "wsgi":
+            wsgi = WSGIHandler()
+            inner = wsgi_runner(wsgi)
+        else:
+            inner = asgi_runner(ASGIHandler())
 
     def run(count: int) -> float:
         with override:
+            # Entering the override changed HOOKPIPE, so hookpipe builds the pipeline
+            # again on the next request: on this one, not on a timed one.
+            inner(1)
             return inner(count)
 
-    return run
+    def trace() -> list[str]:
+        with override:
+            return wsgi_trace(wsgi)
+
+    return Runner(variant, run, trace if variant.interface == "wsgi" else None)
+
+
+def verify(runners: Sequence[Runner]) -> None:
+    """Check with one traced request that each variant runs what it claims to."""
+    for runner in runners:
+        if runner.trace is None:
+            continue
+        met = tuple(runner.trace())
+        if met != runner.variant.trace:
+            raise SystemExit(
+                f"bench misconfigured: variant {runner.variant.key} ran {list(met)}, "
+                f"expected {list(runner.variant.trace)}"
+            )
 
 
 # ------------------------------------------------------------------- report
 
 
-def measure(chosen: list[Variant], rounds: int, requests: int) -> dict[str, list[float]]:
-    runners = {v.key: runner_for(v) for v in chosen}
-    for run in runners.values():  # warm up: build pipelines, fill caches
-        run(max(requests // 10, 50))
-    timings: dict[str, list[float]] = {key: [] for key in runners}
+def measure(
+    chosen: list[Variant], rounds: int, requests: int, asgi_requests: int
+) -> dict[str, list[float]]:
+    runners = [runner_for(v) for v in chosen]
+    verify(runners)
+    counts = {
+        r.variant.key: asgi_requests if r.variant.interface == "asgi" else requests for r in runners
+    }
+    for r in runners:  # warm up: build pipelines, fill caches
+        r.run(max(counts[r.variant.key] // 10, 20))
+    timings: dict[str, list[float]] = {r.variant.key: [] for r in runners}
     for _ in range(rounds):
-        for key, run in runners.items():
-            timings[key].append(run(requests))
+        for r in runners:
+            timings[r.variant.key].append(r.run(counts[r.variant.key]))
     return timings
 
 
@@ -236,61 +338,123 @@ Row = dict[str, Any]
 def table(chosen: list[Variant], timings: dict[str, list[float]]) -> tuple[str, list[Row]]:
     rows = []
     for v in chosen:
-        median = statistics.median(timings[v.key])
-        base = statistics.median(timings[v.floor]) if v.floor in timings else None
-        ratio = median / base if base else None
+        mine = timings[v.key]
+        # Paired by round: each round's time over the floor's in the same round, so that
+        # a busier or quieter round moves both and cancels out. Median, min and max.
+        ratios = [t / f for t, f in zip(mine, timings[v.floor], strict=True)]
+        ratio = statistics.median(ratios)
         verdict = ""
-        if v.target is not None and ratio is not None:
+        if v.target is not None:
             verdict = "met" if ratio <= v.target else f"MISSED by {ratio / v.target - 1:.1%}"
         rows.append(
             {
                 "key": v.key,
                 "label": v.label,
                 "interface": v.interface,
-                "median_us": median * 1e6,
-                "min_us": min(timings[v.key]) * 1e6,
-                "max_us": max(timings[v.key]) * 1e6,
+                "median_us": statistics.median(mine) * 1e6,
+                "min_us": min(mine) * 1e6,
+                "max_us": max(mine) * 1e6,
                 "against": v.floor,
                 "ratio": ratio,
+                "ratio_min": min(ratios),
+                "ratio_max": max(ratios),
                 "target": v.target,
                 "verdict": verdict,
             }
         )
-    head = "| variant | what | iface | median µs | min µs | max µs | ratio | vs | target | |"
-    lines = [head, "|---|---|---|---:|---:|---:|---:|---|---:|---|"]
+    head = (
+        "| variant | what | iface | median µs | min µs | max µs | ratio | ratio min | "
+        "ratio max | vs | target | |"
+    )
+    lines = [head, "|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|"]
     for r in rows:
-        ratio = f"{r['ratio']:.3f}" if r["ratio"] is not None else "-"
         target = f"≤ {r['target']:.2f}" if r["target"] else ""
         lines.append(
             f"| {r['key']} | {r['label']} | {r['interface']} | {r['median_us']:.1f} | "
-            f"{r['min_us']:.1f} | {r['max_us']:.1f} | {ratio} | {r['against']} | {target} | "
+            f"{r['min_us']:.1f} | {r['max_us']:.1f} | {r['ratio']:.3f} | "
+            f"{r['ratio_min']:.3f} | {r['ratio_max']:.3f} | {r['against']} | {target} | "
             f"{r['verdict']} |"
         )
     return "\n".join(lines), rows
 
 
-def main() -> None:
+def scaling(timings: dict[str, list[float]]) -> str:
+    """The E rows side by side: what each extra handler costs, with and without prefilters."""
+    if "A" not in timings:
+        return ""
+    floor = statistics.median(timings["A"])
+    lines = [
+        "| handlers | handles() asked: µs | vs A | prefiltered: µs | vs A |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    found = False
+    for count in plugins.SCALES:
+        plain, filtered = timings.get(f"E-{count}"), timings.get(f"E-{count}f")
+        if plain is None or filtered is None:
+            continue
+        found = True
+        a, b = statistics.median(plain), statistics.median(filtered)
+        lines.append(
+            f"| {count} | {a * 1e6:.1f} | {a / floor:.3f} | {b * 1e6:.1f} | {b / floor:.3f} |"
+        )
+    return "\n".join(lines) if found else ""
+
+
+def profile(variant: Variant, requests: int) -> None:
+    import cProfile
+    import pstats
+
+    runner = runner_for(variant)
+    runner.run(max(requests // 10, 50))
+    profiler = cProfile.Profile()
+    profiler.enable()
+    runner.run(requests)
+    profiler.disable()
+    out = ROOT / "bench" / "out"
+    out.mkdir(exist_ok=True)
+    profiler.dump_stats(str(out / f"profile-{variant.key}.pstats"))
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=2000, help="per WSGI variant and round")
+    parser.add_argument(
+        "--asgi-requests", type=int, help="per ASGI variant and round (default: requests / 4)"
+    )
     parser.add_argument("--only", help="comma-separated variant keys (floors are added)")
-    args = parser.parse_args()
+    parser.add_argument("--profile", metavar="KEY", help="profile one variant with cProfile")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "bench" / "out" / "results.json", help="JSON results"
+    )
+    args = parser.parse_args(argv)
     chosen = variants()
+    if args.profile:
+        found = [v for v in chosen if v.key == args.profile]
+        if not found:
+            parser.error(f"no variant {args.profile!r}")
+        profile(found[0], args.requests)
+        return
     if args.only:
         wanted = set(args.only.split(","))
         keys = wanted | {v.floor for v in chosen if v.key in wanted}
         chosen = [v for v in chosen if v.key in keys]
-    timings = measure(chosen, args.rounds, args.requests)
+    asgi_requests = args.asgi_requests or max(args.requests // 4, 1)
+    timings = measure(chosen, args.rounds, args.requests, asgi_requests)
     text, rows = table(chosen, timings)
     print(
-        f"{args.rounds} rounds x {args.requests} requests per variant; Python "
-        f"{platform.python_version()}, Django {django.get_version()}, {platform.machine()}, "
-        f"{platform.processor() or 'cpu n/a'}\n"
+        f"{args.rounds} rounds x {args.requests} requests per WSGI variant, {asgi_requests} "
+        f"per ASGI variant; Python {platform.python_version()}, Django "
+        f"{django.get_version()}, {platform.machine()}\n"
     )
     print(text)
-    out = ROOT / "bench" / "out"
-    out.mkdir(exist_ok=True)
-    (out / "results.json").write_text(json.dumps(rows, indent=2))
+    grown = scaling(timings)
+    if grown:
+        print("\nScaling (E):\n")
+        print(grown)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(rows, indent=2))
 
 
 if __name__ == "__main__":

@@ -3,13 +3,17 @@
 :class:`PluginRuntime` holds the plugins of one pipeline build. For each request, in
 ``MAIN`` after the ``on_route`` hooks:
 
+0. the prefilters (:mod:`hookpipe.prefilters`) pick the plugins the request may meet,
+   by method and path; if there are none, the request goes on at once: no body is
+   read, nothing is allocated, and none of the steps below happens;
 1. ``content``: the body, read once (413 if it is over ``DATA_UPLOAD_MAX_MEMORY_SIZE``;
    no plugin is called then);
-2. every handler whose ``handles()`` is true: ``THREAD_SAFE`` ones are submitted to the
-   pool with one :class:`~hookpipe.plugins.RequestSnapshot` (the response never waits
-   for them), the others run here, in order, with the live request;
-3. the first responder whose ``handles()`` is true: ``respond()``, its first chunk
-   pulled, the response built (:mod:`hookpipe.streaming`).
+2. every candidate handler whose ``handles()`` is true: ``THREAD_SAFE`` ones are
+   submitted to the pool with one :class:`~hookpipe.plugins.RequestSnapshot` (the
+   response never waits for them), the others run here, in order, with the live
+   request;
+3. the first candidate responder whose ``handles()`` is true: ``respond()``, its first
+   chunk pulled, the response built (:mod:`hookpipe.streaming`).
 
 The result is an :class:`Answer`, or ``None`` when no responder answers and Django
 carries on. An error in ``respond()`` or in its first chunk comes back in the answer
@@ -28,7 +32,7 @@ import functools
 import inspect
 import logging
 import threading
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +52,9 @@ from .plugins import (
     dotted,
     env_prefix,
     new_request_id,
+    prefilters,
 )
+from .prefilters import Filtered, PrefilterIndex, Selection
 from .streaming import Context, Streamer
 
 logger = logging.getLogger("hookpipe")
@@ -143,6 +149,11 @@ async def _await(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
 
 
+#: A candidate as the index hands it back: the plugin and its bound ``handles``, looked
+#: up once per build rather than once per request.
+Candidate = tuple[Any, Callable[[HttpRequest, bytes], Any]]
+
+
 class PluginRuntime:
     """The handlers and responders of one pipeline build, and their counters."""
 
@@ -169,16 +180,28 @@ class PluginRuntime:
             id(r): iscoroutinefunction(r.respond) or inspect.isasyncgenfunction(r.respond)
             for r in self.responders
         }
+        self._filters = {id(p): prefilters(type(p)) for p in plugins}
+        self.index: PrefilterIndex[Candidate] = PrefilterIndex(
+            [
+                Filtered(
+                    (p, p.handles), isinstance(p, ResponderImplementation), *self._filters[id(p)]
+                )
+                for p in (*self.handlers, *self.responders)
+            ]
+        )
 
     # ----------------------------------------------------------------- sync
 
     def run_sync(self, request: HttpRequest) -> Answer | None:
         """From sync ``MAIN``: the answer, or ``None`` for "Django carries on"."""
+        selection = self.index.select(request.method or "", request.path_info)
+        if selection is None:
+            return None  # no plugin is plausible: the body is not even read
         content = read_content(request)
         if isinstance(content, HttpResponse):
             return Answer(None, content)
-        self._run_handlers(request, content)
-        responder = self._choose(request, content)
+        self._run_handlers(request, content, selection)
+        responder = self._choose(request, content, selection)
         if responder is None:
             return None
         streamer = self._streamer(request, responder)
@@ -196,8 +219,14 @@ class PluginRuntime:
     # ---------------------------------------------------------------- async
 
     async def run_async(self, request: HttpRequest) -> Answer | None:
-        """From async ``MAIN``: one hop for the sync part, then an async ``respond()``."""
-        outcome = await sync_to_async(self._prepare, thread_sensitive=True)(request)
+        """From async ``MAIN``: one hop for the sync part, then an async ``respond()``.
+
+        No hop at all when no plugin is plausible (the prefilters run on the loop).
+        """
+        selection = self.index.select(request.method or "", request.path_info)
+        if selection is None:
+            return None
+        outcome = await sync_to_async(self._prepare, thread_sensitive=True)(request, selection)
         if not isinstance(outcome, tuple):
             return outcome
         responder, content = outcome
@@ -214,14 +243,14 @@ class PluginRuntime:
         return Answer(responder, response)
 
     def _prepare(
-        self, request: HttpRequest
+        self, request: HttpRequest, selection: Selection[Candidate]
     ) -> Answer | tuple[ResponderImplementation, bytes] | None:
         """The sync part of ``run_async``; a tuple when an async ``respond()`` must run."""
         content = read_content(request)
         if isinstance(content, HttpResponse):
             return Answer(None, content)
-        self._run_handlers(request, content)
-        responder = self._choose(request, content)
+        self._run_handlers(request, content, selection)
+        responder = self._choose(request, content, selection)
         if responder is None:
             return None
         if self._async_respond[id(responder)]:
@@ -238,30 +267,33 @@ class PluginRuntime:
 
     # --------------------------------------------------------------- shared
 
-    def _handles(self, plugin: _Plugin, request: HttpRequest, content: bytes) -> bool:
-        try:
-            return bool(plugin.handles(request, content))
-        except Exception as exc:
-            self._count(plugin.name, "handles_errors")
-            rid = request_id(request)
-            logger.error(
-                "hookpipe: %s %r: handles() raised %s: %s; taken as False (%s %s, request %s)",
-                plugin.kind,
-                plugin.name,
-                type(exc).__name__,
-                exc,
-                request.method,
-                request.path,
-                rid,
-                exc_info=exc,
-                extra={"request_id": rid},
-            )
-            return False
+    def _handles_failed(self, plugin: _Plugin, request: HttpRequest, exc: Exception) -> None:
+        """``handles()`` raised (or its answer had no truth value): taken as False."""
+        self._count(plugin.name, "handles_errors")
+        rid = request_id(request)
+        logger.error(
+            "hookpipe: %s %r: handles() raised %s: %s; taken as False (%s %s, request %s)",
+            plugin.kind,
+            plugin.name,
+            type(exc).__name__,
+            exc,
+            request.method,
+            request.path,
+            rid,
+            exc_info=exc,
+            extra={"request_id": rid},
+        )
 
-    def _run_handlers(self, request: HttpRequest, content: bytes) -> None:
+    def _run_handlers(
+        self, request: HttpRequest, content: bytes, selection: Selection[Candidate]
+    ) -> None:
         snapshot: RequestSnapshot | None = None
-        for handler in self.handlers:
-            if not self._handles(handler, request, content):
+        for handler, handles in selection.handlers:
+            try:
+                if not handles(request, content):
+                    continue
+            except Exception as exc:
+                self._handles_failed(handler, request, exc)
                 continue
             rid = request_id(request)
             if handler.THREAD_SAFE:
@@ -274,10 +306,15 @@ class PluginRuntime:
                 job = functools.partial(handler.handle, request, content)
                 executor.run_inline(handler.name, job, executor.counters(), request_id=rid)
 
-    def _choose(self, request: HttpRequest, content: bytes) -> ResponderImplementation | None:
-        for responder in self.responders:
-            if self._handles(responder, request, content):
-                return responder
+    def _choose(
+        self, request: HttpRequest, content: bytes, selection: Selection[Candidate]
+    ) -> ResponderImplementation | None:
+        for responder, handles in selection.responders:
+            try:
+                if handles(request, content):
+                    return responder  # type: ignore[no-any-return]
+            except Exception as exc:
+                self._handles_failed(responder, request, exc)
         return None
 
     def _streamer(self, request: HttpRequest, responder: ResponderImplementation) -> Streamer:
@@ -331,11 +368,14 @@ class PluginRuntime:
     def _common(self, plugin: _Plugin) -> dict[str, Any]:
         spec = self._specs.get(id(plugin))
         config = plugin.config
+        methods, prefixes = self._filters[id(plugin)]
         return {
             "name": plugin.name,
             "class": dotted(type(plugin)),
             "entry": spec.label if spec else "",
             "env_prefix": env_prefix(plugin.name),
+            "methods": None if methods is None else sorted(methods),
+            "path_prefixes": None if prefixes is None else list(prefixes),
             "subconfig": config.redacted() if hasattr(config, "redacted") else {},
             "sources": dict(getattr(config, "sources", {})),
         }

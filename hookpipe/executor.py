@@ -4,9 +4,12 @@ One pool per process, created on the first handler job (so ``gunicorn --preload`
 starts no thread in the master) from ``HOOKPIPE["THREAD_POOL"]``:
 
 * at most ``MAX_WORKERS`` jobs run at once and at most ``MAX_QUEUE`` more wait. The
-  pool is a :class:`concurrent.futures.ThreadPoolExecutor`, whose own queue has no
-  bound; a :class:`threading.BoundedSemaphore` of ``MAX_WORKERS + MAX_QUEUE`` slots,
-  taken on submit and given back when the job ends, is the bound.
+  pool is a :class:`queue.SimpleQueue` of jobs and up to ``MAX_WORKERS`` threads,
+  started as the jobs need them; a count of the jobs queued or running, kept under the
+  pool's lock, is the bound. (A ``ThreadPoolExecutor`` with a semaphore in front did
+  the same with several times the locking per job: a future, its condition, a done
+  callback, the semaphore's condition. Every request with a matching handler pays for
+  a submission, so it is kept to one lock here and one put.)
 * when every slot is taken, ``ON_FULL`` decides: ``"block"`` waits up to
   :data:`BLOCK_TIMEOUT` seconds for a slot and then rejects; ``"reject"`` rejects at
   once; ``"inline"`` runs the job in the caller's thread.
@@ -28,11 +31,11 @@ import contextlib
 import logging
 import math
 import os
+import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -181,9 +184,14 @@ def _percentiles(durations: list[float]) -> dict[str, Any]:
 Job = Callable[[], object]
 
 
+#: A queued job: handler name, the job, the request id.
+_Job = tuple[str, Job, str]
+
+
 class HandlerPool:
-    """A ``ThreadPoolExecutor`` with a bound on running + waiting jobs and a policy for
-    when it is reached. Use :func:`get_pool`; tests may build their own."""
+    """Up to ``max_workers`` threads that run queued jobs, with a bound on running +
+    waiting jobs and a policy for when it is reached. Use :func:`get_pool`; tests may
+    build their own."""
 
     def __init__(
         self,
@@ -199,22 +207,17 @@ class HandlerPool:
         self.on_full = on_full
         self.block_timeout = block_timeout
         self.counters = counters
-        self._slots = threading.BoundedSemaphore(max_workers + max_queue)
-        self._threads = 0
-        self._threads_lock = threading.Lock()
-        self._futures: set[Future[None]] = set()
-        #: Guards ``_futures``; notified when one leaves it (``drain`` waits on it).
-        self._idle = threading.Condition()
+        self._limit = max_workers + max_queue
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        #: Guards the fields below. ``_changed`` is notified when a job ends or the pool
+        #: closes, for submitters that wait for room (``"block"``) and for ``drain``.
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._pending = 0  # queued + running
+        self._threads = 0  # alive
+        self._started = 0  # ever, to number them
+        self._waiting = 0  # threads waiting on _changed: notify only when some do
         self._closed = False
-        self._executor = ThreadPoolExecutor(
-            max_workers=max_workers,
-            thread_name_prefix="hookpipe-handler",
-            initializer=self._thread_started,
-        )
-
-    def _thread_started(self) -> None:
-        with self._threads_lock:
-            self._threads += 1
 
     @property
     def settings(self) -> tuple[int, int, str]:
@@ -227,33 +230,52 @@ class HandlerPool:
         logged and counted) or ``"inline"`` (it already ran, in this thread). Never raises
         what the job raises: that is logged with the handler's name.
         """
-        if self._closed:  # shut down: do not wait for a slot that may never come
-            self._reject(name, request_id, "the pool is shut down")
+        start = -1  # the number of a thread to start, if any
+        with self._lock:
+            why = self._take_room()
+            if not why:
+                self._pending += 1
+                # Enough threads for every pending job, up to max_workers: each pending
+                # job is then taken by a thread that is idle or about to be.
+                if self._pending > self._threads < self.max_workers:
+                    start = self._started
+                    self._threads += 1
+                    self._started += 1
+        if why == "inline":
+            run_inline(name, job, self.counters, request_id=request_id)
+            return "inline"
+        if why:
+            self._reject(name, request_id, why)
             return "rejected"
-        if not self._slots.acquire(blocking=False):
-            if self.on_full == "inline":
-                run_inline(name, job, self.counters, request_id=request_id)
-                return "inline"
-            if self.on_full != "block" or not self._slots.acquire(timeout=self.block_timeout):
-                self._reject(name, request_id, "the pool is full")
-                return "rejected"
-        self.counters.queued(name)
-        try:
-            future = self._executor.submit(self._run, name, job, request_id)
-        except RuntimeError:  # the executor was shut down (process exit, pool replaced)
-            self.counters.dropped(name)
-            self._slots.release()
-            logger.warning(
-                "hookpipe: handler %r job rejected: the pool is shut down (request %s)",
-                name,
-                request_id,
-                extra={"request_id": request_id},
-            )
-            return "rejected"
-        with self._idle:
-            self._futures.add(future)
-        future.add_done_callback(lambda f: self._done(f, name))
+        self.counters.queued(name)  # before the put: a job is counted before it starts
+        self._jobs.put((name, job, request_id))
+        if start >= 0:
+            thread = threading.Thread(target=self._work, name=f"hookpipe-handler_{start}")
+            thread.start()
         return "queued"
+
+    def _take_room(self) -> str:
+        """With the lock held: ``""`` if a job may be queued now, else why not (or
+        ``"inline"``), waiting up to ``block_timeout`` for room when ``ON_FULL`` says so."""
+        if self._closed:  # shut down: do not wait for room that may never come
+            return "the pool is shut down"
+        if self._pending < self._limit:
+            return ""
+        if self.on_full == "inline":
+            return "inline"
+        if self.on_full != "block":
+            return "the pool is full"
+        deadline = time.monotonic() + self.block_timeout
+        self._waiting += 1
+        try:
+            while self._pending >= self._limit and not self._closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return "the pool is full"
+                self._changed.wait(left)
+        finally:
+            self._waiting -= 1
+        return "the pool is shut down" if self._closed else ""
 
     def _reject(self, name: str, request_id: str, why: str) -> None:
         self.counters.rejected(name)
@@ -269,18 +291,28 @@ class HandlerPool:
             extra={"request_id": request_id},
         )
 
-    def _run(self, name: str, job: Job, request_id: str) -> None:
-        self.counters.started(name)
-        _run_counted(name, job, self.counters, request_id)
+    def _work(self) -> None:
+        """A pool thread: run jobs until it takes the stop mark (see :meth:`close`)."""
+        try:
+            while True:
+                item = self._jobs.get()
+                if item is None:
+                    return
+                name, job, request_id = item
+                try:
+                    self.counters.started(name)
+                    _run_counted(name, job, self.counters, request_id)
+                finally:
+                    self._job_ended()
+        finally:
+            with self._lock:
+                self._threads -= 1
 
-    def _done(self, future: Future[None], name: str) -> None:
-        with self._idle:
-            self._futures.discard(future)
-            self._idle.notify_all()
-        if future.cancelled():  # cancelled while queued: _run never ran
-            self.counters.dropped(name)
-            logger.warning("hookpipe: handler %r job dropped: the pool was shut down", name)
-        self._slots.release()
+    def _job_ended(self) -> None:
+        with self._lock:
+            self._pending -= 1
+            if self._waiting:
+                self._changed.notify_all()
 
     def state(self) -> dict[str, Any]:
         """The pool as ``describe()["pool"]`` shows it."""
@@ -291,7 +323,7 @@ class HandlerPool:
             "max_queue": self.max_queue,
             "on_full": self.on_full,
             "block_timeout_s": self.block_timeout,
-            "workers": self._threads,
+            "workers": self._started,
             "running": totals["running"],
             "queue_depth": totals["queued"],
             "submitted": totals["submitted"],
@@ -302,9 +334,16 @@ class HandlerPool:
         }
 
     def close(self) -> None:
-        """Take no more jobs; the queued ones still run (a pool being replaced)."""
-        self._closed = True
-        self._executor.shutdown(wait=False)
+        """Take no more jobs; the queued ones still run (a pool being replaced), then
+        the threads stop."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            threads = self._threads
+            self._changed.notify_all()
+        for _ in range(threads):  # after every queued job: one stop mark per thread
+            self._jobs.put(None)
 
     def drain(self, timeout: float) -> bool:
         """Take no more jobs, wait up to ``timeout`` s for the queued and running ones,
@@ -315,16 +354,38 @@ class HandlerPool:
         """
         self.close()
         deadline = time.monotonic() + timeout
-        with self._idle:
-            while self._futures:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._idle.wait(left)
-            pending = list(self._futures)
-        for future in pending:
-            future.cancel()  # only succeeds for jobs that have not started
-        return not pending
+        with self._lock:
+            self._waiting += 1
+            try:
+                while self._pending:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._changed.wait(left)
+            finally:
+                self._waiting -= 1
+            if not self._pending:
+                return True
+        self._drop_queued()
+        return False
+
+    def _drop_queued(self) -> None:
+        """Take the jobs nobody started off the queue and count them as rejected."""
+        marks = 0
+        while True:
+            try:
+                item = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                marks += 1
+                continue
+            name = item[0]
+            self.counters.dropped(name)
+            logger.warning("hookpipe: handler %r job dropped: the pool was shut down", name)
+            self._job_ended()
+        for _ in range(marks):  # the threads still need theirs
+            self._jobs.put(None)
 
 
 def run_inline(name: str, job: Job, counters: Counters, *, request_id: str = "-") -> None:
@@ -435,10 +496,10 @@ def _at_exit() -> None:
 
 
 def _register_exit_hook() -> None:
-    # ThreadPoolExecutor joins its threads at exit with no time limit, in a hook that
-    # runs before atexit handlers. threading's own exit hooks run last-registered
-    # first, so registering ours there (after concurrent.futures registered its own)
-    # drains with a bound first. Fall back to atexit where that API is missing.
+    # Python joins the pool's threads at exit with no time limit, before atexit
+    # handlers run; threading's own exit hooks run before that join, so registering
+    # ours there drains with a bound first (and gives the threads their stop marks).
+    # Fall back to atexit where that API is missing.
     global _exit_hook_registered
     if _exit_hook_registered:
         return

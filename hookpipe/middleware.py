@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
 from . import hooks
-from .pipeline import current_pipeline, get_pipeline
+from .pipeline import serve_async, serve_sync
 
 
 class HookpipeMiddleware:
@@ -42,13 +42,5 @@ class HookpipeMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         if self.is_async:
-            return self.__acall__(request)
-        return get_pipeline().handle_sync(request, self.get_response)
-
-    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        pipeline = current_pipeline()
-        if pipeline is None:
-            # The first request of a process (or after a settings change) builds the
-            # chain; factories are sync code that may touch the database, so not here.
-            pipeline = await sync_to_async(get_pipeline, thread_sensitive=True)()
-        return await pipeline.handle_async(request, self.get_response)
+            return serve_async(request, self.get_response)
+        return serve_sync(request, self.get_response)

@@ -9,8 +9,10 @@ Two steps, kept apart so that system checks can run the first without side effec
   the rest of Django.
 
 The chain is built once per process, lazily, by :func:`get_pipeline` (so ``gunicorn
---preload`` does not run factories in the master) and rebuilt when the configuration
-object changes (``setting_changed`` drops it, see :mod:`hookpipe.conf`).
+--preload`` does not run factories in the master) and rebuilt after ``HOOKPIPE``
+changes: the ``setting_changed`` signal drops the built pipeline (and the normalised
+configuration, see :mod:`hookpipe.conf`), so that a request finds it with one global
+read. The middleware hands each request to :func:`serve_sync` or :func:`serve_async`.
 
 Sync and async: each link knows whether its tween is sync or async and how to be
 called from either side. A link calls the next one directly when both are of the same
@@ -35,6 +37,8 @@ from django.conf import settings as django_settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.exception import response_for_exception
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.module_loading import import_string
 
@@ -42,6 +46,7 @@ from . import conf, executor
 from .dispatch import Answer, PluginRuntime
 from .errors import NotAResponse
 from .hooks import HookConstructorError, HookRuntime, HookSpec, State, build_hooks, plan_hooks
+from .hooks.runners import after_sync, entered
 from .ordering import INGRESS, MAIN, OrderingError, Problem, TweenDecl, order_tweens
 from .plugins import (
     PluginConstructorError,
@@ -273,7 +278,7 @@ class RequestContext:
 
     @property
     def request_id(self) -> str:
-        """This request's id, 32 hex digits (``uuid4().hex``), made on first use.
+        """This request's id, 32 random hex digits, made on first use.
 
         Handlers get it in their :class:`~hookpipe.RequestSnapshot`, and hookpipe's log
         lines about the request carry it (as text and as ``record.request_id``).
@@ -307,50 +312,75 @@ def _is_async(obj: Any) -> bool:
 
 
 class _Link:
-    """One position in the chain, callable from sync code and from async code."""
+    """One position in the chain, callable from sync code and from async code.
 
-    __slots__ = ("call_async", "call_sync", "name")
+    ``call_sync`` and ``call_async`` are what a caller of each kind calls: a tween
+    guarded (see :func:`_guard`) and adapted, once, for callers of the other kind.
+    ``tween`` is a sync tween itself, unguarded, which the handler of a sync tween above
+    calls and guards inline (see :func:`_downstream`); ``None`` for the others.
+    """
 
-    def __init__(self, name: str, call_sync: SyncHandler, call_async: AsyncHandler) -> None:
+    __slots__ = ("call_async", "call_sync", "name", "tween", "what")
+
+    def __init__(
+        self,
+        name: str,
+        call_sync: SyncHandler,
+        call_async: AsyncHandler,
+        tween: SyncHandler | None = None,
+        what: str = "",
+    ) -> None:
         self.name = name
         self.call_sync = call_sync
         self.call_async = call_async
+        self.tween = tween
+        self.what = what
 
     @classmethod
-    def around(cls, name: str, call: Callable[[HttpRequest], Any], is_async: bool) -> _Link:
-        """A link for ``call``, adapted once, here, for callers of the other kind."""
+    def around(
+        cls, name: str, tween: Callable[[HttpRequest], Any], is_async: bool, what: str
+    ) -> _Link:
+        """A link for ``tween``, guarded, and adapted once, here, for callers of the other
+        kind."""
+        call = _guard(tween, is_async, what, name)
         if is_async:
             return cls(name, async_to_sync(call), call)
-        return cls(name, call, sync_to_async(call, thread_sensitive=True))
+        return cls(name, call, sync_to_async(call, thread_sensitive=True), tween, what)
 
 
-class _Downstream:
-    """The ``handler`` (or ``next_handler``) a tween receives: the rest of the chain.
+def _downstream(below: _Link) -> tuple[Callable[[HttpRequest], Any], Callable[[bool], None]]:
+    """The ``handler`` (or ``next_handler``) a tween receives: the rest of the chain,
+    and the function that binds it once the tween is known to be sync or async.
 
-    It is bound once the tween is known to be sync or async, so that calling it never
-    switches threads unless the next link is of the other kind.
+    Bound, calling it never switches threads unless the next link is of the other kind.
+    Every request calls it once per tween, so it is cheap: a plain function rather
+    than an object with ``__call__`` (which Python calls several times slower), and
+    between two sync tweens it guards the next tween itself, as :func:`_guard` would,
+    instead of calling the guarded one: one call less per tween.
     """
+    call: Callable[[HttpRequest], Any] = below.call_sync
+    tween: Callable[[HttpRequest], Any] | None = None
+    what, name = below.what, below.name
 
-    __slots__ = ("_call", "link")
+    def handler(request: HttpRequest) -> Any:
+        if tween is None:
+            return call(request)
+        try:
+            response = tween(request)
+            if not isinstance(response, HttpResponseBase):
+                raise _not_a_response(what, name, response)
+            return response
+        except Exception as exc:
+            return failsafe_response(request, exc, what, name)
 
-    def __init__(self, link: _Link) -> None:
-        self.link = link
-        self._call: Callable[[HttpRequest], Any] = link.call_sync
+    def bind(is_async: bool) -> None:
+        nonlocal call, tween
+        call = below.call_async if is_async else below.call_sync
+        tween = None if is_async else below.tween
 
-    def bind(self, is_async: bool) -> None:
-        self._call = self.link.call_async if is_async else self.link.call_sync
-
-    def __call__(self, request: HttpRequest) -> Any:
-        return self._call(request)
-
-    def __repr__(self) -> str:
-        return f"<hookpipe handler for {self.link.name!r}>"
-
-
-def _below_sync(ctx: RequestContext, request: HttpRequest) -> HttpResponseBase:
-    if ctx.get_response_is_async:
-        return async_to_sync(ctx.get_response)(request)  # type: ignore[no-any-return]
-    return ctx.get_response(request)  # type: ignore[no-any-return]
+    # Its repr: <function <hookpipe handler for 'auth'> at 0x...>.
+    handler.__qualname__ = f"<hookpipe handler for {below.name!r}>"
+    return handler, bind
 
 
 async def _below_async(ctx: RequestContext, request: HttpRequest) -> HttpResponseBase:
@@ -369,54 +399,99 @@ async def _below_async(ctx: RequestContext, request: HttpRequest) -> HttpRespons
 # first chunk goes to on_error (state.view is the responder), then the failsafe.
 # Hook errors are handled inside the hooks runtime (hookpipe.hooks); nothing it runs
 # lets a hook's exception out. Without plugins, ``plugins`` is None: one attribute read.
+# Which of the two MAINs a pipeline uses (with or without global hooks) is decided when
+# it is built; both have a sync and an async version.
 
 
 def _main_sync(request: HttpRequest) -> HttpResponseBase:
+    """MAIN without global hooks."""
     ctx: RequestContext = request.hookpipe  # type: ignore[attr-defined]
-    hooks = ctx.pipeline.hooks
-    plugins = ctx.pipeline.plugins
-    if hooks.active:
-        state, response = hooks.enter_sync(request)
-        ctx.state = state
-        if response is None:
-            answer = None if plugins is None else plugins.run_sync(request)
-            if answer is None:
-                response = hooks.routed_sync(state, _below_sync(ctx, request))
-            else:
-                response = _answered_sync(request, answer, hooks, state)
-        return hooks.leave_sync(state, response)
     ctx.state = None  # a tween may call the handler twice
+    plugins = ctx.pipeline.plugins
     if plugins is not None:
         answer = plugins.run_sync(request)
         if answer is not None:
-            return _answered_sync(request, answer, hooks, None)
-    response = _below_sync(ctx, request)
+            return _answered_sync(request, answer, ctx.pipeline.hooks, None)
+    if ctx.get_response_is_async:
+        response: HttpResponseBase = async_to_sync(ctx.get_response)(request)
+    else:
+        response = ctx.get_response(request)
     made = ctx.state  # by process_view, for a view with hooks
-    return response if made is None else hooks.leave_sync(made, response)
+    if made is None:
+        return response
+    ctx.state = None  # see _main_hooked_sync
+    return HookRuntime.leave_sync(made, response)
+
+
+def _main_hooked_sync(request: HttpRequest) -> HttpResponseBase:
+    """MAIN with global hooks."""
+    ctx: RequestContext = request.hookpipe  # type: ignore[attr-defined]
+    pipeline = ctx.pipeline
+    hooks = pipeline.hooks
+    globals_ = hooks.globals
+    state = ctx.state = State(request, globals_)
+    if globals_.on_route.methods:
+        response = hooks.enter_sync(state)
+    else:  # what enter_sync does without on_route methods
+        state._route_done = globals_.count
+        response = None
+    if response is None:
+        plugins = pipeline.plugins
+        answer = None if plugins is None else plugins.run_sync(request)
+        if answer is None:
+            if ctx.get_response_is_async:
+                response = async_to_sync(ctx.get_response)(request)
+            else:
+                response = ctx.get_response(request)
+            if state.view is None and response.status_code >= 400:  # did routing fail?
+                response = hooks.routed_sync(state, response)
+        else:
+            response = _answered_sync(request, answer, hooks, state)
+    # The state is done with. Dropping it breaks the cycle request -> context -> state
+    # -> request, so that the request is freed when the server lets go of it, not by a
+    # later garbage collection (which a cycle per request keeps busy).
+    ctx.state = None
+    # HookRuntime.leave_sync, written out: this runs for every request.
+    state.response = response
+    after = entered(state, state._list.after)
+    return after_sync(state, after) if after.methods else response
 
 
 async def _main_async(request: HttpRequest) -> HttpResponseBase:
+    """MAIN without global hooks, for async callers."""
     ctx: RequestContext = request.hookpipe  # type: ignore[attr-defined]
-    hooks = ctx.pipeline.hooks
-    plugins = ctx.pipeline.plugins
-    if hooks.active:
-        state, response = await hooks.enter_async(request)
-        ctx.state = state
-        if response is None:
-            answer = None if plugins is None else await plugins.run_async(request)
-            if answer is None:
-                response = await hooks.routed_async(state, await _below_async(ctx, request))
-            else:
-                response = await _answered_async(request, answer, hooks, state)
-        return await hooks.leave_async(state, response)
     ctx.state = None
+    plugins = ctx.pipeline.plugins
     if plugins is not None:
         answer = await plugins.run_async(request)
         if answer is not None:
-            return await _answered_async(request, answer, hooks, None)
+            return await _answered_async(request, answer, ctx.pipeline.hooks, None)
     response = await _below_async(ctx, request)
     made = ctx.state
-    return response if made is None else await hooks.leave_async(made, response)
+    if made is None:
+        return response
+    ctx.state = None  # see _main_hooked_sync
+    return await HookRuntime.leave_async(made, response)
+
+
+async def _main_hooked_async(request: HttpRequest) -> HttpResponseBase:
+    """MAIN with global hooks, for async callers."""
+    ctx: RequestContext = request.hookpipe  # type: ignore[attr-defined]
+    pipeline = ctx.pipeline
+    hooks = pipeline.hooks
+    state = ctx.state = State(request, hooks.globals)
+    response = await hooks.enter_async(state)
+    if response is None:
+        plugins = pipeline.plugins
+        answer = None if plugins is None else await plugins.run_async(request)
+        if answer is None:
+            response = await _below_async(ctx, request)
+            if state.view is None and response.status_code >= 400:
+                response = await hooks.routed_async(state, response)
+        else:
+            response = await _answered_async(request, answer, hooks, state)
+    ctx.state = None  # see _main_hooked_sync
+    return await hooks.leave_async(state, response)
 
 
 def _answered_sync(
@@ -509,22 +584,23 @@ def failsafe_response(
     return response
 
 
+def _not_a_response(what: str, name: str, response: Any) -> NotAResponse:
+    return NotAResponse(
+        f"{what} {name!r} returned {type(response).__name__} instead of an "
+        "HttpResponse; it must return the handler's response or its own."
+    )
+
+
 def _guard(call: Callable[..., Any], is_async: bool, what: str, name: str) -> Any:
     """Wrap one tween so that whatever it does, the tween above it gets a response."""
-
-    def check(response: Any) -> HttpResponseBase:
-        if isinstance(response, HttpResponseBase):
-            return response
-        raise NotAResponse(
-            f"{what} {name!r} returned {type(response).__name__} instead of an "
-            "HttpResponse; it must return the handler's response or its own."
-        )
-
     if is_async:
 
         async def guarded_async(request: HttpRequest) -> HttpResponseBase:
             try:
-                return check(await call(request))
+                response = await call(request)
+                if not isinstance(response, HttpResponseBase):
+                    raise _not_a_response(what, name, response)
+                return response
             except Exception as exc:
                 return await sync_to_async(failsafe_response, thread_sensitive=False)(
                     request, exc, what, name
@@ -534,14 +610,17 @@ def _guard(call: Callable[..., Any], is_async: bool, what: str, name: str) -> An
 
     def guarded(request: HttpRequest) -> HttpResponseBase:
         try:
-            return check(call(request))
+            response = call(request)
+            if not isinstance(response, HttpResponseBase):
+                raise _not_a_response(what, name, response)
+            return response
         except Exception as exc:
             return failsafe_response(request, exc, what, name)
 
     return guarded
 
 
-def _chain_handler_tween(fn: Any, app: Registry, downstream: _Downstream) -> Any:
+def _chain_handler_tween(fn: Any, app: Registry, downstream: Callable[..., Any]) -> Any:
     """Adapt a Tangled-style ``fn(app, request, next_handler)`` to a tween."""
     if _is_async(fn):
 
@@ -587,7 +666,10 @@ class Pipeline:
         self.plugins: PluginRuntime | None = (
             PluginRuntime(plugins, built_plan.plugins, self.config.thread_pool) if plugins else None
         )
-        link = _Link(MAIN, _main_sync, _main_async)
+        if self.hooks.active:
+            link = _Link(MAIN, _main_hooked_sync, _main_hooked_async)
+        else:
+            link = _Link(MAIN, _main_sync, _main_async)
         infos: list[TweenInfo] = []
         # Innermost first: each factory needs the handler it wraps.
         for entry in reversed(built_plan.tweens):
@@ -598,7 +680,7 @@ class Pipeline:
         self.registry.pipeline = self
 
     def _build_one(self, entry: conf.TweenEntry, obj: Any, below: _Link) -> tuple[_Link, TweenInfo]:
-        downstream = _Downstream(below)
+        downstream, bind = _downstream(below)
         if entry.kind == "handler":
             what = "chain handler"
             tween = _chain_handler_tween(obj, self.registry, downstream)
@@ -620,27 +702,9 @@ class Pipeline:
                 f"{type(tween).__name__}, not a callable tween (or the handler to omit it)."
             )
         is_async = _is_async(tween)
-        downstream.bind(is_async)
-        link = _Link.around(entry.name, _guard(tween, is_async, what, entry.name), is_async)
+        bind(is_async)
+        link = _Link.around(entry.name, tween, is_async, what)
         return link, dataclasses.replace(info, omitted=False, is_async=is_async)
-
-    def handle_sync(self, request: HttpRequest, get_response: GetResponse) -> HttpResponseBase:
-        ctx = RequestContext(self, get_response, False)
-        request.hookpipe = ctx  # type: ignore[attr-defined]
-        response = self._top.call_sync(request)
-        if ctx.finished is not None:
-            _on_close(response, request, ctx)
-        return response
-
-    async def handle_async(
-        self, request: HttpRequest, get_response: GetResponse
-    ) -> HttpResponseBase:
-        ctx = RequestContext(self, get_response, True)
-        request.hookpipe = ctx  # type: ignore[attr-defined]
-        response = await self._top.call_async(request)
-        if ctx.finished is not None:
-            _on_close(response, request, ctx)
-        return response
 
     def describe(self) -> dict[str, Any]:
         """The pipeline as plain data: what ``manage.py hookpipe --json`` prints.
@@ -666,6 +730,8 @@ class Pipeline:
 
 _lock = threading.Lock()
 _current: Pipeline | None = None
+#: Bumped by every change of the setting (see _drop).
+_generation = 0
 _failed: _Failure | None = None
 
 #: Seconds before a build whose factory raised is tried again (see get_pipeline).
@@ -694,10 +760,50 @@ class _Failure:
 
 def current_pipeline() -> Pipeline | None:
     """The pipeline if it is built and up to date, else ``None``; never builds."""
+    return _current
+
+
+@receiver(setting_changed)
+def _drop(*, setting: str, **kwargs: Any) -> None:
+    """``HOOKPIPE`` changed: the next request builds a new pipeline.
+
+    Dropping the built one here, rather than comparing configurations on every request,
+    leaves the per-request check at one global read. A build that was under way when
+    the setting changed is used for its own request and not kept (``_generation``).
+    """
+    global _current, _generation
+    if setting == conf.SETTING:
+        _generation += 1
+        _current = None
+
+
+def serve_sync(request: HttpRequest, get_response: GetResponse) -> HttpResponseBase:
+    """Run ``request`` through the process's pipeline, from sync code (the middleware's
+    ``__call__``); ``get_response`` is the rest of Django below the middleware."""
     pipeline = _current
-    if pipeline is not None and pipeline.config is conf.get_config():
-        return pipeline
-    return None
+    if pipeline is None:
+        pipeline = _build()
+    ctx = RequestContext(pipeline, get_response, False)
+    request.hookpipe = ctx  # type: ignore[attr-defined]
+    response: HttpResponseBase = pipeline._top.call_sync(request)
+    if ctx.finished is not None:
+        _on_close(response, request, ctx)
+    return response
+
+
+async def serve_async(request: HttpRequest, get_response: GetResponse) -> HttpResponseBase:
+    """Run ``request`` through the process's pipeline, on the event loop."""
+    pipeline = _current
+    if pipeline is None:
+        # The first request of a process (or after a settings change) builds the
+        # chain; factories are sync code that may touch the database, so not here.
+        pipeline = await sync_to_async(get_pipeline, thread_sensitive=True)()
+    ctx = RequestContext(pipeline, get_response, True)
+    request.hookpipe = ctx  # type: ignore[attr-defined]
+    response: HttpResponseBase = await pipeline._top.call_async(request)
+    if ctx.finished is not None:
+        _on_close(response, request, ctx)
+    return response
 
 
 def get_pipeline() -> Pipeline:
@@ -706,26 +812,33 @@ def get_pipeline() -> Pipeline:
     A configuration that cannot be built raises ``ImproperlyConfigured`` (the client
     gets a 500: fail closed), logged once per attempt rather than once per request.
     """
-    global _current, _failed
-    pipeline = current_pipeline()
+    pipeline = _current
     if pipeline is not None:
         return pipeline
+    return _build()
+
+
+def _build() -> Pipeline:
+    global _current, _failed
     with _lock:
-        config = conf.get_config()
-        if _current is not None and _current.config is config:
+        if _current is not None:
             return _current
+        generation = _generation
+        config = conf.get_config()
         if _failed is not None and _failed.still_holds(config):
             raise _failed.error
         try:
-            _current = Pipeline(plan(config))
+            built = Pipeline(plan(config))
         except ImproperlyConfigured as exc:
             logger.error("hookpipe: the pipeline cannot be built: %s", exc)
             _failed = _Failure(config, exc, time.monotonic())
             raise
         _failed = None
+        if generation == _generation:
+            _current = built
         logger.info(
             "hookpipe: pipeline built in process %s: %s",
             os.getpid(),
-            " > ".join(t.name for t in _current.tweens if not t.omitted) or "no tweens",
+            " > ".join(t.name for t in built.tweens if not t.omitted) or "no tweens",
         )
-        return _current
+        return built

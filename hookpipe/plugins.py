@@ -27,9 +27,10 @@ or ``self.config["TOKEN"]``). Problems are system check messages, computed by
 from __future__ import annotations
 
 import json
+import os
 import re
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
 
@@ -66,6 +67,8 @@ MISSING_VALUE: Final = "hookpipe.E038"
 BAD_VALUE: Final = "hookpipe.E039"
 ENV_CLASH: Final = "hookpipe.E040"
 BAD_METHOD: Final = "hookpipe.E041"
+BAD_METHODS_FILTER: Final = "hookpipe.E042"
+BAD_PATH_FILTER: Final = "hookpipe.E043"
 UNUSED_PLUGIN_SETTINGS: Final = "hookpipe.W030"
 
 #: A name: letters and digits, with single ``-``, ``_`` or ``.`` between them, starting
@@ -73,6 +76,9 @@ UNUSED_PLUGIN_SETTINGS: Final = "hookpipe.W030"
 NAME_PATTERN: Final = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-._][A-Za-z0-9]+)*")
 #: A subconfig key: an upper-case identifier, as it appears in the variable's name.
 KEY_PATTERN: Final = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
+
+#: An HTTP method name in a ``methods`` prefilter (any case; compared upper-cased).
+METHOD_PATTERN: Final = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)*")
 
 #: The types a setting may have: what django-environ can cast a variable to.
 CASTS: Final[tuple[type, ...]] = (str, int, float, bool, list)
@@ -281,6 +287,12 @@ class _Plugin:
     name: ClassVar[str] = ""
     #: Typed settings, ``{"KEY": Setting(...)}``; see :class:`Setting`.
     subconfig: ClassVar[Mapping[str, Setting]] = {}
+    #: Prefilter: the HTTP methods this plugin may want, e.g. ``{"POST"}``; ``None``
+    #: (the default): any method. A request with another method never meets the plugin.
+    methods: ClassVar[AbstractSet[str] | None] = None
+    #: Prefilter: the path prefixes this plugin may want, e.g. ``("/hooks/",)``,
+    #: matched against ``request.path_info``; ``None`` (the default): any path.
+    path_prefixes: ClassVar[tuple[str, ...] | None] = None
     kind: ClassVar[PluginKind]
     _unset: ClassVar[str]
 
@@ -390,8 +402,12 @@ class Headers(Mapping[str, str]):
 
 
 def new_request_id() -> str:
-    """A fresh request id: 32 hex digits (``uuid4().hex``)."""
-    return uuid.uuid4().hex
+    """A fresh request id: 32 hex digits of OS randomness (``os.urandom``).
+
+    Unique across processes and threads without coordination, and not guessable, so an
+    id that reaches a client or a log cannot be predicted by someone else.
+    """
+    return os.urandom(16).hex()
 
 
 @dataclass(frozen=True)
@@ -426,7 +442,7 @@ class RequestSnapshot:
             path=request.path,
             full_path=request.get_full_path(),
             query=tuple((k, v) for k, values in request.GET.lists() for v in values),
-            headers=Headers(list(request.headers.items())),
+            headers=Headers(_headers(request.META)),
             content=content,
             remote_addr=request.META.get("REMOTE_ADDR"),
             scheme=request.scheme or "",
@@ -445,6 +461,19 @@ class RequestSnapshot:
     def json(self) -> Any:
         """``content`` parsed as JSON (raises ``ValueError`` if it is not)."""
         return json.loads(self.content)
+
+
+def _headers(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The request's headers from ``META``, named as ``request.headers`` names them
+    (``HttpHeaders.parse_header_name``), without building ``request.headers`` first."""
+    found = []
+    for key, value in meta.items():
+        if key.startswith("HTTP_"):
+            key = key[5:]
+        elif key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            continue
+        found.append((key.replace("_", "-").title(), value))
+    return found
 
 
 def _user_id(request: HttpRequest) -> Any:
@@ -524,7 +553,8 @@ def plan_plugins(
             continue
         by_prefix[prefix] = name
         subconfig = _check_subconfig(where, cls, problems)
-        if subconfig is None or not _check_methods(where, kind, cls, problems):
+        methods_ok = _check_methods(where, kind, cls, problems)
+        if subconfig is None or not _check_prefilters(where, cls, problems) or not methods_ok:
             continue
         clash = False
         for key in subconfig:
@@ -732,6 +762,74 @@ def _check_methods(
                 f"{where}: {dotted(cls)}.THREAD_SAFE must be True or False.", id=BAD_METHOD
             )
         )
+    return ok
+
+
+def prefilters(cls: type[_Plugin]) -> tuple[frozenset[str] | None, tuple[str, ...] | None]:
+    """A plugin class's prefilters, normalised: upper-case methods, prefixes as a tuple.
+
+    ``None`` means no filter. Only for a class that passed :func:`_check_prefilters`.
+    """
+    methods = cls.methods
+    prefixes = cls.path_prefixes
+    return (
+        None if methods is None else frozenset(m.upper() for m in methods),
+        None if prefixes is None else tuple(prefixes),
+    )
+
+
+def _check_prefilters(where: str, cls: type[_Plugin], problems: list[checks.CheckMessage]) -> bool:
+    ok = True
+    methods = cls.methods
+    if methods is not None:
+        problem = ""
+        if isinstance(methods, str):
+            problem = f"is the string {methods!r}, not a set of method names"
+        elif not isinstance(methods, AbstractSet | list | tuple):
+            problem = f"is a {type(methods).__name__}, not a set of method names"
+        elif not methods:
+            problem = "is empty, so the plugin could never be asked"
+        else:
+            bad = [m for m in methods if not isinstance(m, str) or not METHOD_PATTERN.fullmatch(m)]
+            if bad:
+                problem = f"has {', '.join(map(repr, bad))}, which is not an HTTP method name"
+        if problem:
+            ok = False
+            problems.append(
+                checks.Error(
+                    f"{where}: {dotted(cls)}.methods {problem}.",
+                    hint='Write methods = {"POST"} (or {"GET", "HEAD"}), or leave it out '
+                    "(None) to be asked for every method.",
+                    id=BAD_METHODS_FILTER,
+                )
+            )
+    prefixes = cls.path_prefixes
+    if prefixes is not None:
+        problem = ""
+        if isinstance(prefixes, str):
+            problem = (
+                f"is the string {prefixes!r}, not a tuple of prefixes (a one-element "
+                "tuple needs a trailing comma)"
+            )
+        elif not isinstance(prefixes, tuple | list):
+            problem = f"is a {type(prefixes).__name__}, not a tuple of prefixes"
+        elif not prefixes:
+            problem = "is empty, so the plugin could never be asked"
+        else:
+            bad = [p for p in prefixes if not isinstance(p, str) or not p.startswith("/")]
+            if bad:
+                problem = f"has {', '.join(map(repr, bad))}, which does not start with '/'"
+        if problem:
+            ok = False
+            problems.append(
+                checks.Error(
+                    f"{where}: {dotted(cls)}.path_prefixes {problem}.",
+                    hint='Write path_prefixes = ("/webhooks/",): paths as request.path_info '
+                    "has them, each starting with '/'; or leave it out (None) to be asked "
+                    "for every path.",
+                    id=BAD_PATH_FILTER,
+                )
+            )
     return ok
 
 

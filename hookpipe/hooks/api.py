@@ -68,6 +68,24 @@ class State:
     ``after``; prefix them with something unique to the hook.
     """
 
+    # One is made per request that runs hooks. Its own attributes are slots, which are
+    # quicker to set and read than a dict's entries; the __dict__ slot keeps a hook's
+    # own attributes working, and is only allocated when a hook sets one.
+    __slots__ = (
+        "__dict__",
+        "__weakref__",
+        "_before_done",
+        "_list",
+        "_route_done",
+        "exception",
+        "hooks",
+        "request",
+        "response",
+        "view",
+        "view_args",
+        "view_kwargs",
+    )
+
     def __init__(self, request: HttpRequest, hook_list: HookList) -> None:
         self.request = request
         self.response: HttpResponseBase | None = None

@@ -40,10 +40,12 @@ class HookMethod:
 class Program:
     """The methods of one phase, in running order, cut into runs of one kind."""
 
-    __slots__ = ("ends", "methods")
+    __slots__ = ("all_sync", "ends", "methods")
 
     def __init__(self, methods: Sequence[HookMethod]) -> None:
         self.methods = tuple(methods)
+        #: No method is async: a sync caller runs them in one plain loop (the common case).
+        self.all_sync = not any(m.is_async for m in self.methods)
         ends: list[int] = []
         n = len(self.methods)
         end = n
@@ -64,13 +66,14 @@ class Program:
 class HookList:
     """A sorted tuple of hooks and, per phase, the methods to call (no-ops left out)."""
 
-    __slots__ = ("after", "before", "hooks", "is_global", "on_error", "on_route")
+    __slots__ = ("after", "before", "count", "hooks", "is_global", "on_error", "on_route")
 
     def __init__(
         self, hooks: Sequence[Any], global_positions: Mapping[int, int] | None = None
     ) -> None:
         # sorted() is stable: equal priorities keep their declaration order.
         self.hooks = tuple(sorted(unique(hooks), key=lambda h: h.priority))
+        self.count = len(self.hooks)
         self.is_global = global_positions is None
         gpos = (
             {id(h): i for i, h in enumerate(self.hooks)}

@@ -7,6 +7,12 @@ A runner calls ``methods[start:end]``, all of one kind, and stops at the first r
 walk a program run by run, calling each run directly or across one sync/async switch,
 which is how five sync hooks under ASGI cost one thread hop per phase, not five.
 
+A program with no async method, run from sync code (every request under WSGI with sync
+hooks), skips the runs: :func:`forward_sync`, :func:`on_error_sync` and
+:func:`after_sync` walk it in one plain loop that does, method by method, exactly what
+the general runner does, with less bookkeeping: which hooks were entered is written
+when the loop stops early, not before every call (see :func:`_mark_entered`).
+
 A hook that raises is logged with its name and handled like a view error: ``on_error``
 hooks may answer, else Django's own exception handling does.
 """
@@ -135,10 +141,36 @@ async def _segment_async(state: State, program: Program, i: int, exc: Exception 
     )
 
 
+def _mark_entered(state: State, method: HookMethod) -> None:
+    """``method``'s hook, and the hooks before it, were entered (on_route / before).
+
+    The plain loops call this only when they stop at ``method``; when a phase completes,
+    its caller marks every hook entered at once.
+    """
+    if method.phase == "before":
+        state._before_done = method.position + 1
+    else:
+        state._route_done = method.position + 1
+
+
 def forward_sync(
     state: State, program: Program
 ) -> tuple[HttpResponseBase | None, Exception | None]:
     """on_route / before: stop at the first response or error."""
+    if program.all_sync:
+        for method in program.methods:
+            try:
+                result = method.fn(state)
+                if result is not None and not isinstance(result, HttpResponseBase):
+                    raise _not_a_response(method, result, "returned")
+            except Exception as failure:
+                _mark_entered(state, method)
+                _log_failure(state, method, failure)
+                return None, failure
+            if result is not None:
+                _mark_entered(state, method)
+                return result, None
+        return None, None
     i, n = 0, len(program.methods)
     while i < n:
         i, response, error = _segment_sync(state, program, i, None)
@@ -158,11 +190,10 @@ async def forward_async(
     return None, None
 
 
-def entered(state: State, phase: str) -> Program:
-    """This phase's program, limited to the hooks that were entered."""
+def entered(state: State, program: Program) -> Program:
+    """``program`` (the request's after or on_error), limited to the hooks entered."""
     hook_list = state._list
-    program = hook_list.after if phase == "after" else hook_list.on_error
-    n = len(hook_list.hooks)
+    n = hook_list.count
     route, before = state._route_done, state._before_done
     if before >= n or (hook_list.is_global and route >= n):
         return program  # the common case: everybody was entered
@@ -171,7 +202,19 @@ def entered(state: State, phase: str) -> Program:
 
 def on_error_sync(state: State, exc: Exception) -> HttpResponseBase | None:
     state.exception = exc
-    program = entered(state, "on_error")
+    program = entered(state, state._list.on_error)
+    if program.all_sync:
+        for method in program.methods:
+            try:
+                result = method.fn(state, exc)
+                if result is not None and not isinstance(result, HttpResponseBase):
+                    raise _not_a_response(method, result, "returned")
+            except Exception as failure:
+                _log_failure(state, method, failure)
+                continue  # keep the original error; the next on_error hook may answer
+            if result is not None:
+                return result
+        return None
     i, n = 0, len(program.methods)
     while i < n:
         i, response, _ = _segment_sync(state, program, i, exc)
@@ -182,7 +225,7 @@ def on_error_sync(state: State, exc: Exception) -> HttpResponseBase | None:
 
 async def on_error_async(state: State, exc: Exception) -> HttpResponseBase | None:
     state.exception = exc
-    program = entered(state, "on_error")
+    program = entered(state, state._list.on_error)
     i, n = 0, len(program.methods)
     while i < n:
         i, response, _ = await _segment_async(state, program, i, exc)
@@ -214,6 +257,17 @@ async def error_response_async(state: State, exc: Exception) -> HttpResponseBase
 def after_sync(state: State, program: Program) -> HttpResponseBase:
     """after: every entered hook runs; an error is handled like a view error and the
     remaining hooks see the response that handling produced."""
+    if program.all_sync:
+        for method in program.methods:
+            previous = state.response
+            try:
+                method.fn(state)
+                if state.response is not previous:
+                    _check_after(state, method, previous)
+            except Exception as failure:
+                _log_failure(state, method, failure)
+                state.response = error_response_sync(state, failure)
+        return cast(HttpResponseBase, state.response)
     i, n = 0, len(program.methods)
     while i < n:
         i, _, error = _segment_sync(state, program, i, None)

@@ -11,7 +11,6 @@ lists the hooks for ``manage.py hookpipe`` and the admin page.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
@@ -42,6 +41,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("hookpipe")
 
+#: How many views' hook lists a pipeline keeps; past that the cache starts afresh.
+VIEW_CACHE_SIZE = 4096
+
 
 class HookRuntime:
     """The hooks of one pipeline build: the global list and the per-view lists."""
@@ -55,17 +57,26 @@ class HookRuntime:
         self.active = bool(self.globals.hooks)
         self._gpos = MappingProxyType({id(h): i for i, h in enumerate(self.globals.hooks)})
         self._seen_generation = generation[0]
-        self._cached = functools.lru_cache(maxsize=4096)(self._compute)
+        #: view -> its list (or None), computed on the first request to the view.
+        self._views: dict[Any, HookList | None] = {}
 
     def for_view(self, view: Any) -> HookList | None:
         """This view's hook list (global + its own), or ``None`` when it has no hooks."""
         if self._seen_generation != generation[0]:
             self._seen_generation = generation[0]
-            self._cached.cache_clear()
+            self._views = {}
+        views = self._views
         try:
-            return self._cached(view)
+            return views[view]
+        except KeyError:
+            pass
         except TypeError:  # an unhashable callable: rare, compute every time
             return self._compute(view)
+        found = self._compute(view)
+        if len(views) >= VIEW_CACHE_SIZE:  # views made on the fly: do not grow for ever
+            views.clear()
+        views[view] = found
+        return found
 
     def _compute(self, view: Any) -> HookList | None:
         own = view_hooks(view)
@@ -75,28 +86,28 @@ class HookRuntime:
 
     # -------------------------------------------------------------- in MAIN
 
-    def enter_sync(self, request: HttpRequest) -> tuple[State, HttpResponseBase | None]:
-        """Make the state and run ``on_route``; a response here means: do not route."""
-        state = State(request, self.globals)
-        if self.globals.on_route:
-            response, error = forward_sync(state, self.globals.on_route)
+    def enter_sync(self, state: State) -> HttpResponseBase | None:
+        """Run ``on_route`` for a new ``state``; a response here means: do not route."""
+        on_route = self.globals.on_route
+        if on_route.methods:
+            response, error = forward_sync(state, on_route)
             if error is not None:
-                return state, error_response_sync(state, error)
+                return error_response_sync(state, error)
             if response is not None:
-                return state, response
-        state._route_done = len(self.globals.hooks)
-        return state, None
+                return response
+        state._route_done = self.globals.count
+        return None
 
-    async def enter_async(self, request: HttpRequest) -> tuple[State, HttpResponseBase | None]:
-        state = State(request, self.globals)
-        if self.globals.on_route:
-            response, error = await forward_async(state, self.globals.on_route)
+    async def enter_async(self, state: State) -> HttpResponseBase | None:
+        on_route = self.globals.on_route
+        if on_route.methods:
+            response, error = await forward_async(state, on_route)
             if error is not None:
-                return state, await error_response_async(state, error)
+                return await error_response_async(state, error)
             if response is not None:
-                return state, response
-        state._route_done = len(self.globals.hooks)
-        return state, None
+                return response
+        state._route_done = self.globals.count
+        return None
 
     def routed_sync(self, state: State, response: HttpResponseBase) -> HttpResponseBase:
         """Give ``on_error`` a routing error Django turned into ``response``, if any."""
@@ -125,14 +136,14 @@ class HookRuntime:
     def leave_sync(state: State, response: HttpResponseBase) -> HttpResponseBase:
         """Run ``after`` for the entered hooks, in reverse; return the final response."""
         state.response = response
-        program = entered(state, "after")
-        return after_sync(state, program) if program else response
+        program = entered(state, state._list.after)
+        return after_sync(state, program) if program.methods else response
 
     @staticmethod
     async def leave_async(state: State, response: HttpResponseBase) -> HttpResponseBase:
         state.response = response
-        program = entered(state, "after")
-        return await after_async(state, program) if program else response
+        program = entered(state, state._list.after)
+        return await after_async(state, program) if program.methods else response
 
     # ---------------------------------------------------------- introspection
 
@@ -189,39 +200,45 @@ def _plain(value: Any) -> Any:
 # ------------------------------------------------------------- from middleware
 
 
-def _context(request: HttpRequest) -> RequestContext | None:
-    return getattr(request, "hookpipe", None)
-
-
-def _routed_state(
-    request: HttpRequest, view: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> State | None:
-    """The request's state, now routed to ``view``; ``None`` when no hook runs for it."""
-    ctx = _context(request)
-    if ctx is None:
-        return None
-    hook_list = ctx.pipeline.hooks.for_view(view)
-    if hook_list is None:
-        return None
+def _routed(
+    ctx: RequestContext,
+    hook_list: HookList,
+    request: HttpRequest,
+    view: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> State:
+    """The request's state, now routed to ``view``, whose hooks are ``hook_list``."""
     state = ctx.state
     if state is None:
         state = ctx.state = State(request, hook_list)
-    state.view, state.view_args, state.view_kwargs = view, tuple(args), kwargs
+    state.view = view
+    state.view_args = args if type(args) is tuple else tuple(args)
+    state.view_kwargs = kwargs
     state.hooks = hook_list.hooks
     state._list = hook_list
     return state
+
+
+# Django calls process_view for every request, hooks or not: the case without hooks for
+# the view costs a getattr and a dict lookup (for_view), nothing more.
 
 
 def process_view_sync(
     request: HttpRequest, view: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> HttpResponseBase | None:
     """``process_view`` for a sync handler: run the ``before`` hooks."""
-    state = _routed_state(request, view, args, kwargs)
-    if state is None:
+    ctx: RequestContext | None = getattr(request, "hookpipe", None)
+    if ctx is None:
         return None
+    hook_list = ctx.pipeline.hooks.for_view(view)
+    if hook_list is None:
+        return None
+    state = _routed(ctx, hook_list, request, view, args, kwargs)
     response = error = None
-    if state._list.before:
-        response, error = forward_sync(state, state._list.before)
+    before = hook_list.before
+    if before.methods:
+        response, error = forward_sync(state, before)
     if error is not None:
         response = on_error_sync(state, error)
         if response is None:
@@ -230,7 +247,7 @@ def process_view_sync(
             raise error
         return response
     if response is None:
-        state._before_done = len(state._list.hooks)  # all entered, even without before
+        state._before_done = hook_list.count  # all entered, even without before
     return response
 
 
@@ -238,19 +255,24 @@ async def process_view_async(
     request: HttpRequest, view: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> HttpResponseBase | None:
     """``process_view`` for an async handler (ASGI): same as the sync one."""
-    state = _routed_state(request, view, args, kwargs)
-    if state is None:
+    ctx: RequestContext | None = getattr(request, "hookpipe", None)
+    if ctx is None:
         return None
+    hook_list = ctx.pipeline.hooks.for_view(view)
+    if hook_list is None:
+        return None
+    state = _routed(ctx, hook_list, request, view, args, kwargs)
     response = error = None
-    if state._list.before:
-        response, error = await forward_async(state, state._list.before)
+    before = hook_list.before
+    if before.methods:
+        response, error = await forward_async(state, before)
     if error is not None:
         response = await on_error_async(state, error)
         if response is None:
             raise error
         return response
     if response is None:
-        state._before_done = len(state._list.hooks)  # all entered, even without before
+        state._before_done = hook_list.count  # all entered, even without before
     return response
 
 
@@ -260,7 +282,7 @@ def process_exception(request: HttpRequest, exc: Exception) -> HttpResponseBase 
     Django always calls it from sync code (in a worker thread under ASGI), so async
     ``on_error`` methods are run with ``async_to_sync`` here; errors are the rare path.
     """
-    ctx = _context(request)
+    ctx: RequestContext | None = getattr(request, "hookpipe", None)
     state = ctx.state if ctx is not None else None
     if state is None:
         return None

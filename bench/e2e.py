@@ -1,0 +1,242 @@
+"""End to end: the demo under gunicorn (gthread) on 127.0.0.1, loaded by ``wrk``.
+
+Run from the repository root with ``make bench-e2e`` (or ``.venv/bin/python
+bench/e2e.py [--duration 10]``). It needs ``wrk`` on the PATH and installs nothing; on
+Debian or Ubuntu: ``apt-get install wrk``. Without it, it says so and stops.
+
+For each variant of ``bench/e2e_settings.py`` (plain Django; the reference pipeline of
+``bench/run.py``; the same plus a handler that sleeps 50 ms in the pool on every
+request) it starts gunicorn with the demo's ``gunicorn.conf.py`` on a free port (access
+log off, so that writing it is not measured), warms it up for 2 s, then runs ``wrk -t2
+-c16 -d10s --latency`` against ``/bench/``, a page that does no work of its own. Then it
+stops gunicorn with SIGTERM: each worker drains its handler pool and writes its final
+counters to a file (``hookpipe.gunicorn.worker_exit``), which shows that every job was
+counted: ``submitted == succeeded + failed + rejected``, none still queued or running.
+
+Everything is bounded: each wrk run by its duration, each server start and stop by
+``tests/live.py``'s timeouts, the whole run to about two minutes. Only 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests import live  # noqa: E402
+
+VARIANTS = {
+    "plain": "plain Django (the demo's middleware, no hookpipe)",
+    "reference": "hookpipe, reference pipeline",
+    "sleepy": "reference + a handler sleeping 50 ms per request",
+}
+CONNECTIONS = 16
+THREADS = 2
+WARM_UP = 2
+#: Seconds gunicorn gets to stop: graceful_timeout (20) covers requests in flight and
+#: the pool's drain (DRAIN_TIMEOUT, 10 s) happens within it.
+STOP_TIMEOUT = 30.0
+HANDLER = "sleep-50ms"
+
+
+@dataclass
+class WrkResult:
+    requests: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int  # socket errors and non-2xx/3xx responses
+    output: str
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if not match:
+        raise ValueError(f"not a wrk duration: {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def parse_wrk(output: str) -> WrkResult:
+    """The numbers of a ``wrk --latency`` report."""
+    done = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", output)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    p50 = re.search(r"^\s+50%\s+(\S+)", output, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", output, re.M)
+    if not (done and rps and p50 and p99):
+        raise ValueError(f"cannot read wrk's report:\n{output}")
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return WrkResult(
+        requests=int(done.group(1)),
+        seconds=_ms(done.group(2) + done.group(3)) / 1000,
+        rps=float(rps.group(1)),
+        p50_ms=_ms(p50.group(1)),
+        p99_ms=_ms(p99.group(1)),
+        errors=errors + (int(non_2xx.group(1)) if non_2xx else 0),
+        output=output,
+    )
+
+
+def wrk(url: str, seconds: int) -> WrkResult:
+    cmd = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", url]
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=seconds + 30, check=True, cwd=ROOT
+    )
+    return parse_wrk(done.stdout)
+
+
+def final_counters(path: Path) -> dict[str, int] | None:
+    """The handler's final counters, summed over the workers; ``None`` if no worker
+    started a pool (no handler job ran)."""
+    if not path.exists():
+        return None
+    total: dict[str, int] = {}
+    for line in path.read_text().splitlines():
+        counts = json.loads(line)["counters"].get(HANDLER)
+        if counts is None:
+            continue
+        for key in ("submitted", "succeeded", "failed", "rejected", "queued", "running"):
+            total[key] = total.get(key, 0) + int(counts[key])
+    return total or None
+
+
+def run_variant(name: str, tmp: Path, duration: int) -> dict[str, Any]:
+    counters_file = tmp / f"counters-{name}.jsonl"
+    env = live.project_env(
+        tmp,
+        settings="bench.e2e_settings",
+        BENCH_E2E_VARIANT=name,
+        HOOKPIPE_EXIT_COUNTERS_FILE=str(counters_file),
+        HOOKPIPE_LOG_LEVEL="WARNING",
+    )
+    args = ["--access-logfile", "/dev/null"]
+    with live.gunicorn(env, tmp, args=args, ready_path="/bench/") as server:
+        url = f"{server.base_url}/bench/"
+        warm = wrk(url, WARM_UP)  # every worker builds its pipeline, caches fill
+        result = wrk(url, duration)
+        # Stop it here, gracefully, so that the workers drain and write their counters.
+        server.process.terminate()
+        server.process.wait(STOP_TIMEOUT)
+        log = server.log()
+    counters = final_counters(counters_file)
+    return {
+        "variant": name,
+        "what": VARIANTS[name],
+        "wrk": {k: v for k, v in asdict(result).items() if k != "output"},
+        "warm_up_requests": warm.requests,
+        "counters": counters,
+        "server_errors": [line for line in log.splitlines() if "Traceback" in line],
+    }
+
+
+def versions() -> dict[str, str]:
+    import django
+    import gunicorn
+
+    found = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
+    wrk_version = next(iter((found.stdout + found.stderr).splitlines()), "?")
+    return {
+        "python": platform.python_version(),
+        "django": django.get_version(),
+        "gunicorn": gunicorn.__version__,
+        "wrk": wrk_version.strip(),
+    }
+
+
+def report(rows: list[dict[str, Any]]) -> str:
+    base = rows[0]["wrk"]
+    lines = [
+        "| variant | what | requests/s | vs plain | p50 ms | p99 ms | requests | errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        w = row["wrk"]
+        lines.append(
+            f"| {row['variant']} | {row['what']} | {w['rps']:.0f} | "
+            f"{w['rps'] / base['rps']:.3f} | {w['p50_ms']:.2f} | {w['p99_ms']:.2f} | "
+            f"{w['requests']} | {w['errors']} |"
+        )
+    for row in rows:
+        counters = row["counters"]
+        if counters is None:
+            continue
+        accounted = counters["succeeded"] + counters["failed"] + counters["rejected"]
+        in_flight = counters["queued"] + counters["running"]
+        verdict = "nothing lost" if counters["submitted"] == accounted + in_flight else "MISMATCH"
+        served = row["warm_up_requests"] + row["wrk"]["requests"]
+        lines += [
+            "",
+            f"Pool counters of {HANDLER!r} after the {row['variant']} run, summed over the "
+            "workers (written by worker_exit after the drain):",
+            "",
+            "| submitted | succeeded | failed | rejected | queued | running | |",
+            "|---:|---:|---:|---:|---:|---:|---|",
+            f"| {counters['submitted']} | {counters['succeeded']} | {counters['failed']} | "
+            f"{counters['rejected']} | {counters['queued']} | {counters['running']} | "
+            f"{verdict} |",
+            "",
+            f"wrk counted {served} completed requests (warm-up and run); the server also "
+            "answered the readiness probe and the requests still open when wrk stopped, "
+            f"so submitted - {served} = {counters['submitted'] - served} is what it saw "
+            "beyond those.",
+        ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds of wrk per variant")
+    parser.add_argument("--only", help="comma-separated variants (default: all)")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print(
+            "bench/e2e.py: skipped, wrk is not installed. It is the load generator; on "
+            "Debian or Ubuntu install it with `apt-get install wrk`, elsewhere see "
+            "https://github.com/wg/wrk."
+        )
+        return 0
+    chosen = args.only.split(",") if args.only else list(VARIANTS)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="hookpipe-e2e-") as name:
+        tmp = Path(name)
+        env = live.project_env(tmp, settings="bench.e2e_settings")
+        live.manage("migrate", "--noinput", env=env)
+        rows = [run_variant(variant, tmp, args.duration) for variant in chosen]
+    info = versions()
+    print(
+        f"wrk -t{THREADS} -c{CONNECTIONS} -d{args.duration}s --latency, GET /bench/, gunicorn "
+        f"gthread ({os.environ.get('DEMO_WORKERS', '2')} workers x "
+        f"{os.environ.get('DEMO_THREADS', '4')} threads); "
+        + ", ".join(f"{k} {v}" for k, v in info.items())
+        + f"; {time.monotonic() - started:.0f} s in all\n"
+    )
+    print(report(rows))
+    out = ROOT / "bench" / "out"
+    out.mkdir(exist_ok=True)
+    (out / "e2e.json").write_text(json.dumps({"versions": info, "rows": rows}, indent=2))
+    bad = [r["variant"] for r in rows if r["wrk"]["errors"] or r["server_errors"]]
+    if bad:
+        print(f"\nerrors in: {', '.join(bad)} (see bench/out/e2e.json)")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

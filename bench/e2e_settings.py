@@ -1,0 +1,44 @@
+"""Settings of the end-to-end run (``bench/e2e.py``): the demo's, with one variant's
+``MIDDLEWARE`` and ``HOOKPIPE``, chosen by the environment variable
+``BENCH_E2E_VARIANT``:
+
+* ``plain``: the demo's middleware without hookpipe, and no ``HOOKPIPE``;
+* ``reference``: the demo's middleware, hookpipe last, and the reference pipeline of
+  ``bench/run.py`` (variant C) in place of the demo's own;
+* ``sleepy``: ``reference`` plus a thread-safe handler that sleeps 50 ms on every
+  request, in a pool sized to keep up (``BENCH_E2E_POOL_WORKERS``, default 128 threads
+  per process: at about 2000 requests/s per process, 50 ms per job keeps about 100
+  busy; ``MAX_QUEUE`` 2000, ``ON_FULL`` ``"block"``).
+
+Everything else (database, secret key, hosts) comes from the demo's settings and the
+environment ``bench/e2e.py`` sets. The URLconf adds ``/bench/``, the page the load
+generator asks for, to the demo's.
+"""
+
+import os
+
+from bench import reference
+from demo_project.settings import *  # noqa: F403
+from demo_project.settings import MIDDLEWARE as DEMO_MIDDLEWARE
+
+VARIANTS = ("plain", "reference", "sleepy")
+VARIANT = os.environ.get("BENCH_E2E_VARIANT", "reference")
+if VARIANT not in VARIANTS:
+    raise ValueError(f"BENCH_E2E_VARIANT must be one of {VARIANTS}, not {VARIANT!r}")
+
+_HOOKPIPE_MW = "hookpipe.middleware.HookpipeMiddleware"
+ROOT_URLCONF = "bench.e2e_urls"
+MIDDLEWARE = [m for m in DEMO_MIDDLEWARE if m != _HOOKPIPE_MW]
+
+if VARIANT == "plain":
+    del HOOKPIPE  # noqa: F821 - from the demo's settings; absent means "not used"
+else:
+    MIDDLEWARE.append(_HOOKPIPE_MW)
+    HOOKPIPE = reference.pipeline()
+    if VARIANT == "sleepy":
+        HOOKPIPE["HANDLERS"] = [*HOOKPIPE["HANDLERS"], "bench.plugins.Sleeper"]
+        HOOKPIPE["THREAD_POOL"] = {
+            "MAX_WORKERS": int(os.environ.get("BENCH_E2E_POOL_WORKERS", "128")),
+            "MAX_QUEUE": 2000,
+            "ON_FULL": "block",
+        }

@@ -1,0 +1,58 @@
+"""The benchmarks still run: a short ``bench/run.py`` (which also checks, with a traced
+request, that each variant runs the pieces it claims to), and ``bench/e2e.py``'s
+reading of wrk's report. The timings themselves are not tested: timed tests flake."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.e2e import parse_wrk
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_in_process_benchmark_runs_and_prints_its_table(tmp_path: Path) -> None:
+    only = "B,C,D,C/D,E-10,E-10f,F-B"
+    out = tmp_path / "results.json"
+    args = ["--rounds", "1", "--requests", "20", "--only", only, "--out", str(out)]
+    result = subprocess.run(
+        [sys.executable, "bench/run.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    for key in ("A", "B", "C", "D", "C/D", "E-10", "E-10f", "F-A", "F-B"):
+        assert f"\n| {key} |" in result.stdout
+    assert "| 10 |" in result.stdout  # the scaling table
+    assert '"key": "C/D"' in out.read_text()
+
+
+WRK_REPORT = """\
+Running 10s test @ http://127.0.0.1:8000/bench/
+  2 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     3.91ms    2.13ms  40.12ms   80.00%
+    Req/Sec     2.05k   150.00     2.40k    70.00%
+  Latency Distribution
+     50%    3.60ms
+     75%    4.80ms
+     90%    6.10ms
+     99%  850.00us
+  40960 requests in 10.00s, 9.10MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 4
+Requests/sec:   4095.50
+Transfer/sec:      0.91MB
+"""
+
+
+def test_wrk_reports_are_read_with_their_units() -> None:
+    result = parse_wrk(WRK_REPORT)
+    assert (result.requests, result.seconds, result.rps) == (40960, 10.0, 4095.5)
+    assert (result.p50_ms, result.p99_ms) == (3.6, 0.85)
+    assert result.errors == 2 + 1 + 4
