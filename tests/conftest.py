@@ -3,7 +3,10 @@ WSGI (``Client``) or ASGI (``AsyncClient``): tests that take it run once for eac
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,3 +40,22 @@ def _fresh_factory_calls() -> Iterator[None]:
     tweens.CALLS.clear()
     yield
     tweens.CALLS.clear()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def manage_check(tmp_path: Path, settings_source: str) -> subprocess.CompletedProcess[str]:
+    """Run ``django check`` in a fresh process with a settings module written from
+    ``settings_source``, as a user would: the output is what the user sees."""
+    module = f"check_settings_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{module}.py").write_text(settings_source)
+    return subprocess.run(
+        [sys.executable, "-m", "django", "check", "--settings", module],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": f"{tmp_path}:{ROOT}", "PATH": "/usr/bin:/bin"},
+        timeout=60,
+        check=False,
+    )

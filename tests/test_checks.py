@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
 from hookpipe.checks import check_hookpipe
+from tests.conftest import manage_check
 
 T = "tests.testapp.tweens."
 ROOT = Path(__file__).resolve().parent.parent
@@ -183,16 +182,7 @@ HOOKPIPE = {BROKEN}
     ],
 )
 def test_manage_py_check_prints_no_traceback(tmp_path: Path, broken: str, expected: str) -> None:
-    (tmp_path / "broken_settings.py").write_text(BROKEN_SETTINGS.replace("{BROKEN}", broken))
-    result = subprocess.run(
-        [sys.executable, "-m", "django", "check", "--settings", "broken_settings"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={"PYTHONPATH": f"{tmp_path}:{ROOT}", "PATH": "/usr/bin:/bin"},
-        timeout=60,
-        check=False,
-    )
+    result = manage_check(tmp_path, BROKEN_SETTINGS.replace("{BROKEN}", broken))
     assert result.returncode == 1
     assert expected in result.stderr
     assert "Traceback" not in result.stderr + result.stdout

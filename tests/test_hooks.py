@@ -8,8 +8,6 @@ its label to the ``X-After`` response header.
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ import hookpipe
 from hookpipe import pipeline
 from hookpipe.checks import check_hookpipe
 from hookpipe.hooks import runtime as hook_runtime
-from tests.conftest import Fetch
+from tests.conftest import Fetch, manage_check
 from tests.testapp import hook_views
 from tests.testapp import hooks as th
 
@@ -765,17 +763,8 @@ HOOKPIPE = {"HOOKS": [BROKEN]}
     ],
 )
 def test_manage_py_check_prints_no_traceback(tmp_path: Path, broken: str, expected: str) -> None:
-    (tmp_path / "broken_hook_settings.py").write_text(BROKEN_SETTINGS.replace("BROKEN", broken))
     (tmp_path / "exploding.py").write_text('raise RuntimeError("exploded at import")\n')
-    result = subprocess.run(
-        [sys.executable, "-m", "django", "check", "--settings", "broken_hook_settings"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={"PYTHONPATH": f"{tmp_path}:{ROOT}", "PATH": "/usr/bin:/bin"},
-        timeout=60,
-        check=False,
-    )
+    result = manage_check(tmp_path, BROKEN_SETTINGS.replace("BROKEN", broken))
     assert result.returncode == 1
     assert expected in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
