@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 # Interpreters that pyenv may provide for the Django 6.x leg (ignored where absent).
 export PYENV_VERSION ?= $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.1[1-9]\.' | tr '\n' ':' | sed 's/:$$//')
 
-.PHONY: demo test test-django6 lint types docs pytest bench bench-e2e clean
+.PHONY: demo test test-django6 lint types docs pytest system-deps bench bench-e2e clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +35,13 @@ types: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
-pytest: $(STAMP)
+pytest: $(STAMP) system-deps
 	$(BIN)/python -m pytest --cov --cov-report=term
+
+## Debian packages the browser test needs (chromium); installs only what is missing. Where
+## that is impossible (no root), the browser test is skipped, except under CI=true.
+system-deps:
+	@.ci/install-system-deps || echo "make: could not install the browser; tests/test_browser.py will say why it is skipped"
 
 ## The same tests on Django 6.x, with every Python 3.12+ that is installed (via nox).
 test-django6: $(STAMP)
