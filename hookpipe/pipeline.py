@@ -36,7 +36,6 @@ from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
 from django.conf import settings as django_settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
-from django.core.handlers.exception import response_for_exception
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponseBase
@@ -44,7 +43,7 @@ from django.utils.module_loading import import_string
 
 from . import conf, executor
 from .dispatch import Answer, PluginRuntime
-from .errors import NotAResponse
+from .failsafe import NotAResponse, failsafe_response
 from .hooks import HookConstructorError, HookRuntime, HookSpec, State, build_hooks, plan_hooks
 from .hooks.runners import after_sync, entered
 from .ordering import INGRESS, MAIN, OrderingError, Problem, TweenDecl, order_tweens
@@ -557,31 +556,6 @@ def _on_close(response: HttpResponseBase, request: HttpRequest, ctx: RequestCont
     callbacks = ctx.finished
     if callbacks:
         response._resource_closers.append(functools.partial(_run_finished, request, callbacks))  # type: ignore[attr-defined]
-
-
-def failsafe_response(
-    request: HttpRequest, exc: Exception, what: str, name: str
-) -> HttpResponseBase:
-    """Turn ``exc`` raised by plugin ``name`` into the response Django would give.
-
-    Django's own machinery picks the status (404, 403, 400, 500), renders the project's
-    error views or the technical page under ``DEBUG``, and logs the traceback on the
-    ``django.request`` logger; this adds a line that names the plugin.
-    """
-    response = response_for_exception(request, exc)
-    level = logging.ERROR if response.status_code >= 500 else logging.WARNING
-    logger.log(
-        level,
-        "%s %r raised %s: %s (%s %s -> %s)",
-        what,
-        name,
-        type(exc).__name__,
-        exc,
-        request.method,
-        request.path,
-        response.status_code,
-    )
-    return response
 
 
 def _not_a_response(what: str, name: str, response: Any) -> NotAResponse:

@@ -222,6 +222,24 @@ def test_an_error_before_the_first_chunk_goes_to_the_failsafe(
     assert line.endswith(f"(GET {path} -> 500)")
 
 
+@pytest.mark.parametrize("path", ["/fail/respond", "/fail/first"])
+def test_debug_shows_the_responders_own_error(fetch: Fetch, path: str) -> None:
+    # The error comes back to MAIN after its except block ended: the failsafe must make
+    # it current again, or Django's DEBUG page shows "No exception message supplied".
+    with responders("RaisesInRespond", "RaisesInFirstChunk"), override_settings(DEBUG=True):
+        response, body = serve(fetch, path, HTTP_ACCEPT="text/html")
+    assert response.status_code == 500
+    assert b"on purpose" in body
+    assert b"No exception message supplied" not in body
+
+
+@responders("RaisesInRespond")
+@override_settings(DEBUG_PROPAGATE_EXCEPTIONS=True)
+def test_debug_propagate_exceptions_reraises_the_responders_error(fetch: Fetch) -> None:
+    with pytest.raises(ValueError, match="respond failed on purpose"):
+        fetch("/fail/respond")
+
+
 @responders("RaisesInFirstChunk", HOOKS=[{"class": H + "Recorder", "options": {
     "label": "h", "respond_in": ["on_error"], "status": 503}}])  # fmt: skip
 def test_an_error_before_the_first_chunk_goes_to_on_error_hooks(fetch: Fetch) -> None:

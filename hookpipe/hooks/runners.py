@@ -24,10 +24,9 @@ from typing import Any, cast
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
-from django.core.handlers.exception import response_for_exception
-from django.http import Http404, HttpRequest, HttpResponseBase
+from django.http import Http404, HttpResponseBase
 
-from ..errors import NotAResponse
+from ..failsafe import NotAResponse, django_response
 from .api import State
 from .compiled import HookMethod, Program
 
@@ -234,23 +233,14 @@ async def on_error_async(state: State, exc: Exception) -> HttpResponseBase | Non
     return None
 
 
-def _django_response(request: HttpRequest, exc: Exception) -> HttpResponseBase:
-    """The response Django gives for ``exc``. Django reads ``sys.exc_info()`` (for the
-    DEBUG page and DEBUG_PROPAGATE_EXCEPTIONS), so the exception is made current."""
-    try:
-        raise exc
-    except Exception:
-        return response_for_exception(request, exc)
-
-
 def error_response_sync(state: State, exc: Exception) -> HttpResponseBase:
-    return on_error_sync(state, exc) or _django_response(state.request, exc)
+    return on_error_sync(state, exc) or django_response(state.request, exc)
 
 
 async def error_response_async(state: State, exc: Exception) -> HttpResponseBase:
     response = await on_error_async(state, exc)
     if response is None:
-        response = await sync_to_async(_django_response, thread_sensitive=False)(state.request, exc)
+        response = await sync_to_async(django_response, thread_sensitive=False)(state.request, exc)
     return response
 
 
