@@ -34,7 +34,7 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
 from django.conf import settings
@@ -43,6 +43,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.http.request import RawPostDataException
 
 from . import conf, executor
+from .failsafe import failsafe_response
 from .plugins import (
     HandlerImplementation,
     PluginSpec,
@@ -56,6 +57,9 @@ from .plugins import (
 )
 from .prefilters import Filtered, PrefilterIndex, Selection
 from .streaming import Context, Streamer
+
+if TYPE_CHECKING:
+    from .hooks import HookRuntime, State
 
 logger = logging.getLogger("hookpipe")
 
@@ -197,24 +201,7 @@ class PluginRuntime:
         selection = self.index.select(request.method or "", request.path_info)
         if selection is None:
             return None  # no plugin is plausible: the body is not even read
-        content = read_content(request)
-        if isinstance(content, HttpResponse):
-            return Answer(None, content)
-        self._run_handlers(request, content, selection)
-        responder = self._choose(request, content, selection)
-        if responder is None:
-            return None
-        streamer = self._streamer(request, responder)
-        try:
-            result = responder.respond(request, content)
-            if inspect.isawaitable(result):
-                result = async_to_sync(_await)(result)
-            response = streamer.build_sync(result)
-        except Exception as exc:
-            self._count(responder.name, "errors")
-            return Answer(responder, error=exc)
-        self._count(responder.name, "answered")
-        return Answer(responder, response)
+        return self._prepare(request, selection, defer_async=False)  # type: ignore[return-value]
 
     # ---------------------------------------------------------------- async
 
@@ -226,26 +213,27 @@ class PluginRuntime:
         selection = self.index.select(request.method or "", request.path_info)
         if selection is None:
             return None
-        outcome = await sync_to_async(self._prepare, thread_sensitive=True)(request, selection)
+        outcome = await sync_to_async(self._prepare, thread_sensitive=True)(
+            request, selection, defer_async=True
+        )
         if not isinstance(outcome, tuple):
             return outcome
         responder, content = outcome
-        streamer = self._streamer(request, responder)
         try:
-            result = responder.respond(request, content)
+            result = responder.respond(request, content)  # may be an async generator
             if inspect.isawaitable(result):
                 result = await result
-            response = await streamer.build_async(result)
+            response = await self._streamer(request, responder).build_async(result)
         except Exception as exc:
-            self._count(responder.name, "errors")
-            return Answer(responder, error=exc)
-        self._count(responder.name, "answered")
-        return Answer(responder, response)
+            return self._settled(responder, error=exc)
+        return self._settled(responder, response)
 
     def _prepare(
-        self, request: HttpRequest, selection: Selection[Candidate]
+        self, request: HttpRequest, selection: Selection[Candidate], defer_async: bool
     ) -> Answer | tuple[ResponderImplementation, bytes] | None:
-        """The sync part of ``run_async``; a tuple when an async ``respond()`` must run."""
+        """The sync part: the body, the handlers, the responder's choice and, unless it
+        is ``async def`` and ``defer_async`` (the caller is on an event loop), its
+        ``respond()`` with the first chunk. A tuple means: await ``respond()`` there."""
         content = read_content(request)
         if isinstance(content, HttpResponse):
             return Answer(None, content)
@@ -253,17 +241,25 @@ class PluginRuntime:
         responder = self._choose(request, content, selection)
         if responder is None:
             return None
-        if self._async_respond[id(responder)]:
+        if defer_async and self._async_respond[id(responder)]:
             return responder, content
         try:
-            response = self._streamer(request, responder).build_sync(
-                responder.respond(request, content)
-            )
+            result = responder.respond(request, content)
+            if inspect.isawaitable(result):  # async def respond() under sync MAIN
+                result = async_to_sync(_await)(result)
+            response = self._streamer(request, responder).build_sync(result)
         except Exception as exc:
-            self._count(responder.name, "errors")
-            return Answer(responder, error=exc)
-        self._count(responder.name, "answered")
-        return Answer(responder, response)
+            return self._settled(responder, error=exc)
+        return self._settled(responder, response)
+
+    def _settled(
+        self,
+        responder: ResponderImplementation,
+        response: HttpResponseBase | None = None,
+        error: Exception | None = None,
+    ) -> Answer:
+        self._count(responder.name, "answered" if error is None else "errors")
+        return Answer(responder, response, error)
 
     # --------------------------------------------------------------- shared
 
@@ -379,3 +375,46 @@ class PluginRuntime:
             "subconfig": config.redacted() if hasattr(config, "redacted") else {},
             "sources": dict(getattr(config, "sources", {})),
         }
+
+
+# ------------------------------------------------------------- in MAIN
+
+
+def answered_sync(
+    request: HttpRequest, answer: Answer, hooks: HookRuntime, state: State | None
+) -> HttpResponseBase:
+    """The response to a request the plugins answered (a responder, or the 413).
+
+    A responder stands for the view: ``on_error`` hooks (with ``state.view`` set to
+    it) may answer its error, else the failsafe does."""
+    responder = answer.responder
+    if state is not None and responder is not None:
+        state.view = responder  # type: ignore[assignment]  # the responder stands for the view
+    if answer.error is None:
+        return answer.response  # type: ignore[return-value]
+    if state is not None:
+        response = hooks.failed_sync(state, answer.error)
+        if response is not None:
+            return response
+    return failsafe_response(request, answer.error, "responder", _responder_name(responder))
+
+
+async def answered_async(
+    request: HttpRequest, answer: Answer, hooks: HookRuntime, state: State | None
+) -> HttpResponseBase:
+    responder = answer.responder
+    if state is not None and responder is not None:
+        state.view = responder  # type: ignore[assignment]  # the responder stands for the view
+    if answer.error is None:
+        return answer.response  # type: ignore[return-value]
+    if state is not None:
+        response = await hooks.failed_async(state, answer.error)
+        if response is not None:
+            return response
+    return await sync_to_async(failsafe_response, thread_sensitive=False)(
+        request, answer.error, "responder", _responder_name(responder)
+    )
+
+
+def _responder_name(responder: ResponderImplementation | None) -> str:
+    return responder.name if responder is not None else "-"

@@ -22,14 +22,13 @@ kind, so a run of sync tweens costs one thread hop in total, not one per tween.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import os
 import threading
 import time
 import types
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
@@ -42,7 +41,8 @@ from django.http import HttpRequest, HttpResponseBase
 from django.utils.module_loading import import_string
 
 from . import conf, executor
-from .dispatch import Answer, PluginRuntime
+from .context import GetResponse, RequestContext, attach_finished
+from .dispatch import PluginRuntime, answered_async, answered_sync
 from .failsafe import NotAResponse, failsafe_response
 from .hooks import HookConstructorError, HookRuntime, HookSpec, State, build_hooks, plan_hooks
 from .hooks.runners import after_sync, entered
@@ -50,9 +50,7 @@ from .ordering import INGRESS, MAIN, OrderingError, Problem, TweenDecl, order_tw
 from .plugins import (
     PluginConstructorError,
     PluginSpec,
-    ResponderImplementation,
     build_plugins,
-    new_request_id,
     plan_plugins,
 )
 
@@ -63,7 +61,6 @@ logger = logging.getLogger("hookpipe")
 
 SyncHandler = Callable[[HttpRequest], HttpResponseBase]
 AsyncHandler = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
-GetResponse = Callable[[HttpRequest], Any]
 
 
 # --------------------------------------------------------------------------- plan
@@ -256,51 +253,6 @@ class TweenInfo:
         }
 
 
-@dataclass(slots=True)
-class RequestContext:
-    """Per-request state, as ``request.hookpipe``.
-
-    ``get_response`` is the rest of Django below the middleware that received the
-    request; ``MAIN`` calls it. Keeping it here lets one chain serve every middleware
-    instance in the process (the test client builds a new one per client).
-    """
-
-    pipeline: Pipeline
-    get_response: GetResponse
-    get_response_is_async: bool
-    #: What hooks see of the request; made in MAIN when there are global hooks, or in
-    #: ``process_view`` when only the view has hooks; ``None`` when no hook runs.
-    state: State | None = None
-    _request_id: str | None = field(default=None, repr=False)
-    #: What :meth:`add_finished_callback` collected; ``None`` until it is first called.
-    finished: list[Callable[[HttpRequest], object]] | None = None
-
-    @property
-    def request_id(self) -> str:
-        """This request's id, 32 random hex digits, made on first use.
-
-        Handlers get it in their :class:`~hookpipe.RequestSnapshot`, and hookpipe's log
-        lines about the request carry it (as text and as ``record.request_id``).
-        """
-        if self._request_id is None:
-            self._request_id = new_request_id()
-        return self._request_id
-
-    def add_finished_callback(self, fn: Callable[[HttpRequest], object]) -> None:
-        """Call ``fn(request)`` once the response is sent: after its last byte, also when
-        a stream was cut short by an error or the client left.
-
-        It runs from the response's ``close()``, which WSGI servers and Django's ASGI
-        handler call when they are done with it, in that thread (before Django's
-        ``request_finished`` signal closes the database connections). What ``fn``
-        raises is logged. It is tied to the response hookpipe's middleware returns: a
-        middleware above hookpipe that swaps in another response drops it.
-        """
-        if self.finished is None:
-            self.finished = []
-        self.finished.append(fn)
-
-
 def _is_async(obj: Any) -> bool:
     if iscoroutinefunction(obj):
         return True
@@ -410,7 +362,7 @@ def _main_sync(request: HttpRequest) -> HttpResponseBase:
     if plugins is not None:
         answer = plugins.run_sync(request)
         if answer is not None:
-            return _answered_sync(request, answer, ctx.pipeline.hooks, None)
+            return answered_sync(request, answer, ctx.pipeline.hooks, None)
     if ctx.get_response_is_async:
         response: HttpResponseBase = async_to_sync(ctx.get_response)(request)
     else:
@@ -445,7 +397,7 @@ def _main_hooked_sync(request: HttpRequest) -> HttpResponseBase:
             if state.view is None and response.status_code >= 400:  # did routing fail?
                 response = hooks.routed_sync(state, response)
         else:
-            response = _answered_sync(request, answer, hooks, state)
+            response = answered_sync(request, answer, hooks, state)
     # The state is done with. Dropping it breaks the cycle request -> context -> state
     # -> request, so that the request is freed when the server lets go of it, not by a
     # later garbage collection (which a cycle per request keeps busy).
@@ -464,7 +416,7 @@ async def _main_async(request: HttpRequest) -> HttpResponseBase:
     if plugins is not None:
         answer = await plugins.run_async(request)
         if answer is not None:
-            return await _answered_async(request, answer, ctx.pipeline.hooks, None)
+            return await answered_async(request, answer, ctx.pipeline.hooks, None)
     response = await _below_async(ctx, request)
     made = ctx.state
     if made is None:
@@ -488,74 +440,9 @@ async def _main_hooked_async(request: HttpRequest) -> HttpResponseBase:
             if state.view is None and response.status_code >= 400:
                 response = await hooks.routed_async(state, response)
         else:
-            response = await _answered_async(request, answer, hooks, state)
+            response = await answered_async(request, answer, hooks, state)
     ctx.state = None  # see _main_hooked_sync
     return await hooks.leave_async(state, response)
-
-
-def _answered_sync(
-    request: HttpRequest, answer: Answer, hooks: HookRuntime, state: State | None
-) -> HttpResponseBase:
-    """The response to a request the plugins answered (a responder, or the 413)."""
-    responder = answer.responder
-    if state is not None and responder is not None:
-        state.view = responder  # type: ignore[assignment]  # the responder stands for the view
-    if answer.error is None:
-        return answer.response  # type: ignore[return-value]
-    if state is not None:
-        response = hooks.failed_sync(state, answer.error)
-        if response is not None:
-            return response
-    return failsafe_response(request, answer.error, "responder", _responder_name(responder))
-
-
-async def _answered_async(
-    request: HttpRequest, answer: Answer, hooks: HookRuntime, state: State | None
-) -> HttpResponseBase:
-    responder = answer.responder
-    if state is not None and responder is not None:
-        state.view = responder  # type: ignore[assignment]  # the responder stands for the view
-    if answer.error is None:
-        return answer.response  # type: ignore[return-value]
-    if state is not None:
-        response = await hooks.failed_async(state, answer.error)
-        if response is not None:
-            return response
-    return await sync_to_async(failsafe_response, thread_sensitive=False)(
-        request, answer.error, "responder", _responder_name(responder)
-    )
-
-
-def _responder_name(responder: ResponderImplementation | None) -> str:
-    return responder.name if responder is not None else "-"
-
-
-def _run_finished(request: HttpRequest, callbacks: list[Callable[[HttpRequest], object]]) -> None:
-    ctx = getattr(request, "hookpipe", None)
-    rid = ctx.request_id if isinstance(ctx, RequestContext) else "-"
-    for fn in callbacks:
-        try:
-            fn(request)
-        except Exception as exc:
-            logger.error(
-                "hookpipe: finished callback %r raised %s: %s (%s %s, request %s)",
-                fn,
-                type(exc).__name__,
-                exc,
-                request.method,
-                request.path,
-                rid,
-                exc_info=exc,
-                extra={"request_id": rid},
-            )
-
-
-def _on_close(response: HttpResponseBase, request: HttpRequest, ctx: RequestContext) -> None:
-    """Have the response's ``close()`` run the finished callbacks (after it closed a
-    stream's source, before Django's ``request_finished``)."""
-    callbacks = ctx.finished
-    if callbacks:
-        response._resource_closers.append(functools.partial(_run_finished, request, callbacks))  # type: ignore[attr-defined]
 
 
 def _not_a_response(what: str, name: str, response: Any) -> NotAResponse:
@@ -761,7 +648,7 @@ def serve_sync(request: HttpRequest, get_response: GetResponse) -> HttpResponseB
     request.hookpipe = ctx  # type: ignore[attr-defined]
     response: HttpResponseBase = pipeline._top.call_sync(request)
     if ctx.finished is not None:
-        _on_close(response, request, ctx)
+        attach_finished(response, request, ctx)
     return response
 
 
@@ -776,7 +663,7 @@ async def serve_async(request: HttpRequest, get_response: GetResponse) -> HttpRe
     request.hookpipe = ctx  # type: ignore[attr-defined]
     response: HttpResponseBase = await pipeline._top.call_async(request)
     if ctx.finished is not None:
-        _on_close(response, request, ctx)
+        attach_finished(response, request, ctx)
     return response
 
 

@@ -122,9 +122,10 @@ def test_a_plain_respond_may_return_an_async_iterator(fetch: Fetch) -> None:
     assert body == b"one\ntwo\nthree\n"
 
 
-@responders("CoroutineList")
-def test_an_async_respond_returning_a_list(fetch: Fetch) -> None:
-    response, body = serve(fetch, "/answer/coroutine")
+@pytest.mark.parametrize("responder", ["CoroutineList", "PlainReturnsCoroutine"])
+def test_a_respond_giving_a_coroutine_of_a_list(fetch: Fetch, responder: str) -> None:
+    with responders(responder):
+        response, body = serve(fetch, "/answer/coroutine")
     assert response.status_code == 201
     assert body == b"made by a coroutine"
 

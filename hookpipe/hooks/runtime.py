@@ -36,7 +36,7 @@ from .runners import (
 )
 
 if TYPE_CHECKING:
-    from ..pipeline import RequestContext
+    from ..context import RequestContext
     from .config import HookSpec
 
 logger = logging.getLogger("hookpipe")

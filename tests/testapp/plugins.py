@@ -210,6 +210,15 @@ class CoroutineList(ResponderImplementation):
         return [b"made ", b"by a ", b"coroutine"]
 
 
+class PlainReturnsCoroutine(CoroutineList):
+    """A plain ``def respond`` handing back a coroutine (``/answer/coroutine``)."""
+
+    name = "plain-returns-coroutine"
+
+    def respond(self, request: HttpRequest, content: bytes) -> Any:  # type: ignore[override]
+        return CoroutineList.respond(self, request, content)
+
+
 class Echo(ResponderImplementation):
     """Returns a response as is, with the content it got (``/answer/echo``)."""
 

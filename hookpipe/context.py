@@ -1,0 +1,100 @@
+"""``request.hookpipe``: what hookpipe keeps about one request while it runs.
+
+The pipeline makes a :class:`RequestContext` for each request before the first tween
+runs (:func:`hookpipe.pipeline.serve_sync` / ``serve_async``); ``MAIN``, the hooks'
+``process_view`` and the plugins read it. Its public parts are ``pipeline``,
+``request_id`` and :meth:`RequestContext.add_finished_callback`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.http import HttpRequest, HttpResponseBase
+
+from .plugins import new_request_id
+
+if TYPE_CHECKING:
+    from .hooks import State
+    from .pipeline import Pipeline
+
+logger = logging.getLogger("hookpipe")
+
+GetResponse = Callable[[HttpRequest], Any]
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """Per-request state, as ``request.hookpipe``.
+
+    ``get_response`` is the rest of Django below the middleware that received the
+    request; ``MAIN`` calls it. Keeping it here lets one chain serve every middleware
+    instance in the process (the test client builds a new one per client).
+    """
+
+    pipeline: Pipeline
+    get_response: GetResponse
+    get_response_is_async: bool
+    #: What hooks see of the request; made in MAIN when there are global hooks, or in
+    #: ``process_view`` when only the view has hooks; ``None`` when no hook runs.
+    state: State | None = None
+    _request_id: str | None = field(default=None, repr=False)
+    #: What :meth:`add_finished_callback` collected; ``None`` until it is first called.
+    finished: list[Callable[[HttpRequest], object]] | None = None
+
+    @property
+    def request_id(self) -> str:
+        """This request's id, 32 random hex digits, made on first use.
+
+        Handlers get it in their :class:`~hookpipe.RequestSnapshot`, and hookpipe's log
+        lines about the request carry it (as text and as ``record.request_id``).
+        """
+        if self._request_id is None:
+            self._request_id = new_request_id()
+        return self._request_id
+
+    def add_finished_callback(self, fn: Callable[[HttpRequest], object]) -> None:
+        """Call ``fn(request)`` once the response is sent: after its last byte, also when
+        a stream was cut short by an error or the client left.
+
+        It runs from the response's ``close()``, which WSGI servers and Django's ASGI
+        handler call when they are done with it, in that thread (before Django's
+        ``request_finished`` signal closes the database connections). What ``fn``
+        raises is logged. It is tied to the response hookpipe's middleware returns: a
+        middleware above hookpipe that swaps in another response drops it.
+        """
+        if self.finished is None:
+            self.finished = []
+        self.finished.append(fn)
+
+
+def run_finished(request: HttpRequest, callbacks: list[Callable[[HttpRequest], object]]) -> None:
+    ctx = getattr(request, "hookpipe", None)
+    rid = ctx.request_id if isinstance(ctx, RequestContext) else "-"
+    for fn in callbacks:
+        try:
+            fn(request)
+        except Exception as exc:
+            logger.error(
+                "hookpipe: finished callback %r raised %s: %s (%s %s, request %s)",
+                fn,
+                type(exc).__name__,
+                exc,
+                request.method,
+                request.path,
+                rid,
+                exc_info=exc,
+                extra={"request_id": rid},
+            )
+
+
+def attach_finished(response: HttpResponseBase, request: HttpRequest, ctx: RequestContext) -> None:
+    """Have the response's ``close()`` run the finished callbacks (after it closed a
+    stream's source, before Django's ``request_finished``)."""
+    callbacks = ctx.finished
+    if callbacks:
+        response._resource_closers.append(functools.partial(run_finished, request, callbacks))  # type: ignore[attr-defined]
