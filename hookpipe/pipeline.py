@@ -45,7 +45,6 @@ from .context import GetResponse, RequestContext, attach_finished
 from .dispatch import PluginRuntime, answered_async, answered_sync
 from .failsafe import NotAResponse, failsafe_response
 from .hooks import HookConstructorError, HookRuntime, HookSpec, State, build_hooks, plan_hooks
-from .hooks.runners import after_sync, entered
 from .ordering import INGRESS, MAIN, OrderingError, Problem, TweenDecl, order_tweens
 from .plugins import (
     PluginConstructorError,
@@ -334,6 +333,13 @@ def _downstream(below: _Link) -> tuple[Callable[[HttpRequest], Any], Callable[[b
     return handler, bind
 
 
+def _below_sync(ctx: RequestContext, request: HttpRequest) -> HttpResponseBase:
+    """The rest of Django below the middleware, called from sync code."""
+    if ctx.get_response_is_async:
+        return async_to_sync(ctx.get_response)(request)  # type: ignore[no-any-return]
+    return ctx.get_response(request)  # type: ignore[no-any-return]
+
+
 async def _below_async(ctx: RequestContext, request: HttpRequest) -> HttpResponseBase:
     if ctx.get_response_is_async:
         return await ctx.get_response(request)  # type: ignore[no-any-return]
@@ -363,10 +369,7 @@ def _main_sync(request: HttpRequest) -> HttpResponseBase:
         answer = plugins.run_sync(request)
         if answer is not None:
             return answered_sync(request, answer, ctx.pipeline.hooks, None)
-    if ctx.get_response_is_async:
-        response: HttpResponseBase = async_to_sync(ctx.get_response)(request)
-    else:
-        response = ctx.get_response(request)
+    response = _below_sync(ctx, request)
     made = ctx.state  # by process_view, for a view with hooks
     if made is None:
         return response
@@ -379,21 +382,13 @@ def _main_hooked_sync(request: HttpRequest) -> HttpResponseBase:
     ctx: RequestContext = request.hookpipe  # type: ignore[attr-defined]
     pipeline = ctx.pipeline
     hooks = pipeline.hooks
-    globals_ = hooks.globals
-    state = ctx.state = State(request, globals_)
-    if globals_.on_route.methods:
-        response = hooks.enter_sync(state)
-    else:  # what enter_sync does without on_route methods
-        state._route_done = globals_.count
-        response = None
+    state = ctx.state = State(request, hooks.globals)
+    response = hooks.enter_sync(state)
     if response is None:
         plugins = pipeline.plugins
         answer = None if plugins is None else plugins.run_sync(request)
         if answer is None:
-            if ctx.get_response_is_async:
-                response = async_to_sync(ctx.get_response)(request)
-            else:
-                response = ctx.get_response(request)
+            response = _below_sync(ctx, request)
             if state.view is None and response.status_code >= 400:  # did routing fail?
                 response = hooks.routed_sync(state, response)
         else:
@@ -402,10 +397,7 @@ def _main_hooked_sync(request: HttpRequest) -> HttpResponseBase:
     # -> request, so that the request is freed when the server lets go of it, not by a
     # later garbage collection (which a cycle per request keeps busy).
     ctx.state = None
-    # HookRuntime.leave_sync, written out: this runs for every request.
-    state.response = response
-    after = entered(state, state._list.after)
-    return after_sync(state, after) if after.methods else response
+    return hooks.leave_sync(state, response)
 
 
 async def _main_async(request: HttpRequest) -> HttpResponseBase:
