@@ -5,7 +5,9 @@ Users import from here and nothing deeper; the modules behind these names are pr
 
 from .hooks import Hook, State, with_hooks
 from .ordering import INGRESS, MAIN
-from .plugins import HandlerImplementation, RequestSnapshot, ResponderImplementation, Setting
+from .plugins.base import HandlerImplementation, ResponderImplementation
+from .plugins.snapshot import RequestSnapshot
+from .plugins.subconfig import Setting
 
 __version__ = "0.1.0"
 

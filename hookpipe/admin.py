@@ -18,14 +18,8 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
-from .introspection import (
-    PluginView,
-    flatten,
-    global_hooks,
-    inspect_pipeline,
-    kind_label,
-    plugin_view,
-)
+from .introspection.data import inspect_pipeline
+from .introspection.display import PluginView, flatten, global_hooks, kind_label, plugin_view
 from .models import Pipeline
 
 if TYPE_CHECKING:

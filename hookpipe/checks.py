@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core import checks
 
 from . import conf
-from .pipeline import plan
+from .pipeline.plan import plan
 
 MIDDLEWARE_PATH = "hookpipe.middleware.HookpipeMiddleware"
 

@@ -10,21 +10,36 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest, HttpResponseBase
 
-from .plugins import new_request_id
-
 if TYPE_CHECKING:
     from .hooks import State
-    from .pipeline import Pipeline
+    from .pipeline.build import Pipeline
 
 logger = logging.getLogger("hookpipe")
 
 GetResponse = Callable[[HttpRequest], Any]
+
+
+def new_request_id() -> str:
+    """A fresh request id: 32 hex digits of OS randomness (``os.urandom``).
+
+    Unique across processes and threads without coordination, and not guessable, so an
+    id that reaches a client or a log cannot be predicted by someone else.
+    """
+    return os.urandom(16).hex()
+
+
+def request_id(request: HttpRequest) -> str:
+    """The id hookpipe gave ``request`` (``request.hookpipe.request_id``), else a new one."""
+    ctx = getattr(request, "hookpipe", None)
+    rid = getattr(ctx, "request_id", None)
+    return rid if isinstance(rid, str) else new_request_id()
 
 
 @dataclass(slots=True)

@@ -9,8 +9,8 @@ or call them from your own hooks of the same names.
   calling it again is harmless and says so in the log).
 * :func:`worker_exit` drains the worker's pool when the worker stops (SIGTERM, a reload,
   ``max_requests``): queued and running handler jobs get up to
-  :data:`hookpipe.executor.DRAIN_TIMEOUT` seconds, jobs still queued then are counted as
-  rejected, and the final counters are logged. gunicorn calls it after the worker has
+  :data:`hookpipe.runners.process_pool.DRAIN_TIMEOUT` seconds, jobs still queued then
+  are counted as rejected, and the final counters are logged. gunicorn calls it after the worker has
   finished its in-flight requests (up to ``graceful_timeout``) and before the process
   exits; keep ``DRAIN_TIMEOUT`` plus your slowest request below ``graceful_timeout``,
   or the master kills the worker first.
@@ -25,7 +25,7 @@ import logging
 import os
 from typing import Any
 
-from . import executor
+from .runners import process_pool
 
 logger = logging.getLogger("hookpipe")
 
@@ -36,8 +36,8 @@ COUNTERS_FILE_VARIABLE = "HOOKPIPE_EXIT_COUNTERS_FILE"
 
 def post_fork(server: Any, worker: Any) -> None:
     """gunicorn ``post_fork`` hook: the worker starts without its parent's pool."""
-    inherited = executor.current_pool() is not None
-    executor._after_fork_in_child()
+    inherited = process_pool.current_pool() is not None
+    process_pool._after_fork_in_child()
     if inherited:
         _log(server, "hookpipe: worker %s dropped the thread pool it inherited", os.getpid())
 
@@ -50,9 +50,9 @@ def worker_exit(server: Any, worker: Any) -> None:
     """
     if getattr(worker, "pid", os.getpid()) != os.getpid():
         return
-    if executor.current_pool() is None:
+    if process_pool.current_pool() is None:
         return
-    final = executor.shutdown(executor.DRAIN_TIMEOUT)
+    final = process_pool.shutdown(process_pool.DRAIN_TIMEOUT)
     _log(server, "hookpipe: worker %s drained its thread pool: %s", os.getpid(), final)
     path = os.environ.get(COUNTERS_FILE_VARIABLE)
     if path:

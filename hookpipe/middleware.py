@@ -10,7 +10,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
 from . import hooks
-from .pipeline import serve_async, serve_sync
+from .pipeline.process import serve_async, serve_sync
 
 
 class HookpipeMiddleware:

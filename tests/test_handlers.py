@@ -21,9 +21,10 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
-from hookpipe import RequestSnapshot, executor
+from hookpipe import RequestSnapshot
 from hookpipe.checks import check_hookpipe
 from hookpipe.pipeline import get_pipeline
+from hookpipe.runners import process_pool
 from tests import live
 from tests.conftest import Fetch
 from tests.testapp import plugins as tp
@@ -35,10 +36,10 @@ WAIT = 5.0
 @pytest.fixture(autouse=True)
 def _fresh() -> Iterator[None]:
     tp.reset()
-    executor.reset_for_tests()
+    process_pool.reset_for_tests()
     yield
-    executor.shutdown(WAIT)  # let this test's jobs end before the next test starts
-    executor.reset_for_tests()
+    process_pool.shutdown(WAIT)  # let this test's jobs end before the next test starts
+    process_pool.reset_for_tests()
     tp.reset()
 
 
@@ -88,7 +89,7 @@ def test_every_match_runs_and_failures_stay_in_the_log(
     assert response.status_code == 404  # Django carried on: no such URL
     for name in ("recorder", "failing", "sleepy"):
         wait_for(name)
-    assert executor.shutdown(WAIT)["failing"]["failed"] == 1
+    assert process_pool.shutdown(WAIT)["failing"]["failed"] == 1
     text = caplog.text
     assert "hookpipe: handler 'failing' raised RuntimeError: handler failed on purpose" in text
     assert "hookpipe: handler 'failing-inline' raised RuntimeError" in text
@@ -108,7 +109,7 @@ def test_the_response_does_not_wait_for_the_pool(fetch: Fetch) -> None:
 @handlers("Recorder")
 def test_handlers_do_not_run_for_requests_they_do_not_handle(fetch: Fetch) -> None:
     assert fetch("/").status_code == 200
-    assert executor.current_pool() is None  # not even started
+    assert process_pool.current_pool() is None  # not even started
 
 
 # ------------------------------------------------------------------ the pool
@@ -126,7 +127,7 @@ def test_a_full_pool_rejects_and_counts(fetch: Fetch, caplog: pytest.LogCaptureF
     assert counters["submitted"] == 4
     assert counters["rejected"] == 2
     assert "hookpipe: handler 'sleepy' job rejected: the pool is full" in caplog.text
-    final = executor.shutdown(WAIT)["sleepy"]
+    final = process_pool.shutdown(WAIT)["sleepy"]
     assert (final["succeeded"], final["rejected"], final["running"], final["queued"]) == (
         2,
         2,
@@ -145,7 +146,7 @@ def test_inline_when_full_runs_in_the_request(fetch: Fetch) -> None:
     start = time.monotonic()
     fetch("/webhooks/b")  # the pool is busy: this one runs the job itself
     assert time.monotonic() - start >= 0.2
-    final = executor.shutdown(WAIT)["sleepy"]
+    final = process_pool.shutdown(WAIT)["sleepy"]
     assert (final["succeeded"], final["inline"]) == (2, 1)
 
 
@@ -169,7 +170,7 @@ def test_burst_from_many_threads_is_fully_accounted_for() -> None:
             thread.start()
         for thread in threads:
             thread.join(30)
-        final = executor.shutdown(WAIT)["sleepy"]
+        final = process_pool.shutdown(WAIT)["sleepy"]
     assert final["submitted"] == 50
     assert final["succeeded"] + final["failed"] + final["rejected"] == 50
     assert final["rejected"] > 0
@@ -229,7 +230,7 @@ def test_the_admin_page_shows_plugins_counters_and_the_pool(
 ) -> None:
     admin_client.get("/webhooks/x")
     wait_for("recorder")
-    executor.shutdown(WAIT)
+    process_pool.shutdown(WAIT)
     html = admin_client.get("/admin/hookpipe/pipeline/").content.decode()
     assert "s3cr3t-token" not in html
     handlers_part = html[html.index('id="hp-handlers"') : html.index('id="hp-responders"')]

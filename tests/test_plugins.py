@@ -10,18 +10,9 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
 
-from hookpipe.plugins import (
-    REDACTED,
-    HandlerImplementation,
-    Headers,
-    PluginConfig,
-    RequestSnapshot,
-    Setting,
-    build_plugins,
-    env_prefix,
-    plan_plugins,
-    resolve,
-)
+from hookpipe.plugins import HandlerImplementation, Headers, PluginConfig, RequestSnapshot, Setting
+from hookpipe.plugins.planning import build_plugins, plan_plugins
+from hookpipe.plugins.subconfig import REDACTED, env_prefix, resolve
 from tests.testapp import plugins as P
 
 T = "tests.testapp.plugins."

@@ -13,9 +13,9 @@ from django.test import Client, override_settings
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hookpipe import dispatch
 from hookpipe.checks import check_hookpipe
 from hookpipe.pipeline import get_pipeline
+from hookpipe.plugins import dispatch
 from hookpipe.prefilters import Filtered, PrefilterIndex
 from tests.conftest import Fetch
 from tests.test_tweens import HopCounter

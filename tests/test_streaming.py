@@ -28,7 +28,8 @@ from django.http import (
 )
 from django.test import AsyncRequestFactory, RequestFactory
 
-from hookpipe.streaming import Context, NotStreamable, Streamer
+from hookpipe.streaming.response import NotStreamable, Streamer
+from hookpipe.streaming.streams import Context
 
 Log = list[str]
 

@@ -11,7 +11,7 @@ import asgiref.sync
 import pytest
 from django.test import override_settings
 
-from hookpipe import pipeline
+from hookpipe.pipeline import process as pipeline_process
 from tests.conftest import Fetch
 from tests.testapp import tweens
 
@@ -95,7 +95,7 @@ def test_sync_async_and_class_styles_mix(fetch: Fetch) -> None:
 def test_a_tween_that_returns_the_handler_is_omitted(fetch: Fetch) -> None:
     with override_settings(HOOKPIPE={"TWEENS": [T + "first", T + "omitted", T + "second"]}):
         response = fetch("/")
-        described = pipeline.get_pipeline().describe()
+        described = pipeline_process.get_pipeline().describe()
     assert entered(response) == ["first", "second"]
     assert [(t["name"].rsplit(".", 1)[1], t["omitted"]) for t in described["tweens"]] == [
         ("first", False),
@@ -120,7 +120,7 @@ def test_explicit_order_runs_exactly_those(fetch: Fetch) -> None:
     }
     with override_settings(HOOKPIPE=config):
         response = fetch("/")
-        assert pipeline.get_pipeline().describe()["tween_order"] == "explicit"
+        assert pipeline_process.get_pipeline().describe()["tween_order"] == "explicit"
     assert entered(response) == ["second", "first"]
 
 
@@ -234,7 +234,7 @@ def test_nothing_is_built_before_the_first_request() -> None:
     with override_settings(HOOKPIPE={"TWEENS": [T + "first"]}):
         WSGIHandler()  # loads every middleware, as a gunicorn --preload master does
         assert tweens.CALLS == []
-        assert pipeline.current_pipeline() is None
+        assert pipeline_process.current_pipeline() is None
 
 
 class HopCounter:
@@ -286,7 +286,7 @@ def test_a_factory_that_failed_is_tried_again_after_a_while(
         assert fetch("/").status_code == 500
         assert fetch("/").status_code == 500  # within the retry interval: not rebuilt
         assert len(tweens.CALLS) == 1
-        monkeypatch.setattr(pipeline, "RETRY_FAILED_BUILD_AFTER", 0.0)
+        monkeypatch.setattr(pipeline_process, "RETRY_FAILED_BUILD_AFTER", 0.0)
         with caplog.at_level(logging.INFO, "hookpipe"):
             response = fetch("/")
     assert response.status_code == 200

@@ -15,15 +15,16 @@ from typing import Any
 
 import pytest
 
-from hookpipe import executor
-from hookpipe.executor import Counters, HandlerPool
+from hookpipe.runners import jobs, process_pool
+from hookpipe.runners.counters import Counters
+from hookpipe.runners.pool import BLOCK_TIMEOUT, HandlerPool
 
 
 @pytest.fixture(autouse=True)
 def _fresh_process_pool() -> Iterator[None]:
-    executor.reset_for_tests()
+    process_pool.reset_for_tests()
     yield
-    executor.reset_for_tests()
+    process_pool.reset_for_tests()
 
 
 @pytest.fixture
@@ -153,8 +154,8 @@ def test_block_gives_up_after_its_timeout(
 
 
 def test_block_timeout_is_documented() -> None:
-    assert executor.BLOCK_TIMEOUT == 5.0
-    assert executor.DRAIN_TIMEOUT == 10.0
+    assert BLOCK_TIMEOUT == 5.0
+    assert process_pool.DRAIN_TIMEOUT == 10.0
 
 
 def test_counters_balance_under_concurrent_submits(pools: list[HandlerPool]) -> None:
@@ -235,24 +236,24 @@ def test_percentiles_over_the_window() -> None:
 
 
 def test_process_pool_is_lazy_and_follows_the_settings() -> None:
-    assert executor.current_pool() is None
-    one = executor.get_pool({"MAX_WORKERS": 1, "MAX_QUEUE": 2, "ON_FULL": "reject"})
-    assert executor.get_pool({"MAX_WORKERS": 1, "MAX_QUEUE": 2, "ON_FULL": "reject"}) is one
-    two = executor.get_pool({"MAX_WORKERS": 2, "MAX_QUEUE": 2, "ON_FULL": "reject"})
+    assert process_pool.current_pool() is None
+    one = process_pool.get_pool({"MAX_WORKERS": 1, "MAX_QUEUE": 2, "ON_FULL": "reject"})
+    assert process_pool.get_pool({"MAX_WORKERS": 1, "MAX_QUEUE": 2, "ON_FULL": "reject"}) is one
+    two = process_pool.get_pool({"MAX_WORKERS": 2, "MAX_QUEUE": 2, "ON_FULL": "reject"})
     assert two is not one
-    assert executor.current_pool() is two
+    assert process_pool.current_pool() is two
     assert one.submit("h", lambda: None) == "rejected"  # the old pool takes no more
     state = two.state()
     assert state["max_workers"] == 2
     assert state["workers"] == 0  # no thread before the first job
     assert two.submit("h", lambda: None) == "queued"
-    final = executor.shutdown(5)
+    final = process_pool.shutdown(5)
     assert final["h"]["succeeded"] == 1
     assert final["h"]["rejected"] == 1
     assert two.state()["workers"] == 1
     # After shutdown every job is rejected, counted.
     assert (
-        executor.get_pool({"MAX_WORKERS": 1, "MAX_QUEUE": 0, "ON_FULL": "block"}).submit(
+        process_pool.get_pool({"MAX_WORKERS": 1, "MAX_QUEUE": 0, "ON_FULL": "block"}).submit(
             "h", lambda: None
         )
         == "rejected"
@@ -267,7 +268,7 @@ def test_pool_jobs_close_old_connections_before_and_after(
     # in memory, whose close() Django ignores, so the calls are what can be observed.)
     calls: list[str] = []
     monkeypatch.setattr(
-        executor, "close_old_connections", lambda: calls.append(threading.current_thread().name)
+        jobs, "close_old_connections", lambda: calls.append(threading.current_thread().name)
     )
     pool = make(pools, 1, 0, "inline")
     gate = Gate()
@@ -285,20 +286,20 @@ def test_pool_jobs_close_old_connections_before_and_after(
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
 def test_a_forked_child_does_not_use_the_parents_pool() -> None:
     settings = {"MAX_WORKERS": 1, "MAX_QUEUE": 1, "ON_FULL": "block"}
-    parent_pool = executor.get_pool(settings)
+    parent_pool = process_pool.get_pool(settings)
     parent_pool.submit("h", lambda: None)
     assert parent_pool.drain(5) is True
-    executor.reset_for_tests()
-    parent_pool = executor.get_pool(settings)
+    process_pool.reset_for_tests()
+    parent_pool = process_pool.get_pool(settings)
     assert parent_pool.submit("h", lambda: None) == "queued"
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: report, then leave without running pytest's exit code
         code = 1
         try:
-            fresh = executor.current_pool() is None and executor.counters().names() == []
+            fresh = process_pool.current_pool() is None and process_pool.counters().names() == []
             done = threading.Event()
-            pool = executor.get_pool(settings)
+            pool = process_pool.get_pool(settings)
             ok = pool is not parent_pool and pool.submit("h", done.set) == "queued"
             code = 0 if fresh and ok and done.wait(5) else 2
         finally:
@@ -320,9 +321,9 @@ from django.conf import settings
 settings.configure(DATABASES={})
 django.setup()
 logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s")
-from hookpipe import executor
-executor.DRAIN_TIMEOUT = 0.5
-pool = executor.get_pool({"MAX_WORKERS": 1, "MAX_QUEUE": 10, "ON_FULL": "block"})
+from hookpipe.runners import process_pool
+process_pool.DRAIN_TIMEOUT = 0.5
+pool = process_pool.get_pool({"MAX_WORKERS": 1, "MAX_QUEUE": 10, "ON_FULL": "block"})
 for _ in range(6):
     pool.submit("slow", lambda: time.sleep(0.3))
 print("leaving", flush=True)

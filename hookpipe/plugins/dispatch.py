@@ -23,43 +23,33 @@ for the pipeline to hand to ``on_error`` hooks and the failsafe; an error in
 Under async ``MAIN`` the sync part (reading the body, every ``handles()``, inline
 handlers, a sync ``respond()`` and its first chunk) runs in one hop to Django's
 per-request thread, so plugin code may use the ORM and ``request.user`` as in a sync
-view; an ``async def respond()`` then runs on the event loop.
-"""
+view; an ``async def respond()`` then runs on the event loop."""
 
 from __future__ import annotations
 
-import functools
 import inspect
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
-from django.conf import settings
-from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
-from django.http.request import RawPostDataException
 
-from . import conf, executor
-from .failsafe import failsafe_response
-from .plugins import (
-    HandlerImplementation,
-    PluginSpec,
-    RequestSnapshot,
-    ResponderImplementation,
-    _Plugin,
-    dotted,
-    env_prefix,
-    new_request_id,
-    prefilters,
-)
-from .prefilters import Filtered, PrefilterIndex, Selection
-from .streaming import Context, Streamer
-
-if TYPE_CHECKING:
-    from .hooks import HookRuntime, State
+from .. import conf
+from ..context import request_id
+from ..prefilters import Filtered, PrefilterIndex, Selection
+from ..runners import Runner, runner_for
+from ..runners.process_pool import counters
+from ..streaming.response import Streamer
+from ..streaming.streams import Context
+from .base import HandlerImplementation, Plugin, ResponderImplementation, dotted
+from .body import read_content
+from .planning import PluginSpec
+from .snapshot import RequestSnapshot
+from .subconfig import env_prefix
+from .validation import prefilters
 
 logger = logging.getLogger("hookpipe")
 
@@ -85,70 +75,6 @@ class _Counts:
     handles_errors: int = 0
 
 
-def request_id(request: HttpRequest) -> str:
-    """The id hookpipe gave ``request`` (``request.hookpipe.request_id``), else a new one."""
-    ctx = getattr(request, "hookpipe", None)
-    rid = getattr(ctx, "request_id", None)
-    return rid if isinstance(rid, str) else new_request_id()
-
-
-def too_large(length: int, limit: int) -> HttpResponse:
-    return HttpResponse(
-        f"Request body too large: {length} bytes; this server accepts at most {limit} "
-        "bytes (DATA_UPLOAD_MAX_MEMORY_SIZE).\n",
-        status=413,
-        content_type="text/plain; charset=utf-8",
-    )
-
-
-def read_content(request: HttpRequest) -> bytes | HttpResponse:
-    """The body, read once; a 413 response if it is over the limit."""
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared <= 0 and isinstance(request, WSGIRequest):
-        # Django reads no body from a WSGI request without a Content-Length; neither
-        # do we (the common GET costs nothing). ASGI bodies may come without one.
-        return b""
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    if limit is not None and declared > limit:
-        return _refuse(request, declared, limit)
-    try:
-        content = request.body
-    except RawPostDataException:
-        # A middleware or tween above read the body as a stream (request.POST of a
-        # multipart request, request.read()): it cannot be read again.
-        rid = request_id(request)
-        logger.warning(
-            "hookpipe: the body of %s %s was already read as a stream; handlers and "
-            "responders get empty content (request %s)",
-            request.method,
-            request.path,
-            rid,
-            extra={"request_id": rid},
-        )
-        return b""
-    if limit is not None and len(content) > limit:  # a body sent without Content-Length
-        return _refuse(request, len(content), limit)
-    return content
-
-
-def _refuse(request: HttpRequest, length: int, limit: int) -> HttpResponse:
-    rid = request_id(request)
-    logger.warning(
-        "hookpipe: %s %s refused with 413: body of %d bytes over DATA_UPLOAD_MAX_MEMORY_SIZE "
-        "(%d) (request %s)",
-        request.method,
-        request.path,
-        length,
-        limit,
-        rid,
-        extra={"request_id": rid},
-    )
-    return too_large(length, limit)
-
-
 async def _await(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
 
@@ -163,7 +89,7 @@ class PluginRuntime:
 
     def __init__(
         self,
-        plugins: Sequence[_Plugin],
+        plugins: Sequence[Plugin],
         specs: Sequence[PluginSpec] = (),
         thread_pool: Mapping[str, Any] | None = None,
     ) -> None:
@@ -176,7 +102,11 @@ class PluginRuntime:
         #: False when nothing is configured: MAIN then skips all of this.
         self.active = bool(self.handlers or self.responders)
         self._specs = {id(p): s for p, s in zip(plugins, specs, strict=False)}
-        self._thread_pool = thread_pool or conf.THREAD_POOL_DEFAULTS
+        # Where each handler's jobs run: decided here, once per build.
+        pool_settings = thread_pool or conf.THREAD_POOL_DEFAULTS
+        self._runners: dict[int, Runner] = {
+            id(h): runner_for(h.THREAD_SAFE, pool_settings) for h in self.handlers
+        }
         self._lock = threading.Lock()
         self._counts = {p.name: _Counts() for p in plugins}
         # Decided once: a responder whose respond() must be awaited runs on the loop.
@@ -263,7 +193,7 @@ class PluginRuntime:
 
     # --------------------------------------------------------------- shared
 
-    def _handles_failed(self, plugin: _Plugin, request: HttpRequest, exc: Exception) -> None:
+    def _handles_failed(self, plugin: Plugin, request: HttpRequest, exc: Exception) -> None:
         """``handles()`` raised (or its answer had no truth value): taken as False."""
         self._count(plugin.name, "handles_errors")
         rid = request_id(request)
@@ -292,15 +222,13 @@ class PluginRuntime:
                 self._handles_failed(handler, request, exc)
                 continue
             rid = request_id(request)
-            if handler.THREAD_SAFE:
-                if snapshot is None:
+            runner = self._runners[id(handler)]
+            subject: Any = request
+            if runner.wants_snapshot:
+                if snapshot is None:  # one snapshot per request, shared by the handlers
                     snapshot = RequestSnapshot.from_request(request, content, rid)
-                pool = executor.get_pool(self._thread_pool)
-                job = functools.partial(handler.handle, snapshot, content)
-                pool.submit(handler.name, job, request_id=rid)
-            else:
-                job = functools.partial(handler.handle, request, content)
-                executor.run_inline(handler.name, job, executor.counters(), request_id=rid)
+                subject = snapshot
+            runner.submit(handler, subject, content, rid)
 
     def _choose(
         self, request: HttpRequest, content: bytes, selection: Selection[Candidate]
@@ -337,11 +265,12 @@ class PluginRuntime:
             counts = {name: dict(vars(c)) for name, c in self._counts.items()}
         handlers = []
         for handler in self.handlers:
-            jobs = executor.counters().snapshot(handler.name)
+            jobs = counters().snapshot(handler.name)
             handlers.append(
                 {
                     **self._common(handler),
                     "THREAD_SAFE": bool(handler.THREAD_SAFE),
+                    **self._runners[id(handler)].describe(),
                     "counters": {
                         **jobs,
                         "handles_errors": counts.get(handler.name, {}).get("handles_errors", 0),
@@ -361,7 +290,7 @@ class PluginRuntime:
             )
         return {"handlers": handlers, "responders": responders}
 
-    def _common(self, plugin: _Plugin) -> dict[str, Any]:
+    def _common(self, plugin: Plugin) -> dict[str, Any]:
         spec = self._specs.get(id(plugin))
         config = plugin.config
         methods, prefixes = self._filters[id(plugin)]
@@ -375,46 +304,3 @@ class PluginRuntime:
             "subconfig": config.redacted() if hasattr(config, "redacted") else {},
             "sources": dict(getattr(config, "sources", {})),
         }
-
-
-# ------------------------------------------------------------- in MAIN
-
-
-def answered_sync(
-    request: HttpRequest, answer: Answer, hooks: HookRuntime, state: State | None
-) -> HttpResponseBase:
-    """The response to a request the plugins answered (a responder, or the 413).
-
-    A responder stands for the view: ``on_error`` hooks (with ``state.view`` set to
-    it) may answer its error, else the failsafe does."""
-    responder = answer.responder
-    if state is not None and responder is not None:
-        state.view = responder  # type: ignore[assignment]  # the responder stands for the view
-    if answer.error is None:
-        return answer.response  # type: ignore[return-value]
-    if state is not None:
-        response = hooks.failed_sync(state, answer.error)
-        if response is not None:
-            return response
-    return failsafe_response(request, answer.error, "responder", _responder_name(responder))
-
-
-async def answered_async(
-    request: HttpRequest, answer: Answer, hooks: HookRuntime, state: State | None
-) -> HttpResponseBase:
-    responder = answer.responder
-    if state is not None and responder is not None:
-        state.view = responder  # type: ignore[assignment]  # the responder stands for the view
-    if answer.error is None:
-        return answer.response  # type: ignore[return-value]
-    if state is not None:
-        response = await hooks.failed_async(state, answer.error)
-        if response is not None:
-            return response
-    return await sync_to_async(failsafe_response, thread_sensitive=False)(
-        request, answer.error, "responder", _responder_name(responder)
-    )
-
-
-def _responder_name(responder: ResponderImplementation | None) -> str:
-    return responder.name if responder is not None else "-"

@@ -1,0 +1,159 @@
+"""The links of the chain: each tween guarded, adapted once for sync and async callers.
+
+Each link knows whether its tween is sync or async and how to be called from either
+side. A link calls the next one directly when both are of the same kind, so a run of
+sync tweens costs one thread hop in total, not one per tween. Whatever a tween does,
+the tween above it gets a response (:func:`guard`, the failsafe)."""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
+from django.http import HttpRequest, HttpResponseBase
+
+from ..failsafe import NotAResponse, failsafe_response
+
+if TYPE_CHECKING:
+    from .build import Registry
+
+if TYPE_CHECKING:
+    pass
+
+
+SyncHandler = Callable[[HttpRequest], HttpResponseBase]
+AsyncHandler = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
+
+
+def is_async_tween(obj: Any) -> bool:
+    if iscoroutinefunction(obj):
+        return True
+    # A class-style tween: an instance whose __call__ is ``async def``.
+    if isinstance(obj, types.FunctionType | types.MethodType):
+        return False
+    return iscoroutinefunction(type(obj).__call__)
+
+
+class Link:
+    """One position in the chain, callable from sync code and from async code.
+
+    ``call_sync`` and ``call_async`` are what a caller of each kind calls: a tween
+    guarded (see :func:`guard`) and adapted, once, for callers of the other kind.
+    ``tween`` is a sync tween itself, unguarded, which the handler of a sync tween above
+    calls and guards inline (see :func:`_downstream`); ``None`` for the others.
+    """
+
+    __slots__ = ("call_async", "call_sync", "name", "tween", "what")
+
+    def __init__(
+        self,
+        name: str,
+        call_sync: SyncHandler,
+        call_async: AsyncHandler,
+        tween: SyncHandler | None = None,
+        what: str = "",
+    ) -> None:
+        self.name = name
+        self.call_sync = call_sync
+        self.call_async = call_async
+        self.tween = tween
+        self.what = what
+
+    @classmethod
+    def around(
+        cls, name: str, tween: Callable[[HttpRequest], Any], is_async: bool, what: str
+    ) -> Link:
+        """A link for ``tween``, guarded, and adapted once, here, for callers of the other
+        kind."""
+        call = guard(tween, is_async, what, name)
+        if is_async:
+            return cls(name, async_to_sync(call), call)
+        return cls(name, call, sync_to_async(call, thread_sensitive=True), tween, what)
+
+
+def handler_below(below: Link) -> tuple[Callable[[HttpRequest], Any], Callable[[bool], None]]:
+    """The ``handler`` (or ``next_handler``) a tween receives: the rest of the chain,
+    and the function that binds it once the tween is known to be sync or async.
+
+    Bound, calling it never switches threads unless the next link is of the other kind.
+    Every request calls it once per tween, so it is cheap: a plain function rather
+    than an object with ``__call__`` (which Python calls several times slower), and
+    between two sync tweens it guards the next tween itself, as :func:`guard` would,
+    instead of calling the guarded one: one call less per tween.
+    """
+    call: Callable[[HttpRequest], Any] = below.call_sync
+    tween: Callable[[HttpRequest], Any] | None = None
+    what, name = below.what, below.name
+
+    def handler(request: HttpRequest) -> Any:
+        if tween is None:
+            return call(request)
+        try:
+            response = tween(request)
+            if not isinstance(response, HttpResponseBase):
+                raise not_a_response(what, name, response)
+            return response
+        except Exception as exc:
+            return failsafe_response(request, exc, what, name)
+
+    def bind(is_async: bool) -> None:
+        nonlocal call, tween
+        call = below.call_async if is_async else below.call_sync
+        tween = None if is_async else below.tween
+
+    # Its repr: <function <hookpipe handler for 'auth'> at 0x...>.
+    handler.__qualname__ = f"<hookpipe handler for {below.name!r}>"
+    return handler, bind
+
+
+def not_a_response(what: str, name: str, response: Any) -> NotAResponse:
+    return NotAResponse(
+        f"{what} {name!r} returned {type(response).__name__} instead of an "
+        "HttpResponse; it must return the handler's response or its own."
+    )
+
+
+def guard(call: Callable[..., Any], is_async: bool, what: str, name: str) -> Any:
+    """Wrap one tween so that whatever it does, the tween above it gets a response."""
+    if is_async:
+
+        async def guarded_async(request: HttpRequest) -> HttpResponseBase:
+            try:
+                response = await call(request)
+                if not isinstance(response, HttpResponseBase):
+                    raise not_a_response(what, name, response)
+                return response
+            except Exception as exc:
+                return await sync_to_async(failsafe_response, thread_sensitive=False)(
+                    request, exc, what, name
+                )
+
+        return guarded_async
+
+    def guarded(request: HttpRequest) -> HttpResponseBase:
+        try:
+            response = call(request)
+            if not isinstance(response, HttpResponseBase):
+                raise not_a_response(what, name, response)
+            return response
+        except Exception as exc:
+            return failsafe_response(request, exc, what, name)
+
+    return guarded
+
+
+def chain_handler_tween(fn: Any, app: Registry, downstream: Callable[..., Any]) -> Any:
+    """Adapt a Tangled-style ``fn(app, request, next_handler)`` to a tween."""
+    if is_async_tween(fn):
+
+        async def chain_tween_async(request: HttpRequest) -> Any:
+            return await fn(app, request, downstream)
+
+        return chain_tween_async
+
+    def chain_tween(request: HttpRequest) -> Any:
+        return fn(app, request, downstream)
+
+    return chain_tween

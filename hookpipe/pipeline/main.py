@@ -1,0 +1,164 @@
+"""MAIN, the innermost link: the hookpipe core between the tweens and the rest of Django."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from asgiref.sync import async_to_sync, sync_to_async
+from django.http import HttpRequest, HttpResponseBase
+
+from ..context import RequestContext
+from ..failsafe import failsafe_response
+from ..hooks import HookRuntime, State
+from ..plugins.base import ResponderImplementation
+from ..plugins.dispatch import Answer
+
+if TYPE_CHECKING:
+    pass
+
+
+def _below_sync(ctx: RequestContext, request: HttpRequest) -> HttpResponseBase:
+    """The rest of Django below the middleware, called from sync code."""
+    if ctx.get_response_is_async:
+        return async_to_sync(ctx.get_response)(request)  # type: ignore[no-any-return]
+    return ctx.get_response(request)  # type: ignore[no-any-return]
+
+
+async def _below_async(ctx: RequestContext, request: HttpRequest) -> HttpResponseBase:
+    if ctx.get_response_is_async:
+        return await ctx.get_response(request)  # type: ignore[no-any-return]
+    return await sync_to_async(ctx.get_response, thread_sensitive=True)(request)  # type: ignore[no-any-return]
+
+
+# MAIN: the hookpipe core, the innermost link. With global hooks it runs on_route. Then
+# the handlers and responders (hookpipe.plugins.dispatch), when any are configured: handlers get
+# the request, and the first responder that wants it answers. Otherwise the request goes
+# on to the rest of Django (routing, process_view -> before hooks, the view,
+# process_exception -> on_error hooks), and on_error gets a routing error. Last, the
+# after hooks run on the final response: the global ones, or without global hooks those
+# of a view whose own hooks made a state in process_view. A responder's error before its
+# first chunk goes to on_error (state.view is the responder), then the failsafe.
+# Hook errors are handled inside the hooks runtime (hookpipe.hooks); nothing it runs
+# lets a hook's exception out. Without plugins, ``plugins`` is None: one attribute read.
+# Which of the two MAINs a pipeline uses (with or without global hooks) is decided when
+# it is built; both have a sync and an async version.
+
+
+def main_sync(request: HttpRequest) -> HttpResponseBase:
+    """MAIN without global hooks."""
+    ctx: RequestContext = request.hookpipe  # type: ignore[attr-defined]
+    ctx.state = None  # a tween may call the handler twice
+    plugins = ctx.pipeline.plugins
+    if plugins is not None:
+        answer = plugins.run_sync(request)
+        if answer is not None:
+            return answered_sync(request, answer, ctx.pipeline.hooks, None)
+    response = _below_sync(ctx, request)
+    made = ctx.state  # by process_view, for a view with hooks
+    if made is None:
+        return response
+    ctx.state = None  # see main_hooked_sync
+    return HookRuntime.leave_sync(made, response)
+
+
+def main_hooked_sync(request: HttpRequest) -> HttpResponseBase:
+    """MAIN with global hooks."""
+    ctx: RequestContext = request.hookpipe  # type: ignore[attr-defined]
+    pipeline = ctx.pipeline
+    hooks = pipeline.hooks
+    state = ctx.state = State(request, hooks.globals)
+    response = hooks.enter_sync(state)
+    if response is None:
+        plugins = pipeline.plugins
+        answer = None if plugins is None else plugins.run_sync(request)
+        if answer is None:
+            response = _below_sync(ctx, request)
+            if state.view is None and response.status_code >= 400:  # did routing fail?
+                response = hooks.routed_sync(state, response)
+        else:
+            response = answered_sync(request, answer, hooks, state)
+    # The state is done with. Dropping it breaks the cycle request -> context -> state
+    # -> request, so that the request is freed when the server lets go of it, not by a
+    # later garbage collection (which a cycle per request keeps busy).
+    ctx.state = None
+    return hooks.leave_sync(state, response)
+
+
+async def main_async(request: HttpRequest) -> HttpResponseBase:
+    """MAIN without global hooks, for async callers."""
+    ctx: RequestContext = request.hookpipe  # type: ignore[attr-defined]
+    ctx.state = None
+    plugins = ctx.pipeline.plugins
+    if plugins is not None:
+        answer = await plugins.run_async(request)
+        if answer is not None:
+            return await answered_async(request, answer, ctx.pipeline.hooks, None)
+    response = await _below_async(ctx, request)
+    made = ctx.state
+    if made is None:
+        return response
+    ctx.state = None  # see main_hooked_sync
+    return await HookRuntime.leave_async(made, response)
+
+
+async def main_hooked_async(request: HttpRequest) -> HttpResponseBase:
+    """MAIN with global hooks, for async callers."""
+    ctx: RequestContext = request.hookpipe  # type: ignore[attr-defined]
+    pipeline = ctx.pipeline
+    hooks = pipeline.hooks
+    state = ctx.state = State(request, hooks.globals)
+    response = await hooks.enter_async(state)
+    if response is None:
+        plugins = pipeline.plugins
+        answer = None if plugins is None else await plugins.run_async(request)
+        if answer is None:
+            response = await _below_async(ctx, request)
+            if state.view is None and response.status_code >= 400:
+                response = await hooks.routed_async(state, response)
+        else:
+            response = await answered_async(request, answer, hooks, state)
+    ctx.state = None  # see main_hooked_sync
+    return await hooks.leave_async(state, response)
+
+
+# ------------------------------------------------------------- in MAIN
+
+
+def answered_sync(
+    request: HttpRequest, answer: Answer, hooks: HookRuntime, state: State | None
+) -> HttpResponseBase:
+    """The response to a request the plugins answered (a responder, or the 413).
+
+    A responder stands for the view: ``on_error`` hooks (with ``state.view`` set to
+    it) may answer its error, else the failsafe does."""
+    responder = answer.responder
+    if state is not None and responder is not None:
+        state.view = responder  # type: ignore[assignment]  # the responder stands for the view
+    if answer.error is None:
+        return answer.response  # type: ignore[return-value]
+    if state is not None:
+        response = hooks.failed_sync(state, answer.error)
+        if response is not None:
+            return response
+    return failsafe_response(request, answer.error, "responder", _responder_name(responder))
+
+
+async def answered_async(
+    request: HttpRequest, answer: Answer, hooks: HookRuntime, state: State | None
+) -> HttpResponseBase:
+    responder = answer.responder
+    if state is not None and responder is not None:
+        state.view = responder  # type: ignore[assignment]  # the responder stands for the view
+    if answer.error is None:
+        return answer.response  # type: ignore[return-value]
+    if state is not None:
+        response = await hooks.failed_async(state, answer.error)
+        if response is not None:
+            return response
+    return await sync_to_async(failsafe_response, thread_sensitive=False)(
+        request, answer.error, "responder", _responder_name(responder)
+    )
+
+
+def _responder_name(responder: ResponderImplementation | None) -> str:
+    return responder.name if responder is not None else "-"

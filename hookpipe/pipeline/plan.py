@@ -1,0 +1,169 @@
+"""What the configuration asks for, imported and ordered, before anything runs.
+
+:func:`plan` imports every dotted path, orders the tweens and plans the hooks and
+plugins. It calls no user code except module imports and reports every problem as a
+check message, so that the system checks (:mod:`hookpipe.checks`) and the build
+(:mod:`hookpipe.pipeline.build`) share it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.core import checks
+from django.utils.module_loading import import_string
+
+from .. import conf
+from ..hooks import HookSpec, plan_hooks
+from ..ordering import INGRESS, MAIN, OrderingError, Problem, TweenDecl, order_tweens
+from ..plugins.planning import PluginSpec, plan_plugins
+
+if TYPE_CHECKING:
+    pass
+
+
+# --------------------------------------------------------------------------- plan
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the configuration asks for, imported and ordered, before anything runs."""
+
+    config: conf.Config
+    #: Tween entries in chain order, outermost first.
+    tweens: tuple[conf.TweenEntry, ...]
+    #: The imported factory or chain handler for each entry, by name.
+    objects: dict[str, Any]
+    explicit: bool
+    problems: tuple[checks.CheckMessage, ...]
+    #: ``HOOKPIPE["HOOKS"]`` imported and checked, in settings order.
+    hooks: tuple[HookSpec, ...] = ()
+    #: ``HANDLERS`` then ``RESPONDERS``, imported, checked and configured (subconfig).
+    plugins: tuple[PluginSpec, ...] = ()
+
+
+def plan(config: conf.Config) -> Plan:
+    """Import and order what ``config`` declares; problems come back as check messages."""
+    problems = list(config.problems)
+    objects: dict[str, Any] = {}
+    for entry in config.tweens:
+        obj = _import(entry, problems)
+        if obj is not None:
+            objects[entry.name] = obj
+    ordering = order_tweens(
+        [TweenDecl(e.name, e.over, e.under, e.path) for e in config.tweens],
+        None if config.tween_order is None else list(config.tween_order),
+    )
+    by_name: dict[str, conf.TweenEntry] = {}
+    for entry in config.tweens:
+        by_name.setdefault(entry.name, entry)
+    duplicates: dict[str, list[int]] = {}
+    for entry in config.tweens:
+        duplicates.setdefault(entry.name, []).append(entry.index)
+    problems.extend(_ordering_problem(e, by_name, duplicates) for e in ordering.errors)
+    hook_specs, hook_problems = plan_hooks(config.hooks)
+    problems.extend(hook_problems)
+    # Subconfig values may come from the environment: read it now, at each check and
+    # each build, never at import time.
+    plugin_specs, plugin_problems = plan_plugins(
+        config.handlers, config.responders, config.plugins, os.environ
+    )
+    problems.extend(plugin_problems)
+    return Plan(
+        config=config,
+        tweens=tuple(by_name[name] for name in ordering.order),
+        objects=objects,
+        explicit=ordering.explicit,
+        problems=tuple(problems),
+        hooks=hook_specs,
+        plugins=plugin_specs,
+    )
+
+
+def _import(entry: conf.TweenEntry, problems: list[checks.CheckMessage]) -> Any:
+    what = "tween factory" if entry.kind == "factory" else "chain handler"
+    try:
+        obj = import_string(entry.path)
+    except Exception as exc:  # ImportError, but also whatever the module raises
+        problems.append(
+            checks.Error(
+                f"{entry.label}: cannot import {what} {entry.path!r}: {type(exc).__name__}: {exc}",
+                hint="Check the dotted path; the module must be importable.",
+                id="hookpipe.E007",
+            )
+        )
+        return None
+    if not callable(obj):
+        problems.append(
+            checks.Error(
+                f"{entry.label}: {what} {entry.path!r} is a {type(obj).__name__}, not a callable.",
+                hint="A tween factory is called as factory(handler, registry, **options); "
+                "a chain handler as fn(app, request, next_handler).",
+                id="hookpipe.E008",
+            )
+        )
+        return None
+    return obj
+
+
+def _ordering_problem(
+    error: OrderingError, by_name: dict[str, conf.TweenEntry], duplicates: dict[str, list[int]]
+) -> checks.CheckMessage:
+    entry = by_name.get(error.name)
+    label = entry.label if entry else repr(error.name)
+    known = ", ".join(repr(n) for n in by_name) or "none"
+    match error.problem:
+        case Problem.OVER_INGRESS:
+            return checks.Error(
+                f'{label} has over="{INGRESS}": nothing is closer to the ingress.',
+                hint=f'Leave "over" out to place it at the top (under="{INGRESS}").',
+                id="hookpipe.E010",
+            )
+        case Problem.UNDER_MAIN:
+            return checks.Error(
+                f'{label} has under="{MAIN}": nothing is closer to MAIN than MAIN.',
+                hint=f'Use over="{MAIN}" to place it at the bottom of the chain.',
+                id="hookpipe.E011",
+            )
+        case Problem.RESERVED_NAME:
+            return checks.Error(
+                f"{label}: {error.name!r} is reserved for the chain's sentinels.",
+                hint='Give the tween another "name".',
+                id="hookpipe.E012",
+            )
+        case Problem.DUPLICATE_NAME:
+            return checks.Error(
+                f"More than one tween is named {error.name!r}: "
+                + " and ".join(f'HOOKPIPE["TWEENS"][{i}]' for i in duplicates[error.name])
+                + ".",
+                hint='Give each use of the factory its own "name" alias.',
+                id="hookpipe.E013",
+            )
+        case Problem.MISSING_TARGET:
+            return checks.Error(
+                f"{label} has {error.hint}={list(error.names)!r}, and none of those "
+                "tweens is configured.",
+                hint=f"Configured tween names: {known}. In a list, one present entry "
+                "is enough; absent ones are skipped.",
+                id="hookpipe.E014",
+            )
+        case Problem.CYCLE:
+            return checks.Error(
+                f"The tween hints form a cycle: {error.cycle_text}.",
+                hint="Each name must be over the next; drop or change one of these hints.",
+                id="hookpipe.E015",
+            )
+        case Problem.UNKNOWN_IN_ORDER:
+            return checks.Error(
+                f'HOOKPIPE["TWEEN_ORDER"] names {error.name!r}, which is not a tween '
+                'of HOOKPIPE["TWEENS"].',
+                hint=f"Configured tween names: {known}.",
+                id="hookpipe.E016",
+            )
+        case Problem.DUPLICATE_IN_ORDER:
+            return checks.Error(
+                f'HOOKPIPE["TWEEN_ORDER"] lists {error.name!r} more than once.',
+                hint="Each tween runs at most once; list it once.",
+                id="hookpipe.E018",
+            )

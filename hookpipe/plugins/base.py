@@ -1,0 +1,116 @@
+"""The plugin base classes users subclass: handlers and responders (from Ledge).
+
+A **handler** (:class:`HandlerImplementation`) does background work with a request:
+every handler whose ``handles(request, content)`` is true runs ``handle()`` where its
+runner says (:mod:`hookpipe.runners`): in the bounded pool with a
+:class:`~hookpipe.plugins.snapshot.RequestSnapshot`, or inline with the live request when
+``THREAD_SAFE = False``. A **responder** (:class:`ResponderImplementation`) answers a
+request: the first whose ``handles()`` is true returns the response from ``respond()``,
+streamed (:mod:`hookpipe.streaming`). :mod:`hookpipe.plugins.dispatch` runs them in ``MAIN``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .subconfig import PluginConfig, Setting
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+
+PluginKind = Literal["handler", "responder"]
+
+
+UNSET_HANDLER_NAME: Final = "UNSET_HANDLER_NAME"
+UNSET_RESPONDER_NAME: Final = "UNSET_RESPONDER_NAME"
+
+
+# --------------------------------------------------------------- the plugins
+
+
+class Plugin:
+    """What handlers and responders share: name, subconfig, config, ``handles()``."""
+
+    #: Used in logs, in ``HOOKPIPE["PLUGINS"]`` and for environment variables. Required.
+    name: ClassVar[str] = ""
+    #: Typed settings, ``{"KEY": Setting(...)}``; see :class:`Setting`.
+    subconfig: ClassVar[Mapping[str, Setting]] = {}
+    #: Prefilter: the HTTP methods this plugin may want, e.g. ``{"POST"}``; ``None``
+    #: (the default): any method. A request with another method never meets the plugin.
+    methods: ClassVar[AbstractSet[str] | None] = None
+    #: Prefilter: the path prefixes this plugin may want, e.g. ``("/hooks/",)``,
+    #: matched against ``request.path_info``; ``None`` (the default): any path.
+    path_prefixes: ClassVar[tuple[str, ...] | None] = None
+    kind: ClassVar[PluginKind]
+    _unset: ClassVar[str]
+
+    def __init__(self, config: PluginConfig | None = None) -> None:
+        """Called once per pipeline build with the resolved subconfig. A subclass that
+        overrides it must call ``super().__init__(config)``."""
+        if not self.name or self.name == self._unset:
+            raise ImproperlyConfigured(
+                f"{dotted(type(self))} must set 'name' (a {self.kind} named "
+                f"{self._unset!r} cannot be configured)."
+            )
+        self.config = config if config is not None else PluginConfig()
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        """Whether this plugin wants ``request``. Keep it quick: it runs for every
+        request, in the request's thread. Raising counts as ``False`` (and is logged)."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} config={self.config!r}>"
+
+
+class HandlerImplementation(Plugin):
+    """Does background work with the requests it ``handles()``; never answers them.
+
+    Every handler whose ``handles()`` is true runs ``handle(request, content)``. With
+    ``THREAD_SAFE = True`` (the default) that is in the bounded pool, later, with a
+    :class:`RequestSnapshot` in place of the request; with ``THREAD_SAFE = False`` it is
+    in the request's thread, before the response, with the live ``HttpRequest``. What
+    ``handle()`` returns is ignored, and what it raises is logged with its ``name``.
+    """
+
+    name: ClassVar[str] = UNSET_HANDLER_NAME
+    kind: ClassVar[PluginKind] = "handler"
+    _unset: ClassVar[str] = UNSET_HANDLER_NAME
+    #: True: run in the pool with a snapshot. False: run inline with the live request.
+    THREAD_SAFE: ClassVar[bool] = True
+
+    def handle(self, request: Any, content: bytes) -> None:
+        """Do the work. ``request`` is a :class:`RequestSnapshot` (or, with
+        ``THREAD_SAFE = False``, the ``HttpRequest``)."""
+        raise NotImplementedError
+
+
+class ResponderImplementation(Plugin):
+    """Answers the requests it ``handles()`` (the first responder that does wins).
+
+    ``respond(request, content)`` returns an ``HttpResponse``/``StreamingHttpResponse``,
+    which is used as is, or an iterable or async iterable of ``bytes``/``str``, which is
+    streamed chunk by chunk with ``content_type``, ``status`` and ``headers``. It may be
+    ``async def`` (or an async generator). It runs in the request's thread, or on the
+    event loop when it is async.
+    """
+
+    name: ClassVar[str] = UNSET_RESPONDER_NAME
+    kind: ClassVar[PluginKind] = "responder"
+    _unset: ClassVar[str] = UNSET_RESPONDER_NAME
+    #: Of a streamed answer. ``None``: Django's default (``text/html; charset=utf-8``).
+    content_type: ClassVar[str | None] = None
+    status: ClassVar[int] = 200
+    headers: ClassVar[Mapping[str, str]] = {}
+
+    def respond(self, request: HttpRequest, content: bytes) -> Any:
+        """Answer ``request``: a response, or chunks to stream."""
+        raise NotImplementedError
+
+
+def dotted(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"

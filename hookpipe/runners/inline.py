@@ -1,0 +1,29 @@
+"""The inline runner: the job runs in the request's thread, before the response, with the
+live request (a handler with ``THREAD_SAFE = False``)."""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any, Final
+
+from .jobs import run_inline
+from .process_pool import counters
+
+if TYPE_CHECKING:
+    from ..plugins.base import HandlerImplementation
+
+
+class InlineRunner:
+    """Runs a handler's jobs at once, in the caller's thread, counted like pool jobs."""
+
+    kind: Final = "inline"
+    wants_snapshot: Final = False
+
+    def submit(
+        self, handler: HandlerImplementation, subject: Any, content: bytes, request_id: str
+    ) -> None:
+        job = functools.partial(handler.handle, subject, content)
+        run_inline(handler.name, job, counters(), request_id=request_id)
+
+    def describe(self) -> dict[str, Any]:
+        return {"runner": self.kind}

@@ -1,0 +1,55 @@
+"""Running one handler job: timed, counted, its error logged with the handler's name."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from django.db import close_old_connections
+
+from .counters import Counters
+
+logger = logging.getLogger("hookpipe")
+
+
+Job = Callable[[], object]
+
+
+def run_inline(name: str, job: Job, counters: Counters, *, request_id: str = "-") -> None:
+    """Run ``job`` now, in this thread, counted like a pool job (never raises)."""
+    counters.started_inline(name)
+    # In the request's thread the connection is the request's (maybe inside a
+    # transaction): Django closes it at the end of the request, not us.
+    run_counted(name, job, counters, request_id, pool_thread=False)
+
+
+def run_counted(
+    name: str, job: Job, counters: Counters, request_id: str, *, pool_thread: bool = True
+) -> None:
+    ok = False
+    start = time.perf_counter()
+    try:
+        # A pool thread lives long: close its connection when Django would close a
+        # request's (CONN_MAX_AGE, or a broken one), before and after each job.
+        if pool_thread:
+            close_old_connections()
+        job()
+        ok = True
+    except Exception as exc:
+        logger.error(
+            "hookpipe: handler %r raised %s: %s (request %s)",
+            name,
+            type(exc).__name__,
+            exc,
+            request_id,
+            exc_info=exc,
+            extra={"request_id": request_id},
+        )
+    finally:
+        try:
+            if pool_thread:
+                close_old_connections()
+        except Exception:  # a broken connection must not lose the count
+            logger.exception("hookpipe: closing database connections after %r failed", name)
+        counters.finished(name, ok, time.perf_counter() - start)

@@ -1,0 +1,163 @@
+"""This process's pool: started on first use, replaced when its settings change, drained
+at exit, forgotten in a forked child.
+
+One pool per process, created on the first handler job (so ``gunicorn --preload``
+starts no thread in the master) from ``HOOKPIPE["THREAD_POOL"]``.
+
+Fork safety: a child process never uses its parent's pool (whose threads do not exist
+in the child); ``os.register_at_fork`` drops it, and the counters, in the child."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+from .counters import Counters
+from .pool import HandlerPool
+
+if TYPE_CHECKING:
+    from ..plugins.base import HandlerImplementation
+
+logger = logging.getLogger("hookpipe")
+
+#: Seconds :func:`shutdown` (at exit, and from ``hookpipe.gunicorn.worker_exit``) waits
+#: for queued and running jobs before it gives up on the queued ones. Keep it below
+#: gunicorn's ``graceful_timeout``.
+DRAIN_TIMEOUT = 10.0
+
+
+_lock = threading.Lock()
+_pool: HandlerPool | None = None
+#: Pools replaced by a settings change: their queued jobs still run and are drained.
+_retired: list[HandlerPool] = []
+_counters = Counters()
+_shut_down = False
+_exit_hook_registered = False
+
+
+def counters() -> Counters:
+    """This process's handler counters."""
+    return _counters
+
+
+def current_pool() -> HandlerPool | None:
+    """The pool if this process has started one, else ``None``; never starts it."""
+    return _pool
+
+
+def get_pool(settings: Mapping[str, Any]) -> HandlerPool:
+    """This process's pool for ``settings`` (``HOOKPIPE["THREAD_POOL"]`` normalised),
+    started on first use. New settings (``override_settings``) start a new pool; the old
+    one finishes its queued jobs."""
+    global _pool
+    wanted = (settings["MAX_WORKERS"], settings["MAX_QUEUE"], settings["ON_FULL"])
+    pool = _pool
+    if pool is not None and pool.settings == wanted:
+        return pool
+    with _lock:
+        if _pool is not None and _pool.settings == wanted:
+            return _pool
+        if _pool is not None:
+            _pool.close()
+            _retired.append(_pool)
+        _pool = HandlerPool(*wanted, counters=_counters)
+        if _shut_down:
+            _pool.close()  # after shutdown(): reject, do not start threads again
+        _register_exit_hook()
+        return _pool
+
+
+def shutdown(timeout: float | None = None) -> dict[str, dict[str, Any]]:
+    """Drain this process's pools (bounded by ``timeout`` in total, default
+    :data:`DRAIN_TIMEOUT`) and return the final counters by handler name. Later
+    submissions are rejected. Safe to call twice, and in a process that never started a
+    pool."""
+    global _shut_down
+    if timeout is None:
+        timeout = DRAIN_TIMEOUT
+    with _lock:
+        _shut_down = True
+        pools = [*_retired, *([_pool] if _pool is not None else [])]
+    deadline = time.monotonic() + timeout
+    for pool in pools:
+        pool.drain(max(0.0, deadline - time.monotonic()))
+    return {name: _counters.snapshot(name) for name in _counters.names()}
+
+
+def _at_exit() -> None:
+    if _pool is None or _shut_down:
+        return
+    final = shutdown()
+    logger.info("hookpipe: thread pool drained at exit (pid %s): %s", os.getpid(), final)
+
+
+def _register_exit_hook() -> None:
+    # Python joins the pool's threads at exit with no time limit, before atexit
+    # handlers run; threading's own exit hooks run before that join, so registering
+    # ours there drains with a bound first (and gives the threads their stop marks).
+    # Fall back to atexit where that API is missing.
+    global _exit_hook_registered
+    if _exit_hook_registered:
+        return
+    _exit_hook_registered = True
+    register: Callable[[Callable[[], None]], object] | None = getattr(
+        threading, "_register_atexit", None
+    )
+    if register is None:  # pragma: no cover - CPython 3.9+ has it
+        import atexit
+
+        atexit.register(_at_exit)
+        return
+    with contextlib.suppress(RuntimeError):  # the interpreter is already exiting
+        register(_at_exit)
+
+
+def _after_fork_in_child() -> None:
+    """In a forked child: forget the parent's pools, locks and counters."""
+    global _lock, _pool, _retired, _counters, _shut_down
+    _lock = threading.Lock()
+    _pool = None
+    _retired = []
+    _counters = Counters()
+    _shut_down = False
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def reset_for_tests(pools: Iterable[HandlerPool] = ()) -> None:
+    """Drop the pool and zero the counters (tests only; jobs still running keep going)."""
+    global _pool, _retired, _counters, _shut_down
+    with _lock:
+        for pool in [*pools, *_retired, *([_pool] if _pool else [])]:
+            pool.close()
+        _pool = None
+        _retired = []
+        _counters = Counters()
+        _shut_down = False
+
+
+class PoolRunner:
+    """Runs a handler's jobs in this process's pool, with a snapshot of the request."""
+
+    kind: Final = "pool"
+    wants_snapshot: Final = True
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        #: ``HOOKPIPE["THREAD_POOL"]``, normalised.
+        self.settings = settings
+
+    def submit(
+        self, handler: HandlerImplementation, subject: Any, content: bytes, request_id: str
+    ) -> None:
+        job = functools.partial(handler.handle, subject, content)
+        get_pool(self.settings).submit(handler.name, job, request_id=request_id)
+
+    def describe(self) -> dict[str, Any]:
+        return {"runner": self.kind}

@@ -1,0 +1,2 @@
+"""A responder's output as a streamed response, whichever way the server reads it:
+:mod:`~hookpipe.streaming.response` decides, :mod:`~hookpipe.streaming.streams` streams."""
