@@ -10,8 +10,6 @@ from typing import Any
 
 from .data import LIVE_KEYS, plain
 
-# ----------------------------------------------------------- display of plugins
-
 _TITLE_KEYS = ("name", "class", "path", "factory")
 _FIRST_KEYS = ("priority", "name", "class", "kind", "thread_safe", "THREAD_SAFE")
 # Keys of describe()["hooks"] entries that the global hooks listing leaves out.

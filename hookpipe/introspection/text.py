@@ -8,8 +8,6 @@ from typing import Any
 from ..ordering import INGRESS, MAIN
 from .display import PluginView, format_value, global_hooks, kind_label, plugin_view
 
-# ---------------------------------------------------------------------- text
-
 
 def render_text(data: Mapping[str, Any]) -> str:
     """The pipeline as ``manage.py hookpipe`` prints it (live counters left out)."""

@@ -25,9 +25,6 @@ if TYPE_CHECKING:
     from django.conf import LazySettings
 
 
-# -------------------------------------------------------------------------- build
-
-
 class Registry:
     """Given to tween factories as ``registry`` and to chain handlers as ``app``.
 

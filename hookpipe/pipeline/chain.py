@@ -19,9 +19,6 @@ from ..failsafe import NotAResponse, failsafe_response
 if TYPE_CHECKING:
     from .build import Registry
 
-if TYPE_CHECKING:
-    pass
-
 
 SyncHandler = Callable[[HttpRequest], HttpResponseBase]
 AsyncHandler = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
@@ -42,7 +39,7 @@ class Link:
     ``call_sync`` and ``call_async`` are what a caller of each kind calls: a tween
     guarded (see :func:`guard`) and adapted, once, for callers of the other kind.
     ``tween`` is a sync tween itself, unguarded, which the handler of a sync tween above
-    calls and guards inline (see :func:`_downstream`); ``None`` for the others.
+    calls and guards inline (see :func:`handler_below`); ``None`` for the others.
     """
 
     __slots__ = ("call_async", "call_sync", "name", "tween", "what")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from asgiref.sync import async_to_sync, sync_to_async
 from django.http import HttpRequest, HttpResponseBase
 
@@ -12,9 +10,6 @@ from ..failsafe import failsafe_response
 from ..hooks import HookRuntime, State
 from ..plugins.base import ResponderImplementation
 from ..plugins.dispatch import Answer
-
-if TYPE_CHECKING:
-    pass
 
 
 def _below_sync(ctx: RequestContext, request: HttpRequest) -> HttpResponseBase:
@@ -121,7 +116,7 @@ async def main_hooked_async(request: HttpRequest) -> HttpResponseBase:
     return await hooks.leave_async(state, response)
 
 
-# ------------------------------------------------------------- in MAIN
+# ------------------------------------------- a request the plugins answered
 
 
 def answered_sync(

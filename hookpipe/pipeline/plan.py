@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.core import checks
 from django.utils.module_loading import import_string
@@ -18,12 +18,6 @@ from .. import conf
 from ..hooks import HookSpec, plan_hooks
 from ..ordering import INGRESS, MAIN, OrderingError, Problem, TweenDecl, order_tweens
 from ..plugins.planning import PluginSpec, plan_plugins
-
-if TYPE_CHECKING:
-    pass
-
-
-# --------------------------------------------------------------------------- plan
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured
@@ -28,12 +28,6 @@ from .build import BuildError, Pipeline
 from .plan import plan
 
 logger = logging.getLogger("hookpipe")
-
-if TYPE_CHECKING:
-    pass
-
-
-# ------------------------------------------------------------------ process-wide
 
 
 _lock = threading.Lock()

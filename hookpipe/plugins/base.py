@@ -29,9 +29,6 @@ UNSET_HANDLER_NAME: Final = "UNSET_HANDLER_NAME"
 UNSET_RESPONDER_NAME: Final = "UNSET_RESPONDER_NAME"
 
 
-# --------------------------------------------------------------- the plugins
-
-
 class Plugin:
     """What handlers and responders share: name, subconfig, config, ``handles()``."""
 

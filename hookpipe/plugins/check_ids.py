@@ -3,13 +3,8 @@ docs/checks.rst describes them."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-if TYPE_CHECKING:
-    pass
-
-
-# Check ids, each written once here; docs/checks.rst describes them.
 BAD_PLUGIN_ENTRY: Final = "hookpipe.E030"
 PLUGIN_IMPORT_FAILED: Final = "hookpipe.E031"
 NOT_A_PLUGIN: Final = "hookpipe.E032"

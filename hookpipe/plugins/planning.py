@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
@@ -26,12 +26,6 @@ from .check_ids import (
 )
 from .subconfig import PluginConfig, env_prefix, resolve
 from .validation import check_methods, check_name, check_prefilters, check_subconfig
-
-if TYPE_CHECKING:
-    pass
-
-
-# ----------------------------------------------------------------- planning
 
 
 @dataclass(frozen=True)

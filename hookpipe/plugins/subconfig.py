@@ -20,15 +20,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import environ  # type: ignore[import-untyped]
 
 from .check_ids import BAD_VALUE, MISSING_VALUE
-
-if TYPE_CHECKING:
-    pass
-
 
 #: How secret values are shown (``describe()``, the admin page, ``repr(self.config)``).
 REDACTED: Final = "********"
@@ -47,9 +43,6 @@ def env_prefix(name: str) -> str:
     """The environment variable prefix of plugin ``name``: ``webhook-store`` ->
     ``HOOKPIPE_WEBHOOK_STORE_``. Upper-case; ``-`` and ``.`` become ``_``."""
     return ENV_PREFIX + re.sub(r"[-.]", "_", name).upper() + "_"
-
-
-# ----------------------------------------------------------------- subconfig
 
 
 class _Required:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from asgiref.sync import iscoroutinefunction
 from django.core import checks
@@ -23,10 +23,6 @@ from .check_ids import (
     NAME_NOT_SET,
 )
 from .subconfig import CASTS, MISFIT, Setting, env_prefix, fit
-
-if TYPE_CHECKING:
-    pass
-
 
 #: A name: letters and digits, with single ``-``, ``_`` or ``.`` between them, starting
 #: with a letter. Every such name maps to a valid environment variable prefix.

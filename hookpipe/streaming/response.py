@@ -63,9 +63,6 @@ def is_async_iterable(value: Any) -> bool:
     return hasattr(value, "__aiter__")
 
 
-# -------------------------------------------------------- building a response
-
-
 def _sync_close(source: Any) -> Callable[[], None] | None:
     close = getattr(source, "close", None)
     return close if callable(close) else None
