@@ -106,7 +106,8 @@ class Pipeline:
         for entry in reversed(built_plan.tweens):
             link, info = self._build_one(entry, built_plan.objects[entry.name], link)
             infos.append(info)
-        self._top = link
+        #: The outermost link: where process.serve_sync and serve_async hand each request.
+        self.top = link
         self.tweens = tuple(reversed(infos))
         self.registry.pipeline = self
 

@@ -83,7 +83,7 @@ def serve_sync(request: HttpRequest, get_response: GetResponse) -> HttpResponseB
         pipeline = _build()
     ctx = RequestContext(pipeline, get_response, False)
     request.hookpipe = ctx  # type: ignore[attr-defined]
-    response: HttpResponseBase = pipeline._top.call_sync(request)
+    response: HttpResponseBase = pipeline.top.call_sync(request)
     if ctx.finished is not None:
         attach_finished(response, request, ctx)
     return response
@@ -98,7 +98,7 @@ async def serve_async(request: HttpRequest, get_response: GetResponse) -> HttpRe
         pipeline = await sync_to_async(get_pipeline, thread_sensitive=True)()
     ctx = RequestContext(pipeline, get_response, True)
     request.hookpipe = ctx  # type: ignore[attr-defined]
-    response: HttpResponseBase = await pipeline._top.call_async(request)
+    response: HttpResponseBase = await pipeline.top.call_async(request)
     if ctx.finished is not None:
         attach_finished(response, request, ctx)
     return response
