@@ -18,7 +18,16 @@ from django.http import HttpRequest
 from django.utils.datastructures import MultiValueDict
 
 from .api import Hook, State
-from .redaction import REDACTED, header_value, redact_pairs, redact_url, single_line
+from .redaction import (
+    REDACTED,
+    header_value,
+    is_secret,
+    redact,
+    redact_pairs,
+    redact_url,
+    scrub_text,
+    single_line,
+)
 
 viewer_logger = logging.getLogger("hookpipe.viewer")
 
@@ -139,17 +148,26 @@ class RequestViewerHook(Hook):
         if self.blacklist and request.path.startswith(self.blacklist):
             return
         values = [(item, self.value(item, state)) for item in self.items]
-        line = " ".join(f"{item}={single_line(v, self.max_length)}" for item, v in values)
-        viewer_logger.info("%s", line, extra={"hookpipe_viewer": dict(values)})
+        # The structured extra shows exactly what the line shows: redacted, one line, cut.
+        shown = {item: single_line(v, self.max_length) for item, v in values}
+        line = " ".join(f"{item}={v}" for item, v in shown.items())
+        viewer_logger.info("%s", line, extra={"hookpipe_viewer": shown})
         response = state.response
         if self.headers and settings.DEBUG and response is not None:
             for item, value in values:
                 response.headers[self._header_names[item]] = header_value(value, self.max_length)
 
     def value(self, item: str, state: State) -> str:
-        """The text shown for ``item`` (redacted, not yet made single-line)."""
+        """The text shown for ``item``: redacted, not yet made single-line nor cut.
+
+        Every item goes through the same two passes (:mod:`~hookpipe.hooks.redaction`):
+        secrets under names in the value's structure, then ``name=value`` secrets in the
+        text, so an item nobody thought of (``scope``, ``RAW_URI`` in ``environ``, a
+        middleware's attribute) is as safe as ``params``."""
+        if is_secret(item) and item != "COOKIES":  # COOKIES shows names, see _render
+            return REDACTED
         try:
-            return self._value(item, state)
+            return scrub_text(self._value(item, state))
         except Exception as exc:  # a lazy attribute may fail (DisallowedHost, a DB error)
             return f"<error: {type(exc).__name__}>"
 
@@ -189,6 +207,8 @@ class RequestViewerHook(Hook):
             return repr([(str(k), REDACTED) for k in value])
         if isinstance(value, MultiValueDict):
             return repr(redact_pairs(_multi_pairs(value)))
-        if isinstance(value, Mapping):
+        if isinstance(value, Mapping):  # META, environ, scope, headers: as (name, value) pairs
             return repr(redact_pairs(value.items()))
+        if isinstance(value, list | tuple):
+            return repr(redact(value))
         return str(value)
