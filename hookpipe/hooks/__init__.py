@@ -12,8 +12,11 @@ A hook is an object with four methods, each optional and each may be ``async def
 The rules (``docs/hooks.rst`` has them as a table): a request's hooks are the global
 ones (``HOOKPIPE["HOOKS"]``) plus the view's (``@with_hooks``), sorted by ``priority``,
 ascending and stable, each instance once. ``on_route`` and ``before`` run in that order,
-``after`` and ``on_error`` in reverse, and only for hooks that were *entered* (their
-``on_route`` or ``before`` was called). The first ``on_error`` that returns a response
+``after`` and ``on_error`` in reverse. ``after`` pairs with the entry methods a hook
+defines: a hook that defines ``on_route`` or ``before`` gets it only when one of them
+ran, a hook that defines neither always. ``on_error`` goes to the hooks the request
+reached (those up to one whose ``on_route``/``before`` answered or raised). The first
+``on_error`` that returns a response
 wins; if none does, Django's own exception handling answers.
 
 Cost: everything that can be decided ahead (the sorted lists, which methods a hook

@@ -95,8 +95,9 @@ class State:
         self.hooks: tuple[Any, ...] = hook_list.hooks
         self.exception: Exception | None = None
         self._list = hook_list
-        # How many hooks were entered: a prefix of the global list (on_route) and a
-        # prefix of this request's list (before). after/on_error run for those only.
+        # How far on_route and before got: a prefix of the global list (on_route) and a
+        # prefix of this request's list (before). Which after and on_error methods run
+        # follows from these (hookpipe.hooks.runners.paired and .reached).
         self._route_done = 0
         self._before_done = 0
 

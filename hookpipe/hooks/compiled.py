@@ -5,6 +5,10 @@ or those plus a view's own) and, per phase, a :class:`Program`: the methods to c
 running order, no-ops left out, each knowing whether it is async and where its run of
 same-kind methods ends. Built once per pipeline build or once per view, never per
 request; :mod:`hookpipe.hooks.runners` executes them.
+
+Which hooks get ``after`` is decided here too, per hook: ``after`` pairs with the entry
+methods a hook defines (:meth:`HookMethod.paired`), and the lists for the two usual
+outcomes of a request are kept ready (``after_routed``, ``after_unrouted``).
 """
 
 from __future__ import annotations
@@ -21,7 +25,17 @@ from .api import hook_label, overrides, unique
 class HookMethod:
     """One hook's method for one phase, with what the runners need to know, once."""
 
-    __slots__ = ("fn", "gposition", "hook", "is_async", "phase", "position")
+    __slots__ = (
+        "always",
+        "before_entry",
+        "fn",
+        "gposition",
+        "hook",
+        "is_async",
+        "phase",
+        "position",
+        "route_entry",
+    )
 
     def __init__(self, hook: Any, phase: str, position: int, gposition: int) -> None:
         self.hook = hook
@@ -31,6 +45,20 @@ class HookMethod:
         #: Position of the hook in its list, and in the global list (or a huge number).
         self.position = position
         self.gposition = gposition
+        #: The hook's entry methods, which its ``after`` pairs with (see ``paired``):
+        #: it gets ``after`` when one of those ran, or always if it defines neither.
+        self.route_entry = overrides(hook, "on_route")
+        self.before_entry = overrides(hook, "before")
+        self.always = not (self.route_entry or self.before_entry)
+
+    def paired(self, route_done: int, before_done: int) -> bool:
+        """Whether this hook's ``after`` runs, given how far ``on_route`` and ``before``
+        got (how many hooks of the global list, and of the request's list, they reached)."""
+        return (
+            self.always
+            or (self.route_entry and self.gposition < route_done)
+            or (self.before_entry and self.position < before_done)
+        )
 
     @property
     def label(self) -> str:
@@ -66,7 +94,17 @@ class Program:
 class HookList:
     """A sorted tuple of hooks and, per phase, the methods to call (no-ops left out)."""
 
-    __slots__ = ("after", "before", "count", "hooks", "is_global", "on_error", "on_route")
+    __slots__ = (
+        "after",
+        "after_routed",
+        "after_unrouted",
+        "before",
+        "count",
+        "hooks",
+        "is_global",
+        "on_error",
+        "on_route",
+    )
 
     def __init__(
         self, hooks: Sequence[Any], global_positions: Mapping[int, int] | None = None
@@ -93,3 +131,11 @@ class HookList:
         self.before = program("before", False)
         self.after = program("after", True)
         self.on_error = program("on_error", True)
+        # The after programs of the two common ends of a request, chosen without work
+        # per request: every on_route and before ran (routed: the view, or an error from
+        # it), or every on_route ran and no before did (a responder answered, routing
+        # failed, a middleware's process_view answered). Hooks that define only
+        # on_route and are not global never run it, so they are never paired.
+        every = sys.maxsize
+        self.after_routed = self.after.keep(lambda m: m.paired(every - 1, every))
+        self.after_unrouted = self.after.keep(lambda m: m.paired(every - 1, 0))

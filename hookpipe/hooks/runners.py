@@ -189,19 +189,38 @@ async def forward_async(
     return None, None
 
 
-def entered(state: State, program: Program) -> Program:
-    """``program`` (the request's after or on_error), limited to the hooks entered."""
+def reached(state: State, program: Program) -> Program:
+    """``program`` (the request's on_error), limited to the hooks the request reached:
+    those whose ``on_route`` or ``before`` was called, or would have been had the hook
+    defined one (hooks after one that answered or raised were not reached)."""
     hook_list = state._list
     n = hook_list.count
     route, before = state._route_done, state._before_done
     if before >= n or (hook_list.is_global and route >= n):
-        return program  # the common case: everybody was entered
+        return program  # the common case: everybody was reached
     return program.keep(lambda m: m.position < before or m.gposition < route)
+
+
+def paired(state: State) -> Program:
+    """The request's ``after`` program: a hook that defines ``on_route`` or ``before``
+    only if one of them ran, a hook that defines neither always.
+
+    The two usual ends of a request use a list compiled ahead; only a request where an
+    ``on_route`` or ``before`` answered or raised filters per request.
+    """
+    hook_list = state._list
+    n = hook_list.count
+    route, before = state._route_done, state._before_done
+    if before >= n:  # every before ran (so every on_route did: routing was reached)
+        return hook_list.after_routed
+    if before == 0 and hook_list.is_global and route >= n:
+        return hook_list.after_unrouted
+    return hook_list.after.keep(lambda m: m.paired(route, before))
 
 
 def on_error_sync(state: State, exc: Exception) -> HttpResponseBase | None:
     state.exception = exc
-    program = entered(state, state._list.on_error)
+    program = reached(state, state._list.on_error)
     if program.all_sync:
         for method in program.methods:
             try:
@@ -224,7 +243,7 @@ def on_error_sync(state: State, exc: Exception) -> HttpResponseBase | None:
 
 async def on_error_async(state: State, exc: Exception) -> HttpResponseBase | None:
     state.exception = exc
-    program = entered(state, state._list.on_error)
+    program = reached(state, state._list.on_error)
     i, n = 0, len(program.methods)
     while i < n:
         i, response, _ = await _segment_async(state, program, i, exc)
@@ -245,7 +264,7 @@ async def error_response_async(state: State, exc: Exception) -> HttpResponseBase
 
 
 def after_sync(state: State, program: Program) -> HttpResponseBase:
-    """after: every entered hook runs; an error is handled like a view error and the
+    """after: every paired hook runs; an error is handled like a view error and the
     remaining hooks see the response that handling produced."""
     if program.all_sync:
         for method in program.methods:

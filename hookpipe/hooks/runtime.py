@@ -26,13 +26,13 @@ from .routing import routing_error
 from .runners import (
     after_async,
     after_sync,
-    entered,
     error_response_async,
     error_response_sync,
     forward_async,
     forward_sync,
     on_error_async,
     on_error_sync,
+    paired,
 )
 
 if TYPE_CHECKING:
@@ -134,15 +134,16 @@ class HookRuntime:
 
     @staticmethod
     def leave_sync(state: State, response: HttpResponseBase) -> HttpResponseBase:
-        """Run ``after`` for the entered hooks, in reverse; return the final response."""
+        """Run ``after``, in reverse, for the hooks it pairs with (a hook that defines
+        ``on_route`` or ``before`` only if one of them ran); return the final response."""
         state.response = response
-        program = entered(state, state._list.after)
+        program = paired(state)
         return after_sync(state, program) if program.methods else response
 
     @staticmethod
     async def leave_async(state: State, response: HttpResponseBase) -> HttpResponseBase:
         state.response = response
-        program = entered(state, state._list.after)
+        program = paired(state)
         return await after_async(state, program) if program.methods else response
 
     # ---------------------------------------------------------- introspection
@@ -247,7 +248,7 @@ def process_view_sync(
             raise error
         return response
     if response is None:
-        state._before_done = hook_list.count  # all entered, even without before
+        state._before_done = hook_list.count  # all reached, even without before
     return response
 
 
@@ -272,7 +273,7 @@ async def process_view_async(
             raise error
         return response
     if response is None:
-        state._before_done = hook_list.count  # all entered, even without before
+        state._before_done = hook_list.count  # all reached, even without before
     return response
 
 

@@ -33,6 +33,8 @@ urlpatterns = [
     path("hooked/<int:number>/", v.hooked),
     path("async-hooked/", v.async_hooked),
     path("hooked-broken/", v.hooked_broken),
+    path("guarded/", v.guarded),
+    path("guarded-logged/", v.guarded_logged),
     path("stacked/", v.stacked),
     path("wrapped/", v.wrapped),
     path("cbv/base/", v.BaseView.as_view()),

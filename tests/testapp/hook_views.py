@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 
 from hookpipe import with_hooks
 
-from .hooks import EVENTS, AsyncRecorder, Recorder, Seen
+from .hooks import EVENTS, AfterOnly, AsyncRecorder, Recorder, Seen
 
 #: One instance given to a base class and to its subclass: counted once.
 SHARED = Recorder("shared", priority=50)
@@ -84,6 +84,23 @@ V2 = Recorder("v2", priority=10)
 def hooked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     _seen("view")
     return HttpResponse("hooked")
+
+
+#: Answers in ``before`` ahead of the global hooks (priority 10 < 100).
+GUARD = Recorder("guard", priority=10, respond_in=["before"], status=403)
+
+
+@with_hooks(GUARD)
+def guarded(request: HttpRequest) -> HttpResponse:
+    _seen("view")
+    return HttpResponse("guarded")
+
+
+@with_hooks(AfterOnly())
+@with_hooks(GUARD)
+def guarded_logged(request: HttpRequest) -> HttpResponse:
+    _seen("view")
+    return HttpResponse("guarded")
 
 
 @with_hooks(AsyncRecorder("av"))

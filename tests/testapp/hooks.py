@@ -226,3 +226,65 @@ class ExplodingInit(Hook):
 
 
 AN_INSTANCE = Recorder("instance")
+
+
+# ------------------------------------------------- after pairs with on_route/before
+
+
+class PairedBefore(Hook):
+    """Relies on its own ``before``, as users' hooks do: its ``after`` reads what
+    ``before`` set, and would fail (a 500) if it ran without it."""
+
+    def before(self, state: State) -> None:
+        EVENTS.append(Seen("paired-before", "before"))
+        state.paired_started = "yes"
+
+    def after(self, state: State) -> None:
+        EVENTS.append(Seen("paired-before", "after"))
+        assert state.response is not None
+        state.response.headers["X-Paired"] = state.paired_started
+
+
+class AsyncPairedBefore(Hook):
+    async def before(self, state: State) -> None:
+        await asyncio.sleep(0)
+        EVENTS.append(Seen("async-paired-before", "before"))
+        state.async_paired_started = "yes"
+
+    async def after(self, state: State) -> None:
+        await asyncio.sleep(0)
+        EVENTS.append(Seen("async-paired-before", "after"))
+        assert state.response is not None
+        state.response.headers["X-Async-Paired"] = state.async_paired_started
+
+
+class PairedRoute(Hook):
+    """Defines ``on_route`` and ``after``: paired with its ``on_route``."""
+
+    def on_route(self, state: State) -> None:
+        EVENTS.append(Seen("paired-route", "on_route"))
+
+    def after(self, state: State) -> None:
+        EVENTS.append(Seen("paired-route", "after"))
+
+
+class AfterOnly(Hook):
+    """Defines neither entry method: ``after`` on every request it takes part in."""
+
+    def after(self, state: State) -> None:
+        EVENTS.append(Seen("after-only", "after", status=_status(state)))
+
+
+def _status(state: State) -> int | None:
+    return state.response.status_code if state.response is not None else None
+
+
+class AnswersInBefore(Hook):
+    priority = 50
+
+    def before(self, state: State) -> HttpResponseBase:
+        EVENTS.append(Seen("answers", "before"))
+        return HttpResponse("no", status=401)
+
+    def after(self, state: State) -> None:
+        EVENTS.append(Seen("answers", "after"))
