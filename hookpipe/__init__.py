@@ -3,7 +3,7 @@
 Users import from here and nothing deeper; the modules behind these names are private.
 """
 
-from .hooks import Hook, State, with_hooks
+from .hooks import Hook, State, include_with_hooks, with_hooks
 from .ordering import INGRESS, MAIN
 from .plugins.base import HandlerImplementation, ResponderImplementation
 from .plugins.snapshot import RequestSnapshot
@@ -20,5 +20,6 @@ __all__ = [
     "ResponderImplementation",
     "Setting",
     "State",
+    "include_with_hooks",
     "with_hooks",
 ]

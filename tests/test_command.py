@@ -288,7 +288,10 @@ def test_json_per_view_hooks() -> None:
 @override_settings(ROOT_URLCONF="django.contrib.auth.urls")
 def test_no_view_with_hooks() -> None:
     out, _ = run()
-    assert "Per-view hooks (@with_hooks, found by walking the URLconf):\n  none\n" in out
+    assert (
+        "Per-view hooks (@with_hooks, include_with_hooks; found by walking the URLconf):\n  none\n"
+        in out
+    )
     assert as_json()["view_hooks"] == []
 
 

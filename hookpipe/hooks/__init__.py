@@ -30,6 +30,7 @@ served under ASGI with five sync hooks switches threads once per phase, not five
 The package, one job per module:
 
 * :mod:`~hookpipe.hooks.api`: ``Hook``, ``State``, ``@with_hooks``, what hook authors use;
+* :mod:`~hookpipe.hooks.groups`: ``include_with_hooks``, hooks for every view of an include;
 * :mod:`~hookpipe.hooks.config`: ``HOOKPIPE["HOOKS"]`` checked, imported and built;
 * :mod:`~hookpipe.hooks.compiled`: the sorted lists and per-phase programs, built ahead;
 * :mod:`~hookpipe.hooks.runners`: calling them across sync and async, handling errors;
@@ -38,13 +39,15 @@ The package, one job per module:
 * :mod:`~hookpipe.hooks.viewer` (with :mod:`~hookpipe.hooks.redaction`) and
   :mod:`~hookpipe.hooks.transaction`: the built-in hooks.
 
-This module only re-exports. Users import ``Hook``, ``State`` and ``with_hooks`` from
+This module only re-exports. Users import ``Hook``, ``State``, ``with_hooks`` and
+``include_with_hooks`` from
 ``hookpipe`` and name the built-in hooks in settings as ``hookpipe.hooks.<Name>``; the
 other names are what the rest of hookpipe (pipeline, middleware, introspection) uses.
 """
 
 from .api import Hook, State, hook_label, view_hooks, with_hooks
 from .config import HookConstructorError, HookSpec, build_hooks, plan_hooks
+from .groups import include_with_hooks
 from .redaction import REDACTED, SECRET_NAME
 from .runtime import HookRuntime, process_exception, process_view_async, process_view_sync
 from .transaction import TransactionHook
@@ -62,6 +65,7 @@ __all__ = [
     "TransactionHook",
     "build_hooks",
     "hook_label",
+    "include_with_hooks",
     "plan_hooks",
     "process_exception",
     "process_view_async",

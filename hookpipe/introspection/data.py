@@ -138,7 +138,8 @@ def view_hooks(urlconf: str | None = None) -> list[dict[str, Any]]:
     """Every URL pattern whose view carries hooks, in URLconf order.
 
     Each entry is ``{"pattern", "name", "view", "hooks": [{"name", "class", "priority"}]}``;
-    the hooks are the view's own (``@with_hooks``), global ones are not repeated.
+    the hooks are the view's own (``@with_hooks``, ``include_with_hooks``), global ones
+    are not repeated.
     """
     found = []
     for route, name, callback in walk_urlconf(urlconf):

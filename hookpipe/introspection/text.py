@@ -25,7 +25,7 @@ def render_text(data: Mapping[str, Any]) -> str:
     )
     out += ["", 'Global hooks (HOOKPIPE["HOOKS"]), in priority order:']
     out += _plugin_table(global_hooks(data))
-    out += ["", "Per-view hooks (@with_hooks, found by walking the URLconf):"]
+    out += ["", "Per-view hooks (@with_hooks, include_with_hooks; found by walking the URLconf):"]
     out += _view_hooks_table(data.get("view_hooks") or [])
     for key, heading in (("handlers", "Handlers"), ("responders", "Responders")):
         out += ["", f'{heading} (HOOKPIPE["{key.upper()}"]):']
