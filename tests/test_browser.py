@@ -62,6 +62,16 @@ PIPELINE = {
     "PLUGINS": {"webhook-store": {"TOKEN": SECRET}},
     "THREAD_POOL": {"MAX_WORKERS": 4, "ON_FULL": "reject"},
 }
+#: Subconfig values from the environment: their sources ("env HOOKPIPE_...") are long
+#: words that cannot wrap at a space, the case that once pushed the page past 1280 px.
+ENVIRONMENT = {
+    "HOOKPIPE_WEBHOOK_STORE_BATCH": "250",
+    "HOOKPIPE_WEBHOOK_STORE_RATIO": "0.125",
+    "HOOKPIPE_WEBHOOK_STORE_ENABLED": "false",
+    "HOOKPIPE_WEBHOOK_STORE_TAGS": "orders,refunds,subscriptions,invoices,customers",
+}
+#: Window widths at which the page must fit without a horizontal scroll bar.
+WIDTHS = (1280, 800)
 #: The chain as drawn, top to bottom (omitted tweens are drawn, struck through).
 DRAWN = [
     "hookpipe.INGRESS",
@@ -109,8 +119,15 @@ def static_root(settings: Any, tmp_path: Path) -> Path:
 
 @pytest.mark.urls("tests.testapp.pipeline_fixtures")
 def test_pipeline_page_in_a_browser(
-    sync_playwright: Any, static_root: Path, live_server: Any, settings: Any, transactional_db: None
+    sync_playwright: Any,
+    static_root: Path,
+    live_server: Any,
+    settings: Any,
+    transactional_db: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    for variable, value in ENVIRONMENT.items():
+        monkeypatch.setenv(variable, value)
     settings.HOOKPIPE = PIPELINE
     get_user_model().objects.create_superuser("admin", "admin@example.com", PASSWORD)
     failed: list[str] = []
@@ -185,6 +202,33 @@ def test_pipeline_page_in_a_browser(
             assert "webhook-store" in handlers
             assert "chunks" in page.locator("#hp-responders").inner_text()
             assert SECRET not in page.content()
+            # The environment's values reached the page, with where they came from.
+            assert "env HOOKPIPE_WEBHOOK_STORE_TAGS" in handlers
+            assert "subscriptions" in handlers
+
+            # Long tables wrap or scroll inside their section: the page itself never
+            # scrolls sideways, so the counters column stays in view.
+            overflow = {}
+            for width in WIDTHS:
+                page.set_viewport_size({"width": width, "height": 900})
+                overflow[width] = page.evaluate(
+                    "() => [document.documentElement.scrollWidth, window.innerWidth]"
+                )
+                # (Reported by `pytest -s`, as the numbers behind the assertion.)
+                print(f"at {width} px: scrollWidth, innerWidth = {overflow[width]}")
+            assert all(scroll <= inner for scroll, inner in overflow.values()), overflow
+            # At 1280 px the plugin tables fit their section without scrolling: the
+            # long words in their details and subconfig wrap instead.
+            page.set_viewport_size({"width": 1280, "height": 900})
+            for section in ("#hp-handlers", "#hp-responders"):
+                box = page.locator(f"{section} .hp-scroll")
+                # Rectangles, not scrollWidth: that is rounded up, clientWidth down.
+                fits = box.evaluate(
+                    "e => e.firstElementChild.getBoundingClientRect().width"
+                    " <= e.getBoundingClientRect().width"
+                )
+                assert fits, f"{section} scrolls at 1280 px"
+            page.set_viewport_size({"width": 1280, "height": 900})
 
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT), full_page=True)
