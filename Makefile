@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 # Interpreters that pyenv may provide for the Django 6.x leg (ignored where absent).
 export PYENV_VERSION ?= $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.1[1-9]\.' | tr '\n' ':' | sed 's/:$$//')
 
-.PHONY: demo test test-django6 lint types docs pytest system-deps bench bench-e2e clean
+.PHONY: demo test test-django6 lint types docs pytest package system-deps bench bench-e2e clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,9 @@ demo: $(STAMP)
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python -m gunicorn -c demo_project/gunicorn.conf.py demo_project.wsgi
 
-## The whole suite: lint, types, docs (warnings are errors), then the tests with coverage.
-test: lint types docs pytest
+## The whole suite: lint, types, docs (warnings are errors), the tests with coverage, then
+## the package as users get it.
+test: lint types docs pytest package
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -38,6 +39,11 @@ docs: $(STAMP)
 
 pytest: $(STAMP) system-deps
 	$(BIN)/python -m pytest --cov --cov-report=term
+
+## Build the sdist and wheel, `twine check` them, install the wheel into a fresh
+## virtualenv and run a small project on it (.ci/package-smoke says what is checked).
+package: $(STAMP)
+	$(BIN)/python .ci/package-smoke
 
 ## Debian packages the browser test needs (chromium); installs only what is missing. Where
 ## that is impossible (no root), the browser test is skipped, except under CI=true.
