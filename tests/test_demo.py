@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections import Counter
@@ -56,6 +57,21 @@ def test_manage_check_is_clean(tmp_path: Path) -> None:
     env = live.project_env(tmp_path)
     result = live.manage("check", "--fail-level", "WARNING", env=env)
     assert "System check identified no issues" in result.stdout
+
+
+def test_every_demo_plugin_has_prefilters(tmp_path: Path) -> None:
+    # The docs ask every plugin to declare prefilters; the demo is what users copy.
+    env = live.project_env(tmp_path)
+    described = json.loads(live.manage("hookpipe", "--json", env=env).stdout)
+    prefilters = {
+        plugin["name"]: (plugin["methods"], plugin["path_prefixes"])
+        for plugin in described["handlers"] + described["responders"]
+    }
+    assert prefilters == {
+        "webhook-store": (["POST"], ["/webhooks/"]),
+        "event-feed": (["GET"], ["/events/feed/"]),
+        "clock": (["GET"], ["/events/clock/"]),
+    }
 
 
 # ------------------------------------------------------- gunicorn and uvicorn

@@ -10,6 +10,9 @@
   so you can watch chunks arrive with ``curl -N``; ``?pad=<bytes>`` makes each tick
   that long, to stream a lot of data.
 
+Each one declares prefilters (``methods``, ``path_prefixes``), as the docs ask every
+plugin to: a request none of them can want goes on to Django with its body unread.
+
 Try them, with the demo running (``make demo``)::
 
     curl -X POST -H 'X-Webhook-Token: demo-token' -H 'Content-Type: application/json' \\
@@ -61,6 +64,10 @@ class WebhookStore(HandlerImplementation):
     """
 
     name = "webhook-store"
+    # Prefilters: hookpipe asks this handler about POST /webhooks/... only. Every other
+    # request (pages, the API, the admin) does not even have its body read for it.
+    methods = {"POST"}
+    path_prefixes = ("/webhooks/",)
     subconfig = {
         "TOKEN": Setting(str, secret=True, default="", help="X-Webhook-Token to expect"),
         "SOURCES": Setting(list, default=["shop", "ci", "demo"]),
@@ -68,8 +75,6 @@ class WebhookStore(HandlerImplementation):
     }
 
     def handles(self, request: HttpRequest, content: bytes) -> bool:
-        if request.method != "POST" or not request.path.startswith("/webhooks/"):
-            return False
         source = request.path.removeprefix("/webhooks/").strip("/")
         if source not in self.config.SOURCES:
             return False
@@ -109,6 +114,8 @@ class EventFeed(ResponderImplementation):
     name = "event-feed"
     content_type = "application/x-ndjson"
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    methods = {"GET"}
+    path_prefixes = ("/events/feed/",)
     subconfig = {
         "POLL": Setting(float, default=1.0, help="seconds between looks for new events"),
         "FOLLOW": Setting(float, default=300.0, help="longest ?follow= allowed"),
@@ -116,7 +123,8 @@ class EventFeed(ResponderImplementation):
     }
 
     def handles(self, request: HttpRequest, content: bytes) -> bool:
-        return request.method == "GET" and request.path == "/events/feed/"
+        # The prefilters let GET /events/feed/<anything> through; the feed is that path.
+        return request.path == "/events/feed/"
 
     def respond(self, request: HttpRequest, content: bytes) -> Iterator[str]:
         last = int(_number(request, "since", 0, 0, 2**62))
@@ -151,13 +159,15 @@ class Clock(ResponderImplementation):
     name = "clock"
     content_type = "application/x-ndjson"
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    methods = {"GET"}
+    path_prefixes = ("/events/clock/",)
     subconfig = {
         "MAX_TICKS": Setting(int, default=100_000),
         "MAX_PAD": Setting(int, default=1024 * 1024),
     }
 
     def handles(self, request: HttpRequest, content: bytes) -> bool:
-        return request.method == "GET" and request.path == "/events/clock/"
+        return request.path == "/events/clock/"
 
     def respond(self, request: HttpRequest, content: bytes) -> Iterator[str] | AsyncIterator[str]:
         n = int(_number(request, "n", 10, 0, self.config.MAX_TICKS))

@@ -4,6 +4,7 @@ The pages include these functions with ``literalinclude``, so what a reader sees
 what was run. Each one is plain Python: no hookpipe import is needed to write a tween.
 """
 
+import hmac
 import time
 import uuid
 
@@ -95,7 +96,10 @@ class AsyncMaintenanceTween(MaintenanceTween):
 def require_api_key(app, request, next_handler):
     if request.path.startswith("/api/"):
         keys = getattr(app.settings, "API_KEYS", ())
-        if request.headers.get("X-Api-Key") not in keys:
+        given = request.headers.get("X-Api-Key", "").encode()
+        # compare_digest, not `in` or `==`: as slow for a wrong key as for a right one,
+        # so the time of an answer tells an attacker nothing about the keys.
+        if not any(hmac.compare_digest(given, key.encode()) for key in keys):
             return JsonResponse({"error": "missing or unknown API key"}, status=401)
     return next_handler(request)
 
@@ -103,6 +107,7 @@ def require_api_key(app, request, next_handler):
 async def async_require_api_key(app, request, next_handler):
     if request.path.startswith("/api/"):
         keys = getattr(app.settings, "API_KEYS", ())
-        if request.headers.get("X-Api-Key") not in keys:
+        given = request.headers.get("X-Api-Key", "").encode()
+        if not any(hmac.compare_digest(given, key.encode()) for key in keys):
             return JsonResponse({"error": "missing or unknown API key"}, status=401)
     return await next_handler(request)
