@@ -2,7 +2,7 @@
 
 On Django 6.x it is ``django.tasks``; on Django 5.2 the ``django-tasks`` backport
 (``django_tasks``) gives the same API. Everything hookpipe uses of it is imported here,
-once, so that the rest of ``hookpipe.tasks`` does not care which one it got.
+once, so that the rest of hookpipe does not care which one it got.
 ``SOURCE`` is ``None`` when neither is installed: a handler with ``RUNNER = "task"`` is
 then a system check error, and nothing here is usable.
 """
