@@ -18,6 +18,9 @@ machine and nowhere else:
 ``DEMO_POOL_WORKERS``  ``2``: ``HOOKPIPE["THREAD_POOL"]["MAX_WORKERS"]``
 ``DEMO_POOL_QUEUE``    ``100``: ``HOOKPIPE["THREAD_POOL"]["MAX_QUEUE"]``
 ``DEMO_POOL_ON_FULL``  ``block``: ``HOOKPIPE["THREAD_POOL"]["ON_FULL"]``
+``DEMO_WEBHOOK_RUNNER`` ``task``: where ``webhook-store`` runs (``task``, ``pool``)
+``DEMO_STALE_AFTER``   ``60``: ``HOOKPIPE["TASK_RUNNER"]["STALE_AFTER"]``
+``DEMO_RECOVER_EVERY`` ``10``: ``HOOKPIPE["TASK_RUNNER"]["RECOVER_EVERY"]``
 =====================  =====================================================
 
 The demo's plugins read their own settings from ``HOOKPIPE_<NAME>_<KEY>`` variables
@@ -53,6 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "hookpipe",
+    "django_tasks_db",
     "demo_project.pages",
     "demo_project.events",
 ]
@@ -92,7 +96,23 @@ DATABASES = {
         "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'demo_project' / 'db.sqlite3'}"
     ),
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web workers enqueue (write) while the task workers claim and finish jobs:
+    # WAL lets readers and one writer go on together, IMMEDIATE takes the write lock at
+    # the start of a transaction (no deadlock on upgrade), and a writer waits up to 20 s
+    # for the lock instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Django's task framework (django.tasks on Django 6, the django-tasks backport on 5.2):
+# jobs are rows in the demo's own database, run by `manage.py db_worker`.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -170,8 +190,14 @@ HOOKPIPE = {
         },
     ],
     # Ledge-style plugins (demo_project/events/plugins.py). The handler stores webhook
-    # deliveries in the thread pool; the responders stream NDJSON.
-    "HANDLERS": ["demo_project.events.plugins.WebhookStore"],
+    # deliveries as a task (a db_worker runs it; docs/durable.rst); the responders
+    # stream NDJSON.
+    "HANDLERS": [
+        {
+            "class": "demo_project.events.plugins.WebhookStore",
+            "runner": env.str("DEMO_WEBHOOK_RUNNER", default="task"),
+        }
+    ],
     "RESPONDERS": [
         "demo_project.events.plugins.EventFeed",
         "demo_project.events.plugins.Clock",
@@ -188,6 +214,10 @@ HOOKPIPE = {
         "MAX_WORKERS": env.int("DEMO_POOL_WORKERS", default=2),
         "MAX_QUEUE": env.int("DEMO_POOL_QUEUE", default=100),
         "ON_FULL": env.str("DEMO_POOL_ON_FULL", default="block"),
+    },
+    "TASK_RUNNER": {
+        "STALE_AFTER": env.float("DEMO_STALE_AFTER", default=60.0),
+        "RECOVER_EVERY": env.float("DEMO_RECOVER_EVERY", default=10.0),
     },
 }
 

@@ -17,6 +17,7 @@ from django.core import checks
 
 from . import conf
 from .pipeline.plan import plan
+from .task_checks import check_task_handlers
 
 MIDDLEWARE_PATH = "hookpipe.middleware.HookpipeMiddleware"
 
@@ -25,7 +26,12 @@ def check_hookpipe(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     config = conf.get_config()
-    return [*plan(config).problems, *_check_middleware(config)]
+    planned = plan(config)
+    return [
+        *planned.problems,
+        *check_task_handlers(planned.plugins),
+        *_check_middleware(config),
+    ]
 
 
 def _check_middleware(config: conf.Config) -> list[checks.CheckMessage]:

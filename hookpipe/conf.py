@@ -34,12 +34,31 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "RESPONDERS": [],
         "PLUGINS": {},
         "THREAD_POOL": {},
+        "TASK_RUNNER": {},
     }
 )
 THREAD_POOL_DEFAULTS: Mapping[str, Any] = MappingProxyType(
     {"MAX_WORKERS": 8, "MAX_QUEUE": 1000, "ON_FULL": "block"}
 )
 ON_FULL_CHOICES = ("block", "reject", "inline")
+#: Handlers that run as tasks (``RUNNER = "task"``); see docs/durable.rst.
+TASK_RUNNER_DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        # The JSON form of a request's snapshot (base64 body included) may be this big;
+        # a larger one is refused with 413 and counted, never truncated. 4 MiB holds
+        # Django's default DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MiB) once base64-encoded.
+        "MAX_SNAPSHOT_BYTES": 4 * 1024 * 1024,
+        # When the backend cannot store the job: "503" (the sender retries) or "pool"
+        # (run it in this process's pool, as a handler without RUNNER = "task" would).
+        "ON_ENQUEUE_ERROR": "503",
+        # A database-backend task of hookpipe's RUNNING for longer than this (seconds)
+        # is taken to have lost its worker and is made READY again.
+        "STALE_AFTER": 600,
+        # How often (seconds, at most) a task worker sweeps for such tasks by itself.
+        "RECOVER_EVERY": 60,
+    }
+)
+ON_ENQUEUE_ERROR_CHOICES = ("503", "pool")
 TWEEN_KEYS = ("factory", "handler", "name", "over", "under", "options")
 
 TweenKind = Literal["factory", "handler"]
@@ -83,6 +102,7 @@ class Config:
     responders: tuple[Any, ...] = ()
     plugins: Mapping[str, Any] = field(default_factory=dict)
     thread_pool: Mapping[str, Any] = field(default_factory=lambda: THREAD_POOL_DEFAULTS)
+    task_runner: Mapping[str, Any] = field(default_factory=lambda: TASK_RUNNER_DEFAULTS)
     #: True when the project defines ``HOOKPIPE`` at all (even as ``{}``).
     declared: bool = False
     problems: tuple[checks.CheckMessage, ...] = ()
@@ -167,6 +187,7 @@ class _Loader:
             responders=lists["RESPONDERS"],
             plugins=self.mapping("PLUGINS", values["PLUGINS"]),
             thread_pool=self.thread_pool(values["THREAD_POOL"]),
+            task_runner=self.task_runner(values["TASK_RUNNER"]),
             declared=declared,
             problems=tuple(self.problems),
         )
@@ -294,3 +315,29 @@ class _Loader:
                 f"{', '.join(map(repr, ON_FULL_CHOICES))}, not {pool['ON_FULL']!r}.",
             )
         return MappingProxyType(pool)
+
+    def task_runner(self, raw: Any) -> Mapping[str, Any]:
+        raw = self.mapping("TASK_RUNNER", raw)
+        for key in raw:
+            if key not in TASK_RUNNER_DEFAULTS:
+                self.error(
+                    UNKNOWN_KEY,
+                    f'{SETTING}["TASK_RUNNER"] has an unknown key {key!r}.',
+                    _did_you_mean(key, TASK_RUNNER_DEFAULTS),
+                )
+        runner = {**TASK_RUNNER_DEFAULTS, **raw}
+        for key in ("MAX_SNAPSHOT_BYTES", "STALE_AFTER", "RECOVER_EVERY"):
+            value = runner[key]
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                self.error(
+                    BAD_VALUE,
+                    f'{SETTING}["TASK_RUNNER"]["{key}"] must be a number > 0, not {value!r}.',
+                )
+        if runner["ON_ENQUEUE_ERROR"] not in ON_ENQUEUE_ERROR_CHOICES:
+            self.error(
+                BAD_VALUE,
+                f'{SETTING}["TASK_RUNNER"]["ON_ENQUEUE_ERROR"] must be one of '
+                f"{', '.join(map(repr, ON_ENQUEUE_ERROR_CHOICES))}, "
+                f"not {runner['ON_ENQUEUE_ERROR']!r}.",
+            )
+        return MappingProxyType(runner)

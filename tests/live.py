@@ -286,3 +286,33 @@ def uvicorn(
     ]  # fmt: skip
     log_path = tmp_path / f"uvicorn-{port}.log"
     return serve(cmd, env=env, port=port, log_path=log_path, ready=ready, ready_path=ready_path)
+
+
+@contextlib.contextmanager
+def db_worker(env: Mapping[str, str], tmp_path: Path, *args: str) -> Iterator[LiveServer]:
+    """``manage.py db_worker`` (django-tasks-db's task worker), stopped on exit like a
+    server. Its ``base_url`` is empty: it serves nothing."""
+    log_path = tmp_path / f"db_worker-{time.monotonic_ns()}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(REPO_ROOT / "manage.py"), "db_worker", "--no-reload", *args],
+            cwd=REPO_ROOT,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield LiveServer("", process, log_path)
+    finally:
+        stop(process)
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (gunicorn's workers, for a master's pid)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(x) for x in text.split()]

@@ -1,5 +1,10 @@
 """Settings of the project the test suite runs against."""
 
+import importlib.util
+
+# Django 6 has django.tasks; on 5.2 the django-tasks backport stands in for it.
+TASKS_PACKAGE = "django.tasks" if importlib.util.find_spec("django.tasks") else "django_tasks"
+
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
@@ -13,6 +18,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "hookpipe",
     "tests.testapp",
+    "django_tasks_db",
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -37,3 +43,9 @@ TEMPLATES = [
 ]
 HOOKPIPE: dict[str, object] = {}
 STATIC_URL = "/static/"  # the admin pages link their CSS; tests/test_browser.py serves it
+TASKS = {
+    "default": {"BACKEND": f"{TASKS_PACKAGE}.backends.immediate.ImmediateBackend"},
+    "db": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "hooks"]},
+}
+# The immediate backend is what these tests mean to use for the logic.
+SILENCED_SYSTEM_CHECKS = ["hookpipe.W050"]

@@ -300,7 +300,10 @@ def stored_events(env: dict[str, str]) -> int:
 
 
 def live_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
-    env = live.project_env(tmp_path, DEMO_API_KEY="k", DEMO_WORKERS="1", **overrides)
+    # These tests are about the pool: the demo's webhook-store runs there, not as a task.
+    env = live.project_env(
+        tmp_path, DEMO_API_KEY="k", DEMO_WORKERS="1", DEMO_WEBHOOK_RUNNER="pool", **overrides
+    )
     live.manage("migrate", "--noinput", env=env)
     return env
 

@@ -402,7 +402,8 @@ def timed_lines(server: live.LiveServer, path: str) -> Timed:
 @pytest.fixture(scope="module")
 def demo_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], Path]:
     tmp_path = tmp_path_factory.mktemp("responders")
-    env = live.project_env(tmp_path)
+    # The pool: these tests start no task worker (tests/test_kill_runs.py does).
+    env = live.project_env(tmp_path, DEMO_WEBHOOK_RUNNER="pool")
     live.manage("migrate", "--noinput", env=env)
     return env, tmp_path
 

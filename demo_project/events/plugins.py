@@ -53,7 +53,10 @@ def _number(request: HttpRequest, name: str, default: float, low: float, high: f
 
 
 class WebhookStore(HandlerImplementation):
-    """Stores webhook deliveries. Thread-safe: it runs in the pool with a snapshot.
+    """Stores webhook deliveries, as a task in the demo's settings (``RUNNER`` is the
+    class's default, the pool; the settings entry says ``"task"``), with a snapshot.
+    At least once: a delivery whose task worker died mid-job is stored again, with the
+    same ``request_id`` (the demo keeps both rows, so that its tests can count them).
 
     Subconfig (``HOOKPIPE["PLUGINS"]["webhook-store"]``, or the environment variables
     ``HOOKPIPE_WEBHOOK_STORE_<KEY>``):

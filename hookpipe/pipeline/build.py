@@ -95,7 +95,11 @@ class Pipeline:
             raise BuildError(str(exc)) from exc
         #: ``None`` without plugins, so that MAIN skips them (and the body) at once.
         self.plugins: PluginRuntime | None = (
-            PluginRuntime(plugins, built_plan.plugins, self.config.thread_pool) if plugins else None
+            PluginRuntime(
+                plugins, built_plan.plugins, self.config.thread_pool, self.config.task_runner
+            )
+            if plugins
+            else None
         )
         if self.hooks.active:
             link = Link(MAIN, main_hooked_sync, main_hooked_async)

@@ -79,6 +79,14 @@ class HandlerImplementation(Plugin):
     _unset: ClassVar[str] = UNSET_HANDLER_NAME
     #: True: run in the pool with a snapshot. False: run inline with the live request.
     THREAD_SAFE: ClassVar[bool] = True
+    #: Where ``handle()`` runs: ``"inline"``, ``"pool"`` or ``"task"`` (a job on a Django
+    #: Tasks backend, see docs/durable.rst). ``None``: as ``THREAD_SAFE`` says. A
+    #: ``HANDLERS`` entry ``{"class": ..., "runner": ...}`` overrides it.
+    RUNNER: ClassVar[str | None] = None
+    #: For ``RUNNER = "task"``: the ``TASKS`` alias, the queue and the priority (-100..100).
+    TASK_BACKEND: ClassVar[str] = "default"
+    TASK_QUEUE_NAME: ClassVar[str] = "default"
+    TASK_PRIORITY: ClassVar[int] = 0
 
     def handle(self, request: Any, content: bytes) -> None:
         """Do the work. ``request`` is a :class:`RequestSnapshot` (or, with

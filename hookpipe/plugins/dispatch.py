@@ -92,6 +92,7 @@ class PluginRuntime:
         plugins: Sequence[Plugin],
         specs: Sequence[PluginSpec] = (),
         thread_pool: Mapping[str, Any] | None = None,
+        task_runner: Mapping[str, Any] | None = None,
     ) -> None:
         self.handlers: tuple[HandlerImplementation, ...] = tuple(
             p for p in plugins if isinstance(p, HandlerImplementation)
@@ -104,9 +105,12 @@ class PluginRuntime:
         self._specs = {id(p): s for p, s in zip(plugins, specs, strict=False)}
         # Where each handler's jobs run: decided here, once per build.
         pool_settings = thread_pool or conf.THREAD_POOL_DEFAULTS
-        self._runners: dict[int, Runner] = {
-            id(h): runner_for(h.THREAD_SAFE, pool_settings) for h in self.handlers
-        }
+        task_settings = task_runner or conf.TASK_RUNNER_DEFAULTS
+        self._runners: dict[int, Runner] = {}
+        for handler in self.handlers:
+            spec = self._specs.get(id(handler))
+            choice = spec.runner if spec is not None else None
+            self._runners[id(handler)] = runner_for(handler, choice, pool_settings, task_settings)
         self._lock = threading.Lock()
         self._counts = {p.name: _Counts() for p in plugins}
         # Decided once: a responder whose respond() must be awaited runs on the loop.
@@ -167,7 +171,9 @@ class PluginRuntime:
         content = read_content(request)
         if isinstance(content, HttpResponse):
             return Answer(None, content)
-        self._run_handlers(request, content, selection)
+        refused = self._run_handlers(request, content, selection)
+        if refused is not None:  # a task handler's job could not be stored: 413 or 503
+            return Answer(None, refused)
         responder = self._choose(request, content, selection)
         if responder is None:
             return None
@@ -212,7 +218,9 @@ class PluginRuntime:
 
     def _run_handlers(
         self, request: HttpRequest, content: bytes, selection: Selection[Candidate]
-    ) -> None:
+    ) -> HttpResponse | None:
+        """Run or submit every matching handler; a response if a runner refused a job
+        (a task handler's, not stored): the request is answered with it."""
         snapshot: RequestSnapshot | None = None
         for handler, handles in selection.handlers:
             try:
@@ -228,7 +236,10 @@ class PluginRuntime:
                 if snapshot is None:  # one snapshot per request, shared by the handlers
                     snapshot = RequestSnapshot.from_request(request, content, rid)
                 subject = snapshot
-            runner.submit(handler, subject, content, rid)
+            refused = runner.submit(handler, subject, content, rid)
+            if refused is not None:
+                return refused
+        return None
 
     def _choose(
         self, request: HttpRequest, content: bytes, selection: Selection[Candidate]

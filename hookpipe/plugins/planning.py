@@ -14,6 +14,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from ..runners.choice import RunnerChoice, choose, entry_class_path
 from .base import HandlerImplementation, Plugin, PluginKind, ResponderImplementation, dotted
 from .check_ids import (
     BAD_PLUGIN_ENTRY,
@@ -38,6 +39,8 @@ class PluginSpec:
     cls: type[Plugin]
     name: str
     config: PluginConfig
+    #: Where a handler runs (``None`` for a responder).
+    runner: RunnerChoice | None = None
 
     @property
     def label(self) -> str:
@@ -54,7 +57,7 @@ def plan_plugins(
     subconfig. Calls no plugin code except module imports; problems are check
     messages, and a plugin with a problem is left out of the returned specs."""
     problems: list[checks.CheckMessage] = []
-    found: list[tuple[PluginKind, int, str, type[Plugin]]] = []
+    found: list[tuple[PluginKind, int, Any, type[Plugin]]] = []
     kinds: tuple[tuple[PluginKind, Sequence[Any]], ...] = (
         ("handler", handlers),
         ("responder", responders),
@@ -67,7 +70,8 @@ def plan_plugins(
     specs: list[PluginSpec] = []
     by_prefix: dict[str, str] = {}
     variables: dict[str, str] = {}
-    for kind, index, path, cls in found:
+    for kind, index, raw_entry, cls in found:
+        path = entry_class_path(raw_entry)
         where = f'HOOKPIPE["{kind.upper()}S"][{index}] ({path})'
         name = check_name(where, cls, problems)
         if name is None:
@@ -136,9 +140,10 @@ def plan_plugins(
             setting = subconfig[key]
             hint = f"{key}: {setting.cast.__name__}" + (f", {setting.help}" if setting.help else "")
             problems.append(checks.Error(f"{where}: {message}", hint=hint, id=check_id))
-        if config_problems or unknown or clash:
+        runner = choose(where, cls, raw_entry, problems) if kind == "handler" else None
+        if config_problems or unknown or clash or (kind == "handler" and runner is None):
             continue
-        specs.append(PluginSpec(kind, index, path, cls, name, config))
+        specs.append(PluginSpec(kind, index, path, cls, name, config, runner))
     configured = set(by_prefix.values())
     for name in given:
         if name not in configured:
@@ -159,6 +164,8 @@ def _import(
     where = f'HOOKPIPE["{kind.upper()}S"][{index}]'
     base: type[Plugin] = HandlerImplementation if kind == "handler" else ResponderImplementation
     public = f"hookpipe.{base.__name__}"
+    if kind == "handler":  # a handler may be {"class": ..., "runner": ...}
+        raw = entry_class_path(raw)
     if not isinstance(raw, str) or not raw:
         problems.append(
             checks.Error(

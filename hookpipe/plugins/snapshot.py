@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from ..context import new_request_id
 
@@ -99,6 +100,16 @@ class RequestSnapshot:
         """``content`` parsed as JSON (raises ``ValueError`` if it is not)."""
         return json.loads(self.content)
 
+    def to_wire(self) -> dict[str, Any]:
+        """This snapshot as versioned, JSON-ready data, to cross into another process
+        such as a task worker (see "The wire form" below)."""
+        return _to_wire(self)
+
+    @classmethod
+    def from_wire(cls, data: Any) -> RequestSnapshot:
+        """The snapshot :meth:`to_wire` gave; ``WireError`` if ``data`` is not one."""
+        return _from_wire(data)
+
 
 def _headers(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The request's headers from ``META``, named as ``request.headers`` names them
@@ -121,3 +132,69 @@ def _user_id(request: HttpRequest) -> Any:
         return user.pk
     except Exception:  # a broken session or auth backend must not stop the handlers
         return None
+
+
+# The wire form.
+# A :class:`~hookpipe.RequestSnapshot` as JSON, to cross into a task worker.
+#
+# The form is versioned (``"v": 1``) so that a worker can tell a snapshot it cannot read
+# from one it can, during a rolling deploy: an unknown version fails that one task with a
+# clear message (:class:`WireError`), it does not crash the worker. Bytes travel as base64
+# (the body, which may be binary); the query and the headers as lists of pairs, order and
+# repeats kept. A user id that JSON cannot hold (a UUID primary key, say) travels as its
+# ``str()``.
+#
+# The task runner (:mod:`hookpipe.runners.task`) bounds the size of the JSON text.
+
+WIRE_VERSION: Final = 1
+
+
+class WireError(ValueError):
+    """A task's snapshot cannot be read by this worker."""
+
+
+def _to_wire(snapshot: RequestSnapshot) -> dict[str, Any]:
+    """The snapshot as a JSON-ready dict."""
+    user_id = snapshot.user_id
+    if user_id is not None and not isinstance(user_id, str | int | float | bool):
+        user_id = str(user_id)
+    return {
+        "v": WIRE_VERSION,
+        "method": snapshot.method,
+        "path": snapshot.path,
+        "full_path": snapshot.full_path,
+        "query": [list(pair) for pair in snapshot.query],
+        "headers": [list(pair) for pair in snapshot.headers.items()],
+        "content_b64": base64.b64encode(snapshot.content).decode("ascii"),
+        "remote_addr": snapshot.remote_addr,
+        "scheme": snapshot.scheme,
+        "user_id": user_id,
+        "request_id": snapshot.request_id,
+    }
+
+
+def _from_wire(wire: Any) -> RequestSnapshot:
+    """The snapshot again; :class:`WireError` if ``wire`` is not a form this code reads."""
+    if not isinstance(wire, dict):
+        raise WireError(f"a request snapshot must be a JSON object, not {type(wire).__name__}")
+    version = wire.get("v")
+    if version != WIRE_VERSION:
+        raise WireError(
+            f"request snapshot version {version!r} is not one this worker reads ({WIRE_VERSION}); "
+            "was the task enqueued by a newer or older hookpipe?"
+        )
+    try:
+        return RequestSnapshot(
+            method=str(wire["method"]),
+            path=str(wire["path"]),
+            full_path=str(wire["full_path"]),
+            query=tuple((str(k), str(v)) for k, v in wire["query"]),
+            headers=Headers([(str(k), str(v)) for k, v in wire["headers"]]),
+            content=base64.b64decode(wire["content_b64"], validate=True),
+            remote_addr=wire["remote_addr"],
+            scheme=str(wire["scheme"]),
+            user_id=wire["user_id"],
+            request_id=str(wire["request_id"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise WireError(f"a malformed request snapshot: {type(exc).__name__}: {exc}") from exc

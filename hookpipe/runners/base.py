@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from django.http import HttpResponse
+
     from ..plugins.base import HandlerImplementation
 
 
@@ -28,9 +30,12 @@ class Runner(Protocol):
 
     def submit(
         self, handler: HandlerImplementation, subject: Any, content: bytes, request_id: str
-    ) -> None:
+    ) -> HttpResponse | None:
         """Run (or arrange to run) ``handler.handle(subject, content)``; never raises what
-        the handler raises: that is logged with the handler's name and counted."""
+        the handler raises: that is logged with the handler's name and counted.
+
+        ``None``, or a response the request is answered with instead because the job was
+        refused (the task runner's 413 and 503: the job was not stored)."""
 
     def describe(self) -> dict[str, Any]:
         """What the admin page and ``manage.py hookpipe`` show of this runner."""

@@ -74,6 +74,33 @@ class InlineRecorder(HandlerImplementation):
         SEEN[self.name].append((request, content, threading.current_thread().name))
 
 
+class TaskRecorder(HandlerImplementation):
+    """Runs as a task (on the immediate backend in these tests): records the snapshot
+    it was rebuilt from, and its config, which the worker resolved itself."""
+
+    name = "task-recorder"
+    RUNNER = "task"
+    subconfig = {"TOKEN": Setting(str, default="", secret=True)}
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return wants(request, "/webhooks/")
+
+    def handle(self, request: Any, content: bytes) -> None:
+        SEEN[self.name].append((request, content, self.config["TOKEN"]))
+        DONE[self.name].set()
+
+
+class FailingTask(HandlerImplementation):
+    name = "failing-task"
+    RUNNER = "task"
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return wants(request, "/webhooks/")
+
+    def handle(self, request: Any, content: bytes) -> None:
+        raise RuntimeError("the task handler broke")
+
+
 class Sleepy(HandlerImplementation):
     """Sleeps ``SECONDS`` in the pool; for latency and drain tests."""
 

@@ -30,8 +30,25 @@ class Command(BaseCommand):
             action="store_true",
             help="Print the pipeline as JSON instead of text.",
         )
+        parser.add_argument(
+            "--recover-tasks",
+            action="store_true",
+            help="Make hookpipe's database-backend tasks that have been RUNNING for longer "
+            "than HOOKPIPE['TASK_RUNNER']['STALE_AFTER'] seconds READY again (their "
+            "worker died), print how many, and exit. For cron or a systemd timer.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["recover_tasks"]:
+            from hookpipe.runners.task_recovery import database_aliases, recover
+
+            count = recover()
+            aliases = ", ".join(database_aliases()) or "none"
+            self.stdout.write(
+                f"{count} task{'s' if count != 1 else ''} made READY again "
+                f"(database task backends: {aliases})."
+            )
+            return
         inspection = inspect_pipeline()
         if inspection.data is None:
             count = len(inspection.problems)

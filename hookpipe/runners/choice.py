@@ -1,0 +1,109 @@
+"""Where a handler runs: ``inline``, ``pool`` or ``task``, decided once per build.
+
+A handler class says it with ``RUNNER`` (and, for ``"task"``, ``TASK_BACKEND``,
+``TASK_QUEUE_NAME``, ``TASK_PRIORITY``); a ``HOOKPIPE["HANDLERS"]`` entry written as a
+dict overrides any of them for that project::
+
+    "HANDLERS": [
+        "myapp.plugins.Audit",
+        {"class": "myapp.plugins.WebhookStore", "runner": "task", "queue_name": "hooks"},
+    ]
+
+``RUNNER = None`` (the default) keeps the meaning ``THREAD_SAFE`` always had: ``True``
+is ``"pool"``, ``False`` is ``"inline"``. The problems are check messages
+found without calling plugin code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from django.core import checks
+
+RunnerName = Literal["inline", "pool", "task"]
+RUNNERS: Final[tuple[RunnerName, ...]] = ("inline", "pool", "task")
+
+#: The keys of a ``HANDLERS`` entry written as a dict.
+ENTRY_KEYS: Final = ("class", "runner", "backend", "queue_name", "priority")
+
+# Check id, written once here; docs/checks.rst describes it.
+BAD_RUNNER: Final = "hookpipe.E050"
+
+#: Django's task framework accepts priorities in this range (TASK_MIN/MAX_PRIORITY).
+PRIORITY_RANGE: Final = (-100, 100)
+
+
+@dataclass(frozen=True)
+class RunnerChoice:
+    """Where one handler runs; the task options matter only for ``"task"``."""
+
+    runner: RunnerName
+    backend: str = "default"
+    queue_name: str = "default"
+    priority: int = 0
+
+
+def entry_class_path(raw: Any) -> Any:
+    """The dotted class path of a ``HANDLERS`` entry: the string, or a dict's ``class``."""
+    if isinstance(raw, Mapping):
+        return raw.get("class")
+    return raw
+
+
+def choose(
+    where: str, cls: type, raw: Any, problems: list[checks.CheckMessage]
+) -> RunnerChoice | None:
+    """The runner of handler class ``cls`` listed as ``raw``; ``None`` (and problems)
+    when the class attributes or the entry are wrong."""
+    overrides: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    before = len(problems)
+    for key in overrides:
+        if key not in ENTRY_KEYS:
+            problems.append(
+                checks.Error(
+                    f"{where} has an unknown key {key!r}.",
+                    hint="A handler entry's keys: " + ", ".join(ENTRY_KEYS) + ".",
+                    id=BAD_RUNNER,
+                )
+            )
+    runner = overrides.get("runner", getattr(cls, "RUNNER", None))
+    if runner is None:
+        runner = "pool" if getattr(cls, "THREAD_SAFE", True) else "inline"
+    if runner not in RUNNERS:
+        problems.append(
+            checks.Error(
+                f"{where}: the runner {runner!r} is not one of "
+                + ", ".join(map(repr, RUNNERS))
+                + ".",
+                hint='"inline": in the request\'s thread; "pool": the process\'s thread pool; '
+                '"task": a Django Tasks backend.',
+                id=BAD_RUNNER,
+            )
+        )
+    values = {
+        "backend": overrides.get("backend", getattr(cls, "TASK_BACKEND", "default")),
+        "queue_name": overrides.get("queue_name", getattr(cls, "TASK_QUEUE_NAME", "default")),
+    }
+    for key, value in values.items():
+        if not isinstance(value, str) or not value:
+            problems.append(
+                checks.Error(
+                    f"{where}: the task {key} must be a non-empty string, not {value!r}.",
+                    id=BAD_RUNNER,
+                )
+            )
+    priority = overrides.get("priority", getattr(cls, "TASK_PRIORITY", 0))
+    low, high = PRIORITY_RANGE
+    if isinstance(priority, bool) or not isinstance(priority, int) or not low <= priority <= high:
+        problems.append(
+            checks.Error(
+                f"{where}: the task priority must be an integer from {low} to {high}, "
+                f"not {priority!r}.",
+                id=BAD_RUNNER,
+            )
+        )
+    if len(problems) > before:
+        return None
+    return RunnerChoice(runner, values["backend"], values["queue_name"], priority)

@@ -1,0 +1,249 @@
+"""The ``task`` runner: a handler's job stored on a Django Tasks backend before the
+response leaves.
+
+For each matching request :meth:`TaskRunner.submit`:
+
+1. turns the snapshot into its JSON form (:mod:`hookpipe.plugins.wire`); one over
+   ``MAX_SNAPSHOT_BYTES`` is refused: counted (``too_large``), logged, and the request
+   answered 413, so the sender knows it was not stored;
+2. enqueues :data:`hookpipe.worker.run_handler` with the handler's name, its class
+   and the snapshot, on the handler's backend, queue and priority. Inside a transaction
+   (``ATOMIC_REQUESTS``, ``TransactionHook``, an ``atomic`` tween) it is enqueued on
+   commit instead, so a worker never sees a job whose transaction rolled back;
+3. when the backend cannot store it (database or broker down), ``ON_ENQUEUE_ERROR``
+   decides, logged and counted (``enqueue_failed``): ``"503"`` answers 503 with
+   ``Retry-After`` so that the sender retries, ``"pool"`` runs the job in this
+   process's thread pool instead (``fell_back``: not durable, but not refused). After a
+   commit a 503 is no longer possible: ``"503"`` then raises, and the request ends in
+   a 500, which a sender retries too.
+
+The counters are this process's (forked children start from zero).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, Final
+
+from django.db import transaction
+from django.http import HttpResponse
+from django.utils.module_loading import import_string
+
+from .choice import RunnerChoice
+from .process_pool import get_pool
+from .task_backends import backend_class_path
+from .task_recovery import TASK_PATH, backend_view
+
+if TYPE_CHECKING:
+    from ..plugins.base import HandlerImplementation
+    from ..plugins.snapshot import RequestSnapshot
+
+logger = logging.getLogger("hookpipe")
+
+#: Seconds a 503 asks the sender to wait before retrying.
+RETRY_AFTER = 5
+
+
+class SnapshotTooLarge(ValueError):
+    """The snapshot's JSON form is over the bound; ``size`` and ``limit`` in bytes."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"the request's snapshot is {size} bytes as JSON, over {limit}")
+        self.size = size
+        self.limit = limit
+
+
+def dumps(snapshot: RequestSnapshot, limit: int) -> tuple[dict[str, Any], int]:
+    """The snapshot's wire form and its size; :class:`SnapshotTooLarge` over ``limit``."""
+    form = snapshot.to_wire()
+    size = len(json.dumps(form, separators=(",", ":")))
+    if size > limit:
+        raise SnapshotTooLarge(size, limit)
+    return form, size
+
+
+class EnqueueFailed(RuntimeError):
+    """The backend did not store a handler's job after the transaction committed."""
+
+
+@dataclass
+class _Counts:
+    enqueued: int = 0
+    #: waiting for their transaction to commit
+    on_commit: int = 0
+    enqueue_failed: int = 0
+    fell_back: int = 0
+    too_large: int = 0
+
+
+class TaskCounters:
+    """Per-handler task counters for one process, under one lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, _Counts] = {}
+
+    def add(self, name: str, what: str, n: int = 1) -> None:
+        with self._lock:
+            counts = self._counts.setdefault(name, _Counts())
+            setattr(counts, what, getattr(counts, what) + n)
+
+    def snapshot(self, name: str) -> dict[str, int]:
+        with self._lock:
+            counts = self._counts.get(name) or _Counts()
+            return {f.name: getattr(counts, f.name) for f in fields(counts)}
+
+
+_counters = TaskCounters()
+
+
+def counters() -> TaskCounters:
+    return _counters
+
+
+def reset_for_tests() -> None:
+    global _counters
+    _counters = TaskCounters()
+
+
+os.register_at_fork(after_in_child=reset_for_tests)
+
+
+class TaskRunner:
+    """Runs one handler's jobs as tasks (one per handler, chosen at build time)."""
+
+    kind: Final = "task"
+    wants_snapshot: Final = True
+
+    def __init__(
+        self,
+        handler: HandlerImplementation,
+        choice: RunnerChoice,
+        settings: Mapping[str, Any],
+        thread_pool: Mapping[str, Any],
+    ) -> None:
+        self.handler = handler
+        self.choice = choice
+        self.limit = int(settings["MAX_SNAPSHOT_BYTES"])
+        self.on_error = str(settings["ON_ENQUEUE_ERROR"])
+        self._thread_pool = thread_pool
+        self._class_path = f"{type(handler).__module__}.{type(handler).__qualname__}"
+        self._task: Any = None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "runner": self.kind,
+            "task": {
+                "backend": self.choice.backend,
+                "backend_class": backend_class_path(self.choice.backend),
+                "queue_name": self.choice.queue_name,
+                "priority": self.choice.priority,
+                "counters": _counters.snapshot(self.handler.name),
+                "backend_view": backend_view(self.choice.backend),
+            },
+        }
+
+    def submit(
+        self, handler: HandlerImplementation, subject: Any, content: bytes, request_id: str
+    ) -> HttpResponse | None:
+        """Store the job (or arrange for it on commit); a response means: answer the
+        request with it instead (413 or 503), the job was not stored."""
+        snapshot: RequestSnapshot = subject
+        name = self.handler.name
+        try:
+            payload, _ = dumps(snapshot, self.limit)
+        except SnapshotTooLarge as exc:
+            _counters.add(name, "too_large")
+            logger.warning(
+                "hookpipe: handler %r job refused: %s bytes "
+                "(HOOKPIPE['TASK_RUNNER']['MAX_SNAPSHOT_BYTES']); answered 413 (request %s)",
+                name,
+                exc,
+                snapshot.request_id,
+                extra={"request_id": snapshot.request_id},
+            )
+            return HttpResponse(
+                f"Request too large to be stored for handler {name!r}: {exc.size} bytes as "
+                f"a task, over {exc.limit}.\n",
+                status=413,
+                content_type="text/plain; charset=utf-8",
+            )
+        args = (name, self._class_path, payload)
+        if transaction.get_connection().in_atomic_block:
+            _counters.add(name, "on_commit")
+            transaction.on_commit(functools.partial(self._after_commit, snapshot, args))
+            return None
+        return self._enqueue(snapshot, args, committed=False)
+
+    def _after_commit(self, snapshot: RequestSnapshot, args: tuple[Any, ...]) -> None:
+        _counters.add(self.handler.name, "on_commit", -1)
+        self._enqueue(snapshot, args, committed=True)
+
+    def _enqueue(
+        self, snapshot: RequestSnapshot, args: tuple[Any, ...], *, committed: bool
+    ) -> HttpResponse | None:
+        name = self.handler.name
+        try:
+            if self._task is None:
+                # By its path: the task lives above the runners (it builds plugins).
+                self._task = import_string(TASK_PATH).using(
+                    backend=self.choice.backend,
+                    queue_name=self.choice.queue_name,
+                    priority=self.choice.priority,
+                )
+            self._task.enqueue(*args)
+        except Exception as exc:
+            return self._failed(snapshot, exc, committed)
+        _counters.add(name, "enqueued")
+        return None
+
+    def _failed(
+        self, snapshot: RequestSnapshot, exc: Exception, committed: bool
+    ) -> HttpResponse | None:
+        name = self.handler.name
+        rid = snapshot.request_id
+        _counters.add(name, "enqueue_failed")
+        action = {
+            "pool": "running it in this process's pool instead",
+            "503": "raising (after commit)" if committed else "answering 503",
+        }[self.on_error]
+        logger.error(
+            "hookpipe: handler %r job could not be stored on task backend %r: %s: %s; "
+            "%s (ON_ENQUEUE_ERROR=%r, request %s)",
+            name,
+            self.choice.backend,
+            type(exc).__name__,
+            exc,
+            action,
+            self.on_error,
+            rid,
+            exc_info=exc,
+            extra={"request_id": rid},
+        )
+        if self.on_error == "pool":
+            _counters.add(name, "fell_back")
+            get_pool(self._thread_pool).submit(
+                name,
+                functools.partial(self.handler.handle, snapshot, snapshot.content),
+                request_id=rid,
+            )
+            return None
+        if committed:
+            raise EnqueueFailed(
+                f"handler {name!r}: the task backend {self.choice.backend!r} did not store "
+                f"the job: {type(exc).__name__}: {exc}"
+            ) from exc
+        response = HttpResponse(
+            f"Service unavailable: the job for handler {name!r} could not be stored; "
+            "retry later.\n",
+            status=503,
+            content_type="text/plain; charset=utf-8",
+        )
+        response["Retry-After"] = str(RETRY_AFTER)
+        return response

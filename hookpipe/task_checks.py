@@ -1,0 +1,67 @@
+"""System checks for handlers that run as tasks (ids listed in docs/checks.rst)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from django.core import checks
+
+from .plugins.planning import PluginSpec
+from .runners import task_backends as compat
+
+# Check ids, each written once here; docs/checks.rst describes them.
+UNKNOWN_BACKEND: Final = "hookpipe.E051"
+NO_TASK_FRAMEWORK: Final = "hookpipe.E052"
+NOT_STORING_BACKEND: Final = "hookpipe.W050"
+
+#: Backends that keep nothing: the job runs at once in the request (immediate) or never
+#: (dummy). Fine in tests; outside them a task handler's job is not durable.
+NOT_STORING: Final = (
+    "django.tasks.backends.immediate.ImmediateBackend",
+    "django.tasks.backends.dummy.DummyBackend",
+    "django_tasks.backends.immediate.ImmediateBackend",
+    "django_tasks.backends.dummy.DummyBackend",
+)
+
+
+def check_task_handlers(specs: Sequence[PluginSpec]) -> list[checks.CheckMessage]:
+    tasks = [s for s in specs if s.runner is not None and s.runner.runner == "task"]
+    if not tasks:
+        return []
+    if not compat.available():
+        return [
+            checks.Error(
+                f"{spec.label} runs as a task, and Django's task framework is missing.",
+                hint="On Django 5.2 install the backport: pip install 'hookpipe[tasks]' "
+                "(django-tasks and django-tasks-db); Django 6 has django.tasks built in.",
+                id=NO_TASK_FRAMEWORK,
+            )
+            for spec in tasks
+        ]
+    problems: list[checks.CheckMessage] = []
+    aliases = compat.backend_settings()
+    for spec in tasks:
+        alias = spec.runner.backend if spec.runner is not None else ""
+        path = compat.backend_class_path(alias)
+        if path is None:
+            problems.append(
+                checks.Error(
+                    f"{spec.label} runs as a task on the backend {alias!r}, which is not "
+                    "in settings.TASKS.",
+                    hint="Configured backends: " + (", ".join(aliases) or "none") + ". Set "
+                    "TASK_BACKEND on the class or 'backend' in its HANDLERS entry.",
+                    id=UNKNOWN_BACKEND,
+                )
+            )
+        elif path in NOT_STORING:
+            problems.append(
+                checks.Warning(
+                    f"{spec.label} runs as a task on {alias!r} ({path}), which stores "
+                    "nothing: its jobs are not durable.",
+                    hint="Use django_tasks_db.DatabaseBackend or a broker backend; in test "
+                    "settings add " + NOT_STORING_BACKEND + " to SILENCED_SYSTEM_CHECKS.",
+                    id=NOT_STORING_BACKEND,
+                )
+            )
+    return problems
