@@ -87,6 +87,24 @@ class RequestContext:
         self.finished.append(fn)
 
 
+def context_of(request: HttpRequest) -> RequestContext:
+    """``request.hookpipe``, typed: what hookpipe keeps about ``request``.
+
+    Django's ``HttpRequest`` does not declare ``hookpipe``, so a type checker refuses
+    ``request.hookpipe.request_id``; ``context_of(request).request_id`` is the same value,
+    typed. Raises ``LookupError`` for a request that has not entered hookpipe's
+    middleware (one made by ``RequestFactory``, or seen by a middleware above it).
+    """
+    ctx = getattr(request, "hookpipe", None)
+    if not isinstance(ctx, RequestContext):
+        raise LookupError(
+            f"{request.method} {request.path} has no hookpipe context: it has not entered "
+            "hookpipe.middleware.HookpipeMiddleware (in tests, hookpipe.testing.run_handlers "
+            "gives a RequestFactory request one)."
+        )
+    return ctx
+
+
 def run_finished(request: HttpRequest, callbacks: list[Callable[[HttpRequest], object]]) -> None:
     ctx = getattr(request, "hookpipe", None)
     rid = ctx.request_id if isinstance(ctx, RequestContext) else "-"

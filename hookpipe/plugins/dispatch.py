@@ -128,6 +128,10 @@ class PluginRuntime:
             ]
         )
 
+    def runner_of(self, handler: HandlerImplementation) -> Runner:
+        """Where ``handler``'s jobs run in this build (:mod:`hookpipe.testing` asks)."""
+        return self._runners[id(handler)]
+
     # ----------------------------------------------------------------- sync
 
     def run_sync(self, request: HttpRequest) -> Answer | None:
