@@ -344,7 +344,7 @@ def test_the_pytest_plugin_leaves_a_project_without_django_alone(tmp_path: Path)
             import sys
 
             def test_plain():
-                assert "hookpipe.pytest_plugin" in sys.modules  # loaded by its entry point
+                assert "pytest_hookpipe" in sys.modules  # loaded by its entry point
                 from django.conf import settings
                 assert not settings.configured  # and it configured nothing
 

@@ -2,8 +2,9 @@
 
 pytest loads it in every project where hookpipe is installed (the ``pytest11`` entry
 point in ``pyproject.toml``; ``-p no:hookpipe`` turns it off), including projects that
-do not test Django at all. So this module imports nothing from Django or the rest of
-hookpipe when it loads: the fixture does, when a test asks for it.
+do not test Django at all, and before pytest-cov starts measuring. So it lives outside
+the ``hookpipe`` package and imports neither hookpipe nor Django when it loads: the
+fixture does, when a test asks for it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from .testing import PluginTester
+    from hookpipe.testing import PluginTester
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def hookpipe_tester() -> Iterator[PluginTester]:
         import django
 
         django.setup()
-    from .testing import PluginTester
+    from hookpipe.testing import PluginTester
 
     tester = PluginTester()
     try:
