@@ -265,6 +265,36 @@ def test_run_handlers_with_given_instances_needs_no_settings() -> None:
     assert len(run_handlers(request, [])) == 0
 
 
+@override_settings(
+    HOOKPIPE={"HANDLERS": [P + "TaskRecorder", {"class": P + "Recorder", "runner": "task"}]}
+)
+def test_task_handlers_run_now_with_the_snapshot_a_worker_would_rebuild() -> None:
+    from hookpipe.runners import task
+
+    jobs = run_handlers(post("/webhooks/?x=1", b'{"a": 1}'))
+    assert [(job.name, job.runner) for job in jobs] == [
+        ("task-recorder", "task"),
+        ("recorder", "task"),
+    ]
+    first, second = jobs
+    # Rebuilt from the JSON form for each job, as each task's worker rebuilds it.
+    assert first.snapshot == second.snapshot
+    assert first.snapshot is not second.snapshot
+    assert first.snapshot.param("x") == "1"
+    assert first.snapshot.json() == {"a": 1}
+    assert task.counters().snapshot("task-recorder")["enqueued"] == 0  # nothing queued
+
+
+def test_build_plugin_checks_the_runner() -> None:
+    class Elsewhere(tp.NoName):
+        name = "elsewhere"
+        RUNNER = "elsewhere"
+
+    with pytest.raises(PluginConfigError) as caught:
+        build_plugin(Elsewhere)
+    assert caught.value.ids == ["hookpipe.E050"]
+
+
 class _NeverSubmits:
     """A runner of another kind (a task queue, say): run_handlers must not submit to it."""
 

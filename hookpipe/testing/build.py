@@ -12,6 +12,7 @@ from ..plugins.base import HandlerImplementation, Plugin, ResponderImplementatio
 from ..plugins.check_ids import BAD_PLUGIN_SETTINGS
 from ..plugins.subconfig import PluginConfig, resolve
 from ..plugins.validation import check_methods, check_name, check_prefilters, check_subconfig
+from ..runners.choice import choose
 
 P = TypeVar("P", bound=Plugin)
 
@@ -67,6 +68,8 @@ def build_plugin(
     subconfig = check_subconfig(WHERE, cls, problems)
     check_methods(WHERE, kind, cls, problems)
     check_prefilters(WHERE, cls, problems)
+    if kind == "handler":  # RUNNER and the task options, as a HANDLERS entry is checked
+        choose(WHERE, cls, dotted(cls), problems)
     given = {} if values is None else values
     config: PluginConfig | None = None
     if name is not None and subconfig is not None:

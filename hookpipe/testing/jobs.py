@@ -2,14 +2,16 @@
 
 A request's handlers are chosen as ``MAIN`` chooses them (:mod:`hookpipe.plugins.dispatch`):
 the prefilters, then ``handles()``, in ``HANDLERS`` order; each one that says yes gets
-what its runner would give it (a :class:`~hookpipe.RequestSnapshot`, or the live
-request for an inline handler). Then, unlike ``MAIN``, its ``handle()`` runs at once,
-whatever its runner: no pool is started, no task is queued, no counter moves, and
-what it raises is kept in its :class:`Job` for the test to look at.
+what its runner would give it (a :class:`~hookpipe.RequestSnapshot`, rebuilt from its
+JSON form for a task, or the live request for an inline handler). Then, unlike
+``MAIN``, its ``handle()`` runs at once, whatever its runner: no pool is started, no
+task is queued, no counter moves, and what it raises is kept in its :class:`Job` for
+the test to look at.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
@@ -194,6 +196,10 @@ def run_handlers(
             if snapshot is None:
                 snapshot = RequestSnapshot.from_request(request, content, rid)
             subject = snapshot
+            if runner.kind == "task":
+                # A worker gets the snapshot rebuilt from its JSON form: so does the test,
+                # so a handler that relies on something the JSON loses fails here.
+                subject = RequestSnapshot.from_wire(json.loads(json.dumps(snapshot.to_wire())))
         error: Exception | None = None
         try:
             handler.handle(subject, content)
