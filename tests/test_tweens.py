@@ -92,6 +92,27 @@ def test_sync_async_and_class_styles_mix(fetch: Fetch) -> None:
             assert trace(response) == ["achain", "chain", "aclass", "class", "async", "sync"]
 
 
+@pytest.mark.parametrize("path", ["/", "/async/"])
+def test_tangled_handlers_call_next_handler_with_the_app(fetch: Fetch, path: str) -> None:
+    # Tangled calls next_handler(app, request); hookpipe's own form is
+    # next_handler(request). Both work, in any mix, with tweens of either kind below.
+    config = {
+        "TWEENS": [
+            {"handler": T + "tangled_marker"},
+            {"handler": T + "chain_marker"},
+            {"handler": T + "tangled_marker", "name": "tangled-2"},
+            {"handler": T + "async_tangled_marker"},
+            tween("labelled", name="sync", options={"label": "sync"}),
+            {"handler": T + "async_tangled_marker", "name": "atangled-2"},
+        ]
+    }
+    with override_settings(HOOKPIPE=config):
+        response = fetch(path)
+    assert response.status_code == 200
+    assert entered(response) == ["tangled", "chain", "tangled", "atangled", "sync", "atangled"]
+    assert trace(response) == ["atangled", "sync", "atangled", "tangled", "chain", "tangled"]
+
+
 def test_a_tween_that_returns_the_handler_is_omitted(fetch: Fetch) -> None:
     with override_settings(HOOKPIPE={"TWEENS": [T + "first", T + "omitted", T + "second"]}):
         response = fetch("/")

@@ -116,7 +116,7 @@ class Pipeline:
         self.registry.pipeline = self
 
     def _build_one(self, entry: conf.TweenEntry, obj: Any, below: Link) -> tuple[Link, TweenInfo]:
-        downstream, bind = handler_below(below)
+        downstream, bind = handler_below(below, chain=entry.kind == "handler")
         if entry.kind == "handler":
             what = "chain handler"
             tween = chain_handler_tween(obj, self.registry, downstream)

@@ -70,7 +70,9 @@ class Link:
         return cls(name, call, sync_to_async(call, thread_sensitive=True), tween, what)
 
 
-def handler_below(below: Link) -> tuple[Callable[[HttpRequest], Any], Callable[[bool], None]]:
+def handler_below(
+    below: Link, chain: bool = False
+) -> tuple[Callable[..., Any], Callable[[bool], None]]:
     """The ``handler`` (or ``next_handler``) a tween receives: the rest of the chain,
     and the function that binds it once the tween is known to be sync or async.
 
@@ -79,6 +81,10 @@ def handler_below(below: Link) -> tuple[Callable[[HttpRequest], Any], Callable[[
     than an object with ``__call__`` (which Python calls several times slower), and
     between two sync tweens it guards the next tween itself, as :func:`guard` would,
     instead of calling the guarded one: one call less per tween.
+
+    With ``chain`` (the ``next_handler`` of a chain handler) it also accepts Tangled's
+    form, ``next_handler(app, request)``; tweens get the one-argument function, whose
+    cost is left as it was.
     """
     call: Callable[[HttpRequest], Any] = below.call_sync
     tween: Callable[[HttpRequest], Any] | None = None
@@ -95,14 +101,30 @@ def handler_below(below: Link) -> tuple[Callable[[HttpRequest], Any], Callable[[
         except Exception as exc:
             return failsafe_response(request, exc, what, name)
 
+    # The same body as ``handler``, not a call to it: one call less per request. The
+    # second positional argument, when given, is the request (the first is the app).
+    def next_handler(request: Any, tangled_request: Any = None) -> Any:
+        if tangled_request is not None:
+            request = tangled_request
+        if tween is None:
+            return call(request)
+        try:
+            response = tween(request)
+            if not isinstance(response, HttpResponseBase):
+                raise not_a_response(what, name, response)
+            return response
+        except Exception as exc:
+            return failsafe_response(request, exc, what, name)
+
     def bind(is_async: bool) -> None:
         nonlocal call, tween
         call = below.call_async if is_async else below.call_sync
         tween = None if is_async else below.tween
 
+    chosen = next_handler if chain else handler
     # Its repr: <function <hookpipe handler for 'auth'> at 0x...>.
-    handler.__qualname__ = f"<hookpipe handler for {below.name!r}>"
-    return handler, bind
+    chosen.__qualname__ = f"<hookpipe handler for {below.name!r}>"
+    return chosen, bind
 
 
 def not_a_response(what: str, name: str, response: Any) -> NotAResponse:
@@ -142,7 +164,10 @@ def guard(call: Callable[..., Any], is_async: bool, what: str, name: str) -> Any
 
 
 def chain_handler_tween(fn: Any, app: Registry, downstream: Callable[..., Any]) -> Any:
-    """Adapt a Tangled-style ``fn(app, request, next_handler)`` to a tween."""
+    """Adapt a Tangled-style ``fn(app, request, next_handler)`` to a tween.
+
+    ``downstream`` comes from ``handler_below(..., chain=True)``: ``fn`` may call it as
+    ``next_handler(request)`` or, as Tangled does, ``next_handler(app, request)``."""
     if is_async_tween(fn):
 
         async def chain_tween_async(request: HttpRequest) -> Any:

@@ -178,6 +178,23 @@ async def async_chain_marker(
     return response
 
 
+def tangled_marker(app: Registry, request: HttpRequest, next_handler: Any) -> HttpResponseBase:
+    """A handler written for Tangled, as it is: it passes the app on to the next one."""
+    _enter(request, "tangled")
+    response: HttpResponseBase = next_handler(app, request)
+    _append(response, "tangled")
+    return response
+
+
+async def async_tangled_marker(
+    app: Registry, request: HttpRequest, next_handler: Any
+) -> HttpResponseBase:
+    _enter(request, "atangled")
+    response: HttpResponseBase = await next_handler(app, request)
+    _append(response, "atangled")
+    return response
+
+
 def chain_returns_none(app: Registry, request: HttpRequest, next_handler: Any) -> None:
     next_handler(request)
 
