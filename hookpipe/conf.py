@@ -84,6 +84,9 @@ class TweenEntry:
     over: tuple[str, ...] = ()
     under: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: ``over`` and ``under`` as the settings wrote them (a string or a list), for
+    #: messages that quote them.
+    written: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -263,7 +266,10 @@ class _Loader:
             )
         if over is None or under is None:
             return None
-        return TweenEntry(index, kind, path, name, over, under, MappingProxyType(dict(options)))
+        written = MappingProxyType({k: raw[k] for k in ("over", "under") if k in raw})
+        return TweenEntry(
+            index, kind, path, name, over, under, MappingProxyType(dict(options)), written
+        )
 
     def hint(self, where: str, key: str, raw: Any) -> tuple[str, ...] | None:
         if raw is None:

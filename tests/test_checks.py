@@ -196,3 +196,61 @@ def test_every_check_id_is_documented_once() -> None:
     assert len(in_code) == len(set(in_code)), "an id is used in two places"
     documented = set(pattern.findall((ROOT / "docs" / "checks.rst").read_text()))
     assert set(in_code) == documented
+
+
+E014_SETTINGS = """
+from tests.settings import *
+HOOKPIPE = {"TWEENS": [
+    {"factory": "tests.testapp.tweens.first", "name": "request-id"},
+    {"factory": "tests.testapp.tweens.labelled", "name": "auth", "under": "requst-id"},
+    {"factory": "tests.testapp.tweens.second", "over": ["sesion", "csrf"]},
+    {"factory": "tests.testapp.tweens.third", "under": "tests.testapp.tweens.labelled"},
+    {"factory": "tests.testapp.tweens.omitted", "under": ("zzz",)},
+]}
+"""
+
+
+def test_e014_suggests_the_closest_name_and_quotes_the_hint_as_written(tmp_path: Path) -> None:
+    result = manage_check(tmp_path, E014_SETTINGS)
+    assert result.returncode == 1
+    out = result.stderr
+    assert "Traceback" not in out
+    # A string hint is quoted as a string, with the closest configured name.
+    assert "has under='requst-id', and no tween of that name is configured." in out
+    assert "HINT: Did you mean 'request-id'? Configured tween names: 'request-id'" in out
+    # A list stays a list; the suggestion is for its first entry that has one.
+    assert "has over=['sesion', 'csrf'], and none of those tweens is configured." in out
+    # A tween named by its factory's path when it has an alias.
+    assert (
+        "HINT: 'tests.testapp.tweens.labelled' is the path of the tween named 'auth'; "
+        "hints use names." in out
+    )
+    # A tuple is shown as written; nothing close, so no suggestion.
+    assert "has under=('zzz',), and no tween of that name is configured." in out
+    assert out.count("Did you mean") == 1
+    assert out.count("hookpipe.E014") == 4
+
+
+CAST_SETTINGS = """
+from tests.settings import *
+import os
+os.environ["HOOKPIPE_WEBHOOK_STORE_BATCH"] = "many"
+HOOKPIPE = {
+    "HANDLERS": ["tests.testapp.plugins.Configured"],
+    "PLUGINS": {"webhook-store": {"TOKEN": "t", "RATIO": "half"}},
+}
+"""
+
+
+def test_a_subconfig_cast_error_names_the_plugin(tmp_path: Path) -> None:
+    result = manage_check(tmp_path, CAST_SETTINGS)
+    assert result.returncode == 1
+    where = "HOOKPIPE[\"HANDLERS\"][0] ('webhook-store', tests.testapp.plugins.Configured)"
+    assert (
+        f"{where}: the environment variable HOOKPIPE_WEBHOOK_STORE_BATCH='many' cannot be "
+        "read as int." in result.stderr
+    )
+    assert (
+        f"{where}: HOOKPIPE[\"PLUGINS\"]['webhook-store']['RATIO'] must be float, not str "
+        "('half')." in result.stderr
+    )

@@ -238,7 +238,9 @@ def test_check_messages_name_plugin_and_key() -> None:
     _, problems = plan([T + "Configured"], env=env)
     assert sorted(i for i, _, _ in problems) == ["hookpipe.E038", "hookpipe.E039"]
     missing = next(p for p in problems if p[0] == "hookpipe.E038")
-    assert missing[1].startswith('HOOKPIPE["HANDLERS"][0] (tests.testapp.plugins.Configured)')
+    assert missing[1].startswith(
+        "HOOKPIPE[\"HANDLERS\"][0] ('webhook-store', tests.testapp.plugins.Configured)"
+    )
     assert "'webhook-store' needs a value for TOKEN" in missing[1]
     assert missing[2] == "TOKEN: str, the shared secret"
 

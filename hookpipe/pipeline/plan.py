@@ -7,6 +7,7 @@ check message, so that the system checks (:mod:`hookpipe.checks`) and the build
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -101,6 +102,21 @@ def _import(entry: conf.TweenEntry, problems: list[checks.CheckMessage]) -> Any:
     return obj
 
 
+def _suggestion(error: OrderingError, by_name: dict[str, conf.TweenEntry]) -> str:
+    """For a hint that names no configured tween: the closest name, or the name of the
+    tween whose dotted path the hint used instead of its alias (hints use names)."""
+    by_path = {e.path: name for name, e in by_name.items() if e.path != name}
+    choices = [n for n in by_name if n != error.name] + [INGRESS, MAIN]
+    for target in error.names:
+        if target in by_path:
+            named = by_path[target]
+            return f"{target!r} is the path of the tween named {named!r}; hints use names. "
+        close = difflib.get_close_matches(target, choices, n=1, cutoff=0.6)
+        if close:
+            return f"Did you mean {close[0]!r}? "
+    return ""
+
+
 def _ordering_problem(
     error: OrderingError, by_name: dict[str, conf.TweenEntry], duplicates: dict[str, list[int]]
 ) -> checks.CheckMessage:
@@ -135,11 +151,21 @@ def _ordering_problem(
                 id="hookpipe.E013",
             )
         case Problem.MISSING_TARGET:
+            written = (
+                entry.written.get(error.hint, list(error.names)) if entry else list(error.names)
+            )
+            several = len(error.names) > 1
             return checks.Error(
-                f"{label} has {error.hint}={list(error.names)!r}, and none of those "
-                "tweens is configured.",
-                hint=f"Configured tween names: {known}. In a list, one present entry "
-                "is enough; absent ones are skipped.",
+                f"{label} has {error.hint}={written!r}, and "
+                + ("none of those tweens is" if several else "no tween of that name is")
+                + " configured.",
+                hint=_suggestion(error, by_name)
+                + f"Configured tween names: {known}."
+                + (
+                    " In a list, one present entry is enough; absent ones are skipped."
+                    if several
+                    else ""
+                ),
                 id="hookpipe.E014",
             )
         case Problem.CYCLE:

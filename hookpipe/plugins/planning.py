@@ -76,6 +76,8 @@ def plan_plugins(
         name = check_name(where, cls, problems)
         if name is None:
             continue
+        # From here on, messages name the plugin as settings and logs know it.
+        where = f'HOOKPIPE["{kind.upper()}S"][{index}] ({name!r}, {path})'
         prefix = env_prefix(name)
         if prefix in by_prefix:
             other = by_prefix[prefix]
