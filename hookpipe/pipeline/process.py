@@ -24,6 +24,7 @@ from django.http import HttpRequest, HttpResponseBase
 
 from .. import conf
 from ..context import GetResponse, RequestContext, attach_finished
+from ..plugins.body import accept_chunked
 from .build import BuildError, Pipeline
 from .plan import plan
 
@@ -81,6 +82,8 @@ def serve_sync(request: HttpRequest, get_response: GetResponse) -> HttpResponseB
     pipeline = _current
     if pipeline is None:
         pipeline = _build()
+    if "HTTP_TRANSFER_ENCODING" in request.META:  # rare: one dict lookup for the rest
+        accept_chunked(request)
     ctx = RequestContext(pipeline, get_response, False)
     request.hookpipe = ctx  # type: ignore[attr-defined]
     response: HttpResponseBase = pipeline.top.call_sync(request)

@@ -159,6 +159,16 @@ def sees_registry(handler: Any, registry: Registry) -> Any:
     return tween
 
 
+def reads_body(handler: Any, registry: Registry) -> Any:
+    """Reads ``request.body`` on the way in, as a signature-checking tween would."""
+
+    def tween(request: HttpRequest) -> HttpResponseBase:
+        request.META["body_length_seen"] = len(request.body)
+        return handler(request)  # type: ignore[no-any-return]
+
+    return tween
+
+
 # ------------------------------------------------------------- chain handlers
 
 
