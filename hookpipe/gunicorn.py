@@ -20,7 +20,6 @@ Importing this module does not import gunicorn.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from typing import Any
@@ -31,7 +30,7 @@ logger = logging.getLogger("hookpipe")
 
 #: If set in the environment, ``worker_exit`` also writes the final counters, as one
 #: JSON line per worker, to the file this variable names (for tests and monitoring).
-COUNTERS_FILE_VARIABLE = "HOOKPIPE_EXIT_COUNTERS_FILE"
+COUNTERS_FILE_VARIABLE = process_pool.COUNTERS_FILE_VARIABLE
 
 
 def post_fork(server: Any, worker: Any) -> None:
@@ -54,10 +53,7 @@ def worker_exit(server: Any, worker: Any) -> None:
         return
     final = process_pool.shutdown(process_pool.DRAIN_TIMEOUT)
     _log(server, "hookpipe: worker %s drained its thread pool: %s", os.getpid(), final)
-    path = os.environ.get(COUNTERS_FILE_VARIABLE)
-    if path:
-        with open(path, "a", encoding="utf-8") as out:
-            out.write(json.dumps({"pid": os.getpid(), "counters": final}) + "\n")
+    process_pool.write_counters_file(final)
 
 
 def _log(server: Any, message: str, *args: Any) -> None:

@@ -277,12 +277,14 @@ def uvicorn(
     args: Sequence[str] = (),
     ready: Readiness = "http",
     ready_path: str = "/",
+    lifespan: Literal["on", "off"] = "on",
 ) -> contextlib.AbstractContextManager[LiveServer]:
-    """uvicorn serving the ASGI ``app`` on a free port (Django has no lifespan support)."""
+    """uvicorn serving the ASGI ``app`` on a free port. The demo's application answers
+    the lifespan (hookpipe.asgi); Django's own does not: pass ``lifespan="off"``."""
     port = free_port()
     cmd = [
         sys.executable, "-m", "uvicorn", app,
-        "--host", HOST, "--port", str(port), "--lifespan", "off", *args,
+        "--host", HOST, "--port", str(port), "--lifespan", lifespan, *args,
     ]  # fmt: skip
     log_path = tmp_path / f"uvicorn-{port}.log"
     return serve(cmd, env=env, port=port, log_path=log_path, ready=ready, ready_path=ready_path)

@@ -15,8 +15,8 @@ from __future__ import annotations
 import http.client
 import io
 import json
-import time
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any

@@ -25,6 +25,7 @@ from django.http import HttpRequest, HttpResponseBase
 from .. import conf
 from ..context import GetResponse, RequestContext, attach_finished
 from ..plugins.body import accept_chunked
+from ..runners import process_pool
 from .build import BuildError, Pipeline
 from .plan import plan
 
@@ -99,12 +100,34 @@ async def serve_async(request: HttpRequest, get_response: GetResponse) -> HttpRe
         # The first request of a process (or after a settings change) builds the
         # chain; factories are sync code that may touch the database, so not here.
         pipeline = await sync_to_async(get_pipeline, thread_sensitive=True)()
+        _warn_if_nothing_drains()
     ctx = RequestContext(pipeline, get_response, True)
     request.hookpipe = ctx  # type: ignore[attr-defined]
     response: HttpResponseBase = await pipeline.top.call_async(request)
     if ctx.finished is not None:
         attach_finished(response, request, ctx)
     return response
+
+
+_warned_nothing_drains = False
+
+
+def _warn_if_nothing_drains() -> None:
+    """Once per process, on a build for an ASGI request: say so if no lifespan will
+    drain the handler pool when the server stops (see :mod:`hookpipe.asgi`). Checked
+    where the pipeline is built, not on every request."""
+    global _warned_nothing_drains
+    if _warned_nothing_drains or process_pool.drainer():
+        return
+    _warned_nothing_drains = True
+    logger.warning(
+        "hookpipe: process %s serves ASGI requests without hookpipe's lifespan, so its "
+        "handler pool may not be drained when the server stops (uvicorn, for one, exits "
+        "without running exit hooks) and queued handler jobs would be lost. Use "
+        "hookpipe.asgi.get_asgi_application() in asgi.py and leave the server's lifespan "
+        "on.",
+        os.getpid(),
+    )
 
 
 def get_pipeline() -> Pipeline:

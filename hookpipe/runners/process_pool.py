@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
 import os
 import threading
@@ -32,8 +33,17 @@ logger = logging.getLogger("hookpipe")
 DRAIN_TIMEOUT = 10.0
 
 
+#: If set in the environment, a server integration that drains the pool (gunicorn's
+#: ``worker_exit``, the ASGI lifespan of :mod:`hookpipe.asgi`) also appends the final
+#: counters, as one JSON line per process, to the file this variable names.
+COUNTERS_FILE_VARIABLE = "HOOKPIPE_EXIT_COUNTERS_FILE"
+
+
 _lock = threading.Lock()
 _pool: HandlerPool | None = None
+#: The server integration that will drain the pool when this process stops, if any
+#: (see :func:`drained_by`).
+_drainer = ""
 #: Pools replaced by a settings change: their queued jobs still run and are drained.
 _retired: list[HandlerPool] = []
 _counters = Counters()
@@ -90,6 +100,27 @@ def shutdown(timeout: float | None = None) -> dict[str, dict[str, Any]]:
     return {name: _counters.snapshot(name) for name in _counters.names()}
 
 
+def drained_by(integration: str) -> None:
+    """Note that ``integration`` (e.g. ``"ASGI lifespan"``) will call :func:`shutdown`
+    when this process stops."""
+    global _drainer
+    _drainer = integration
+
+
+def drainer() -> str:
+    """The integration that will drain the pool when this process stops, or ``""``."""
+    return _drainer
+
+
+def write_counters_file(final: Mapping[str, Any]) -> None:
+    """Append ``final`` (from :func:`shutdown`) to the file named by
+    :data:`COUNTERS_FILE_VARIABLE`, if it is set."""
+    path = os.environ.get(COUNTERS_FILE_VARIABLE)
+    if path:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps({"pid": os.getpid(), "counters": final}) + "\n")
+
+
 def _at_exit() -> None:
     if _pool is None or _shut_down:
         return
@@ -120,7 +151,8 @@ def _register_exit_hook() -> None:
 
 def _after_fork_in_child() -> None:
     """In a forked child: forget the parent's pools, locks and counters."""
-    global _lock, _pool, _retired, _counters, _shut_down
+    global _lock, _pool, _retired, _counters, _shut_down, _drainer
+    _drainer = ""  # the child's server sets it up again, if it drains
     _lock = threading.Lock()
     _pool = None
     _retired = []
