@@ -277,10 +277,11 @@ def uvicorn(
     args: Sequence[str] = (),
     ready: Readiness = "http",
     ready_path: str = "/",
-    lifespan: Literal["on", "off"] = "on",
+    lifespan: Literal["auto", "on", "off"] = "auto",
 ) -> contextlib.AbstractContextManager[LiveServer]:
-    """uvicorn serving the ASGI ``app`` on a free port. The demo's application answers
-    the lifespan (hookpipe.asgi); Django's own does not: pass ``lifespan="off"``."""
+    """uvicorn serving the ASGI ``app`` on a free port, with uvicorn's default lifespan
+    (``"auto"``: the demo's application answers it, see hookpipe.asgi; with Django's
+    own, uvicorn logs that the app does not support it and carries on)."""
     port = free_port()
     cmd = [
         sys.executable, "-m", "uvicorn", app,
