@@ -114,6 +114,7 @@ def deliveries_then_sigterm(
     50 queued), then SIGTERM: (accepted, stored, server log)."""
     env = live.project_env(
         tmp_path,
+        DEMO_WEBHOOK_RUNNER="pool",  # the pool is what the lifespan drains
         HOOKPIPE_WEBHOOK_STORE_DELAY=delay,
         DEMO_POOL_WORKERS="2",
         DEMO_POOL_QUEUE="50",

@@ -153,7 +153,8 @@ def test_a_chunked_body_the_wsgi_server_cannot_end_is_a_411(
 @pytest.fixture(scope="module")
 def demo_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], Path]:
     tmp_path = tmp_path_factory.mktemp("body")
-    env = live.project_env(tmp_path, DEMO_WORKERS="1")
+    # The handler in the pool: it stores a delivery without a task worker running.
+    env = live.project_env(tmp_path, DEMO_WORKERS="1", DEMO_WEBHOOK_RUNNER="pool")
     live.manage("migrate", "--noinput", env=env)
     return env, tmp_path
 
