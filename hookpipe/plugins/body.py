@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -47,9 +48,35 @@ def accept_chunked(request: HttpRequest) -> None:
         and not meta.get("CONTENT_LENGTH")
         and "chunked" in meta["HTTP_TRANSFER_ENCODING"].lower()
     ):
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        bound = sys.maxsize if limit is None else limit + 1
-        request._stream = LimitedStream(meta["wsgi.input"], bound)  # type: ignore[assignment]
+        request._stream = _ChunkedBody(  # type: ignore[assignment]
+            meta["wsgi.input"], settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        )
+
+
+class _ChunkedBody(LimitedStream):
+    """``wsgi.input`` of a chunked request, up to ``limit`` bytes: reading a byte more
+    raises ``RequestDataTooBig``, the error Django raises for a body over the limit.
+
+    Django 5.2 reads one byte past the limit and raises it itself; Django 6.x reads such
+    a stream to its end and checks nothing, so a plain bound would cut the body short
+    without a word."""
+
+    def __init__(self, stream: Any, limit: int | None) -> None:
+        super().__init__(stream, sys.maxsize if limit is None else limit + 1)
+        self._allowed = limit
+        self._seen = 0
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        return self._checked(super().read(size))
+
+    def readline(self, size: int | None = -1, /) -> bytes:
+        return self._checked(super().readline(size))
+
+    def _checked(self, data: bytes) -> bytes:
+        self._seen += len(data)
+        if self._allowed is not None and self._seen > self._allowed:
+            raise RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.")
+        return data
 
 
 def read_content(request: HttpRequest) -> bytes | HttpResponse:
@@ -90,6 +117,10 @@ def read_content(request: HttpRequest) -> bytes | HttpResponse:
             extra={"request_id": rid},
         )
         return b""
+    if limit is not None and len(content) > limit:
+        # A body without a Content-Length, from a stream Django did not bound (an ASGI
+        # body it cannot seek in; Django 6.x reads such a stream whole).
+        return too_large(request, len(content))
     if chunked:
         # The body's length is known now; request.POST (multipart) reads it here.
         request.META["CONTENT_LENGTH"] = str(len(content))
