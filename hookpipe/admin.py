@@ -12,15 +12,21 @@ import os
 from typing import TYPE_CHECKING, Any
 
 import django
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
+from django.views.decorators.http import require_POST
 
+from . import conf
 from .introspection.data import inspect_pipeline
 from .introspection.display import PluginView, flatten, global_hooks, kind_label, plugin_view
 from .models import Pipeline
+from .pipeline.plan import plan
+from .switches import apply as switch_apply
+from .switches import store as switch_store
+from .switches import watch as switch_watch
 
 if TYPE_CHECKING:
     _ModelAdmin = admin.ModelAdmin[Pipeline]
@@ -45,7 +51,53 @@ class PipelineAdmin(_ModelAdmin):
     def get_urls(self) -> list[URLPattern]:
         info = self.opts.app_label, self.opts.model_name
         view = self.admin_site.admin_view(self.changelist_view)
-        return [path("", view, name="{}_{}_changelist".format(*info))]
+        # admin_view() also applies csrf_protect: a POST without the token gets 403.
+        switch = self.admin_site.admin_view(require_POST(self.switch_view))
+        return [
+            path("", view, name="{}_{}_changelist".format(*info)),
+            path("switch/", switch, name="{}_{}_switch".format(*info)),
+        ]
+
+    def has_switch_permission(self, request: HttpRequest) -> bool:
+        """May switch plugins on and off: ``hookpipe.change_pipeline``."""
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
+    def switch_view(self, request: HttpRequest) -> HttpResponse:
+        """POST ``name`` and ``action`` (``disable`` or ``enable``): store the switch, log
+        it as an admin ``LogEntry``, and go back to the page."""
+        if not self.has_switch_permission(request):
+            raise PermissionDenied
+        name = request.POST.get("name", "")
+        action = request.POST.get("action", "")
+        if action not in ("disable", "enable"):
+            return HttpResponseBadRequest("action must be 'disable' or 'enable'.\n")
+        built_plan = plan(conf.get_config())
+        known = switch_apply.switchable(built_plan)
+        if name not in known:
+            return HttpResponseBadRequest(f"No configured plugin is named {name!r}.\n")
+        if name in built_plan.config.switches["LOCKED"]:
+            return HttpResponseBadRequest(
+                f'{name!r} is locked on (HOOKPIPE["SWITCHES"]["LOCKED"]).\n'
+            )
+        user = request.user.get_username()
+        row, changed = switch_store.set_enabled(name, action == "enable", user)
+        if changed:
+            message = f"{'Enabled' if row.enabled else 'Disabled'} the {known[name]} {name!r}."
+            self.log_change(request, row, message)  # type: ignore[arg-type]
+            switch_watch.expire()  # this process applies it at once; the others soon
+            every = built_plan.config.switches["CHECK_EVERY"]
+            self.message_user(
+                request,
+                f"{message} Every process applies it within {every:g} seconds.",
+                messages.SUCCESS,
+            )
+        else:
+            self.message_user(
+                request, f"{name!r} was already {action}d; nothing changed.", messages.INFO
+            )
+        info = self.opts.app_label, self.opts.model_name
+        url = reverse("admin:{}_{}_changelist".format(*info), current_app=self.admin_site.name)
+        return HttpResponseRedirect(url + "#hp-switches")
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -63,6 +115,11 @@ class PipelineAdmin(_ModelAdmin):
             # Django 6 writes the admin's breadcrumbs as a list, Django 5.2 as a line.
             "breadcrumbs_as_list": django.VERSION >= (6, 0),
             "pid": os.getpid(),
+            "can_switch": self.has_switch_permission(request),
+            "switch_url": reverse(
+                f"admin:{self.opts.app_label}_{self.opts.model_name}_switch",
+                current_app=self.admin_site.name,
+            ),
             "inspection": inspection,
             "problems": [{"id": p.id, "msg": p.msg, "hint": p.hint} for p in inspection.problems],
             **(_page(inspection.data) if inspection.data is not None else {}),
@@ -103,6 +160,27 @@ def _page(data: dict[str, Any]) -> dict[str, Any]:
         ],
         "pool_settings": flatten(data.get("thread_pool") or {}),
         "pool_state": flatten(data["pool"]) if isinstance(data.get("pool"), dict) else None,
+        "switches": data.get("switches") or {},
+        "cluster": _cluster(data.get("cluster") or {}),
+    }
+
+
+def _cluster(cluster: dict[str, Any]) -> dict[str, Any]:
+    """The fleet arranged for the template: counters as (key, value) rows."""
+    processes = [
+        {
+            **proc,
+            "plugin_rows": [(name, flatten(values)) for name, values in proc["counters"].items()],
+            "pool_rows": flatten(proc["pool"]) if isinstance(proc.get("pool"), dict) else [],
+        }
+        for proc in cluster.get("processes") or []
+    ]
+    return {
+        **cluster,
+        "processes": processes,
+        "total_rows": [(name, flatten(values)) for name, values in cluster["totals"].items()]
+        if cluster.get("totals")
+        else [],
     }
 
 

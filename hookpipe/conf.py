@@ -22,6 +22,8 @@ from django.core import checks
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from . import fleetconf
+
 SETTING = "HOOKPIPE"
 
 #: Every key of ``HOOKPIPE`` with its default. Documented in ``docs/settings.rst``.
@@ -35,6 +37,8 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "PLUGINS": {},
         "THREAD_POOL": {},
         "TASK_RUNNER": {},
+        "SWITCHES": {},
+        "CLUSTER": {},
     }
 )
 THREAD_POOL_DEFAULTS: Mapping[str, Any] = MappingProxyType(
@@ -106,6 +110,9 @@ class Config:
     plugins: Mapping[str, Any] = field(default_factory=dict)
     thread_pool: Mapping[str, Any] = field(default_factory=lambda: THREAD_POOL_DEFAULTS)
     task_runner: Mapping[str, Any] = field(default_factory=lambda: TASK_RUNNER_DEFAULTS)
+    #: ``SWITCHES`` and ``CLUSTER`` with defaults filled in (see hookpipe.fleetconf).
+    switches: Mapping[str, Any] = field(default_factory=lambda: fleetconf.SWITCHES_DEFAULTS)
+    cluster: Mapping[str, Any] = field(default_factory=lambda: fleetconf.CLUSTER_DEFAULTS)
     #: True when the project defines ``HOOKPIPE`` at all (even as ``{}``).
     declared: bool = False
     problems: tuple[checks.CheckMessage, ...] = ()
@@ -158,6 +165,9 @@ class _Loader:
     def error(self, id: str, msg: str, hint: str | None = None) -> None:
         self.problems.append(checks.Error(msg, hint=hint, id=id))
 
+    def fleet_error(self, kind: str, msg: str, hint: str | None) -> None:
+        self.error(UNKNOWN_KEY if kind == "unknown" else BAD_VALUE, msg, hint)
+
     def load(self, raw: Any, declared: bool) -> Config:
         if raw is None:
             raw = {}
@@ -191,6 +201,8 @@ class _Loader:
             plugins=self.mapping("PLUGINS", values["PLUGINS"]),
             thread_pool=self.thread_pool(values["THREAD_POOL"]),
             task_runner=self.task_runner(values["TASK_RUNNER"]),
+            switches=fleetconf.switches(values["SWITCHES"], self.fleet_error),
+            cluster=fleetconf.cluster(values["CLUSTER"], self.fleet_error),
             declared=declared,
             problems=tuple(self.problems),
         )

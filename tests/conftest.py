@@ -14,6 +14,7 @@ from asgiref.sync import async_to_sync
 from django.http import HttpResponseBase
 from django.test import AsyncClient, Client
 
+from hookpipe.switches import watch
 from tests.testapp import tweens
 
 Fetch = Callable[..., HttpResponseBase]
@@ -40,6 +41,17 @@ def _fresh_factory_calls() -> Iterator[None]:
     tweens.CALLS.clear()
     yield
     tweens.CALLS.clear()
+
+
+@pytest.fixture(autouse=True)
+def _switches_parked() -> Iterator[None]:
+    """Most tests have no database: the switch check, which reads one, stays off unless
+    a test asks for it (tests/test_switches.py) by calling ``watch.reset()``."""
+    watch.reset()
+    watch.park()
+    yield
+    watch.reset()
+    watch.park()
 
 
 ROOT = Path(__file__).resolve().parent.parent

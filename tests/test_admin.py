@@ -92,13 +92,13 @@ def test_the_model_stores_nothing() -> None:
     assert str(HookpipeModel()) == "hookpipe pipeline"
 
 
-def test_the_permission_exists_and_is_the_only_one() -> None:
+def test_the_view_and_change_permissions_exist_and_are_the_only_ones() -> None:
     codenames = set(
         Permission.objects.filter(content_type__app_label="hookpipe").values_list(
             "codename", flat=True
         )
     )
-    assert codenames == {"view_pipeline"}
+    assert codenames == {"view_pipeline", "change_pipeline"}
 
 
 def test_anonymous_users_are_sent_to_the_login_page() -> None:
@@ -214,7 +214,8 @@ def test_page_looks_like_the_admin(user: Callable[..., Client]) -> None:
 def test_page_shows_the_process_and_the_per_process_note(user: Callable[..., Client]) -> None:
     html = user(superuser=True).get(URL).content.decode()
     assert f'<strong id="hookpipe-pid">{os.getpid()}</strong>' in html
-    assert "under gunicorn\n  each worker has its own" in html
+    assert "keeps its own counters" in html
+    assert 'the\n  <a href="#hp-cluster">fleet</a> section adds up every process' in html
 
 
 @override_settings(

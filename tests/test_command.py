@@ -251,6 +251,9 @@ def test_json_has_the_documented_shape() -> None:
         "under": ["hookpipe.INGRESS"],
         "omitted": False,
         "is_async": False,
+        "switch_name": T + "first",
+        "enabled": True,
+        "switchable": True,
     }
     assert omitted["omitted"] is True
     assert chain["kind"] == "handler"

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..ordering import INGRESS, MAIN
 from .display import PluginView, format_value, global_hooks, kind_label, plugin_view
+from .fleet import render as fleet_text
 
 
 def render_text(data: Mapping[str, Any]) -> str:
@@ -33,6 +34,7 @@ def render_text(data: Mapping[str, Any]) -> str:
     out += ["", 'Thread pool (HOOKPIPE["THREAD_POOL"]):']
     pool = data.get("thread_pool") or {}
     out += [f"  {key}: {format_value(value)}" for key, value in pool.items()] or ["  -"]
+    out += fleet_text(data, _table)
     return "\n".join(out) + "\n"
 
 
@@ -41,7 +43,9 @@ def _tween_rows(tweens: Sequence[Mapping[str, Any]]) -> Iterator[list[str]]:
     position = 0
     for tween in tweens:
         omitted = bool(tween.get("omitted"))
-        if omitted:
+        if tween.get("enabled") is False:
+            notes, where = "disabled", "-"
+        elif omitted:
             notes, where = "omitted", "-"
         else:
             notes = "async" if tween.get("is_async") else "sync"

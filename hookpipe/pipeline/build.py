@@ -69,7 +69,10 @@ class TweenInfo:
 class Pipeline:
     """The built chain for one configuration. Use :func:`get_pipeline` to get one."""
 
-    def __init__(self, built_plan: Plan) -> None:
+    def __init__(self, built_plan: Plan, switched_off: frozenset[str] = frozenset()) -> None:
+        #: The plugins left out by runtime switches (hookpipe.switches); ``built_plan``
+        #: is already without them.
+        self.switched_off = switched_off
         # Warnings (an unknown RequestViewerHook item) are reported by the checks but
         # do not stop the build.
         errors = [p for p in built_plan.problems if p.is_serious()]

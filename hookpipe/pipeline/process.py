@@ -23,9 +23,12 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponseBase
 
 from .. import conf
+from ..cluster import publish as cluster_publish
 from ..context import GetResponse, RequestContext, attach_finished
 from ..plugins.body import accept_chunked
 from ..runners import process_pool
+from ..switches import apply as switch_apply
+from ..switches import watch as switch_watch
 from .build import BuildError, Pipeline
 from .plan import plan
 
@@ -58,6 +61,27 @@ class _Failure:
         return True
 
 
+#: The responders' counters and their lock, shared by every build of one configuration,
+#: so that a rebuild for a switch does not zero them. Dropped with the setting.
+_counts_home: tuple[Any, dict[str, Any]] | None = None
+_monotonic = time.monotonic
+
+
+def _share_counts(built: Pipeline) -> None:
+    global _counts_home
+    runtime = built.plugins
+    if runtime is None:
+        return
+    if _counts_home is None:
+        _counts_home = (runtime._lock, runtime._counts)
+        return
+    lock, counts = _counts_home
+    with lock:
+        for name, value in runtime._counts.items():
+            counts.setdefault(name, value)
+    runtime._lock, runtime._counts = lock, counts
+
+
 def current_pipeline() -> Pipeline | None:
     """The pipeline if it is built and up to date, else ``None``; never builds."""
     return _current
@@ -71,18 +95,20 @@ def _drop(*, setting: str, **kwargs: Any) -> None:
     leaves the per-request check at one global read. A build that was under way when
     the setting changed is used for its own request and not kept (``_generation``).
     """
-    global _current, _generation
+    global _current, _generation, _counts_home
     if setting == conf.SETTING:
         _generation += 1
         _current = None
+        _counts_home = None
 
 
 def serve_sync(request: HttpRequest, get_response: GetResponse) -> HttpResponseBase:
     """Run ``request`` through the process's pipeline, from sync code (the middleware's
     ``__call__``); ``get_response`` is the rest of Django below the middleware."""
     pipeline = _current
-    if pipeline is None:
-        pipeline = _build()
+    # One float comparison per request; see hookpipe.switches.watch.
+    if pipeline is None or _monotonic() >= switch_watch.next_at:
+        pipeline = get_pipeline()
     if "HTTP_TRANSFER_ENCODING" in request.META:  # rare: one dict lookup for the rest
         accept_chunked(request)
     ctx = RequestContext(pipeline, get_response, False)
@@ -96,9 +122,9 @@ def serve_sync(request: HttpRequest, get_response: GetResponse) -> HttpResponseB
 async def serve_async(request: HttpRequest, get_response: GetResponse) -> HttpResponseBase:
     """Run ``request`` through the process's pipeline, on the event loop."""
     pipeline = _current
-    if pipeline is None:
+    if pipeline is None or _monotonic() >= switch_watch.next_at:
         # The first request of a process (or after a settings change) builds the
-        # chain; factories are sync code that may touch the database, so not here.
+        # chain, and the switch check reads the database: sync code, so not here.
         pipeline = await sync_to_async(get_pipeline, thread_sensitive=True)()
         _warn_if_nothing_drains()
     ctx = RequestContext(pipeline, get_response, True)
@@ -137,9 +163,48 @@ def get_pipeline() -> Pipeline:
     gets a 500: fail closed), logged once per attempt rather than once per request.
     """
     pipeline = _current
+    if _monotonic() >= switch_watch.next_at:
+        _check_switches(pipeline)
+        pipeline = _current
     if pipeline is not None:
         return pipeline
     return _build()
+
+
+def _check_switches(pipeline: Pipeline | None) -> None:
+    """Read the switches if it is time (at most once per ``CHECK_EVERY`` seconds) and
+    drop a pipeline built with another set of disabled plugins; start publishing this
+    process's state to the cluster (hookpipe.cluster) if that has not begun."""
+    global _current, _generation
+    config = conf.get_config()
+    switch_watch.poll(config.switches["CHECK_EVERY"])
+    if pipeline is not None and pipeline.switched_off != _switched_off(config):
+        with _lock:
+            if _current is pipeline:
+                _generation += 1
+                _current = None
+    cluster_publish.ensure_started(config.cluster, _published_state)
+
+
+def _switched_off(config: conf.Config) -> frozenset[str]:
+    return switch_apply.effective(switch_watch.disabled(), config.switches["LOCKED"])
+
+
+def _published_state() -> dict[str, Any]:
+    """What the cluster publisher sends of this process (its own thread calls this)."""
+    built = _current
+    plugins: dict[str, Any] = {}
+    if built is not None and built.plugins is not None:
+        described = built.plugins.describe()
+        for kind in ("handlers", "responders"):
+            for item in described[kind]:
+                plugins[item["name"]] = {"kind": kind[:-1], "counters": item["counters"]}
+    pool = process_pool.current_pool()
+    return {
+        "switched_off": sorted(built.switched_off) if built is not None else [],
+        "plugins": plugins,
+        "pool": pool.state() if pool is not None else None,
+    }
 
 
 def _build() -> Pipeline:
@@ -151,13 +216,15 @@ def _build() -> Pipeline:
         config = conf.get_config()
         if _failed is not None and _failed.still_holds(config):
             raise _failed.error
+        off = _switched_off(config)
         try:
-            built = Pipeline(plan(config))
+            built = Pipeline(switch_apply.without(plan(config), off), off)
         except ImproperlyConfigured as exc:
             logger.error("hookpipe: the pipeline cannot be built: %s", exc)
             _failed = _Failure(config, exc, time.monotonic())
             raise
         _failed = None
+        _share_counts(built)
         if generation == _generation:
             _current = built
         logger.info(

@@ -7,12 +7,18 @@ check ids on stderr, and the command exits with status 1.
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
+import socket
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from hookpipe import conf
 from hookpipe.introspection import inspect_pipeline, render_text
+from hookpipe.pipeline.plan import plan
+from hookpipe.switches import apply as switch_apply
 
 
 class Command(BaseCommand):
@@ -37,8 +43,21 @@ class Command(BaseCommand):
             "than HOOKPIPE['TASK_RUNNER']['STALE_AFTER'] seconds READY again (their "
             "worker died), print how many, and exit. For cron or a systemd timer.",
         )
+        switch = parser.add_mutually_exclusive_group()
+        switch.add_argument(
+            "--disable",
+            metavar="NAME",
+            help="Switch the plugin NAME off in every process (stored in the database; "
+            'applied within HOOKPIPE["SWITCHES"]["CHECK_EVERY"] seconds).',
+        )
+        switch.add_argument(
+            "--enable", metavar="NAME", help="Switch the plugin NAME back on everywhere."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["disable"] or options["enable"]:
+            self._switch(options["disable"] or options["enable"], bool(options["enable"]))
+            return
         if options["recover_tasks"]:
             from hookpipe.runners.task_recovery import database_aliases, recover
 
@@ -68,6 +87,38 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(inspection.data, indent=2))
         else:
             self.stdout.write(render_text(inspection.data), ending="")
+
+    def _switch(self, name: str, enabled: bool) -> None:
+        from hookpipe.switches import store, watch
+
+        built_plan = plan(conf.get_config())
+        known = switch_apply.switchable(built_plan)
+        if name not in known:
+            names = ", ".join(sorted(known)) or "none"
+            raise CommandError(f"No configured plugin is named {name!r}. Plugins: {names}.")
+        if name in built_plan.config.switches["LOCKED"]:
+            raise CommandError(
+                f'{name!r} cannot be switched: it is in HOOKPIPE["SWITCHES"]["LOCKED"].'
+            )
+        who = f"{_user()}@{socket.gethostname()} (manage.py hookpipe)"
+        _row, changed = store.set_enabled(name, enabled, who)
+        state = "enabled" if enabled else "disabled"
+        if not changed:
+            self.stdout.write(f"{known[name]} {name!r} is already {state}; nothing changed.")
+            return
+        watch.expire()  # this process (call_command in a shell) applies it at once
+        every = built_plan.config.switches["CHECK_EVERY"]
+        self.stdout.write(
+            self.style.SUCCESS(f"{known[name]} {name!r} {state}")
+            + f"; every process applies it within {every:g} seconds."
+        )
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment (a container)
+        return f"uid {os.getuid()}"
 
 
 def _format_problem(problem: Any) -> str:

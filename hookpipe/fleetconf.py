@@ -1,0 +1,120 @@
+"""The two fleet settings, ``HOOKPIPE["SWITCHES"]`` and ``HOOKPIPE["CLUSTER"]``, normalised.
+
+Kept apart from :mod:`hookpipe.conf` (which calls :func:`switches` and :func:`cluster`)
+because they concern operating many processes, not the shape of the pipeline. Like the
+rest of the setting, nothing here raises: each problem goes to an ``error(kind, msg,
+hint)`` callback, ``kind`` being ``"unknown"`` (a key) or ``"value"``, which
+:mod:`hookpipe.conf` turns into its check messages.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+SWITCHES_DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        # Seconds between two reads of the switch table by one process: the bound on
+        # how long a switch takes to reach a process that is serving requests.
+        "CHECK_EVERY": 10.0,
+        # Names of plugins that cannot be switched off at run time.
+        "LOCKED": (),
+    }
+)
+CLUSTER_DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        # False: this process neither publishes its state nor reads the fleet's.
+        "ENABLED": True,
+        # The alias in CACHES that every process of the fleet shares.
+        "CACHE": "default",
+        # Seconds between two publications of one process's state.
+        "PUBLISH_EVERY": 5.0,
+        # A process not seen for this long is shown greyed out ...
+        "STALE_AFTER": 15.0,
+        # ... and after this long it is dropped (and left out of the totals).
+        "DROP_AFTER": 60.0,
+        # Prefix of every cache key hookpipe writes.
+        "KEY_PREFIX": "hookpipe:cluster",
+    }
+)
+
+Error = Callable[[str, str, str | None], None]
+
+
+def switches(raw: Any, error: Error) -> Mapping[str, Any]:
+    """``HOOKPIPE["SWITCHES"]`` with defaults filled in."""
+    values = _merge("SWITCHES", raw, SWITCHES_DEFAULTS, error)
+    _positive("SWITCHES", "CHECK_EVERY", values, error)
+    locked = values["LOCKED"]
+    if not isinstance(locked, list | tuple) or not all(isinstance(x, str) for x in locked):
+        error(
+            "value",
+            f'HOOKPIPE["SWITCHES"]["LOCKED"] must be a list of plugin names, not {locked!r}.',
+            None,
+        )
+        values["LOCKED"] = ()
+    else:
+        values["LOCKED"] = tuple(locked)
+    return MappingProxyType(values)
+
+
+def cluster(raw: Any, error: Error) -> Mapping[str, Any]:
+    """``HOOKPIPE["CLUSTER"]`` with defaults filled in."""
+    values = _merge("CLUSTER", raw, CLUSTER_DEFAULTS, error)
+    for key in ("PUBLISH_EVERY", "STALE_AFTER", "DROP_AFTER"):
+        _positive("CLUSTER", key, values, error)
+    for key in ("CACHE", "KEY_PREFIX"):
+        if not isinstance(values[key], str) or not values[key]:
+            error(
+                "value",
+                f'HOOKPIPE["CLUSTER"]["{key}"] must be a non-empty string, not {values[key]!r}.',
+                None,
+            )
+            values[key] = CLUSTER_DEFAULTS[key]
+    if not isinstance(values["ENABLED"], bool):
+        error(
+            "value",
+            f'HOOKPIPE["CLUSTER"]["ENABLED"] must be True or False, not {values["ENABLED"]!r}.',
+            None,
+        )
+        values["ENABLED"] = True
+    if values["DROP_AFTER"] < values["STALE_AFTER"]:
+        error(
+            "value",
+            'HOOKPIPE["CLUSTER"]["DROP_AFTER"] must not be less than "STALE_AFTER".',
+            "A process is first greyed out, then dropped.",
+        )
+    return MappingProxyType(values)
+
+
+def _merge(key: str, raw: Any, defaults: Mapping[str, Any], error: Error) -> dict[str, Any]:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        error("value", f'HOOKPIPE["{key}"] must be a dict, not {type(raw).__name__}.', None)
+        raw = {}
+    for name in raw:
+        if name not in defaults:
+            close = difflib.get_close_matches(str(name), list(defaults), n=1)
+            hint = f"Did you mean {close[0]!r}? " if close else ""
+            error(
+                "unknown",
+                f'HOOKPIPE["{key}"] has an unknown key {name!r}.',
+                f"{hint}Known keys: {', '.join(defaults)}.",
+            )
+    return {**defaults, **{k: v for k, v in raw.items() if k in defaults}}
+
+
+def _positive(key: str, name: str, values: dict[str, Any], error: Error) -> None:
+    value = values[name]
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        error(
+            "value",
+            f'HOOKPIPE["{key}"]["{name}"] must be a number of seconds > 0, not {value!r}.',
+            None,
+        )
+        values[name] = (SWITCHES_DEFAULTS if key == "SWITCHES" else CLUSTER_DEFAULTS)[name]
+    else:
+        values[name] = float(value)
