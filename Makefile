@@ -16,10 +16,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-## Serve demo_project under gunicorn on 127.0.0.1:8000 (SQLite, migrated first), with a
+## Serve demo_project under gunicorn on 127.0.0.1:8000 (SQLite, migrated first; the
+## database cache, or Redis when REDIS_URL is set, shared by the workers), with a
 ## task worker (db_worker) for its webhook-store handler; Ctrl-C stops both.
 demo: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	@$(BIN)/python manage.py db_worker --queue-name '*' --no-reload & worker=$$!; \
 	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \

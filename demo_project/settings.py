@@ -21,6 +21,11 @@ machine and nowhere else:
 ``DEMO_WEBHOOK_RUNNER`` ``task``: where ``webhook-store`` runs (``task``, ``pool``)
 ``DEMO_STALE_AFTER``   ``60``: ``HOOKPIPE["TASK_RUNNER"]["STALE_AFTER"]``
 ``DEMO_RECOVER_EVERY`` ``10``: ``HOOKPIPE["TASK_RUNNER"]["RECOVER_EVERY"]``
+``REDIS_URL``          unset: the cache every process shares is the database
+                       cache (``manage.py createcachetable``); set, e.g.
+                       ``redis://127.0.0.1:6379/2``, Redis is the cache
+``DEMO_CHECK_EVERY``   ``10``: ``HOOKPIPE["SWITCHES"]["CHECK_EVERY"]``
+``DEMO_PUBLISH_EVERY`` ``5``: ``HOOKPIPE["CLUSTER"]["PUBLISH_EVERY"]``
 =====================  =====================================================
 
 The demo's plugins read their own settings from ``HOOKPIPE_<NAME>_<KEY>`` variables
@@ -113,6 +118,22 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Django's task framework (django.tasks on Django 6, the django-tasks backport on 5.2):
 # jobs are rows in the demo's own database, run by `manage.py db_worker`.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# A cache every gunicorn worker shares, so that the admin's Pipeline page and
+# "manage.py hookpipe" show the whole fleet (HOOKPIPE["CLUSTER"] below). The default
+# is the database cache (its table is made by "manage.py createcachetable", which
+# "make demo" runs); with REDIS_URL set, Redis.
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "demo_cache",
+        }
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -219,6 +240,15 @@ HOOKPIPE = {
         "STALE_AFTER": env.float("DEMO_STALE_AFTER", default=60.0),
         "RECOVER_EVERY": env.float("DEMO_RECOVER_EVERY", default=10.0),
     },
+    # Every plugin can be switched off and on from the admin's Pipeline page or with
+    # "manage.py hookpipe --disable NAME"; each worker applies a switch within
+    # CHECK_EVERY seconds. The API key check is a security control: it is locked on.
+    "SWITCHES": {
+        "CHECK_EVERY": env.float("DEMO_CHECK_EVERY", default=10.0),
+        "LOCKED": ["api-key"],
+    },
+    # Each worker publishes its counters to the shared cache (CACHES above).
+    "CLUSTER": {"PUBLISH_EVERY": env.float("DEMO_PUBLISH_EVERY", default=5.0)},
 }
 
 LOGGING = {

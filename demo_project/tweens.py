@@ -52,6 +52,8 @@ def timing(handler: Handler, registry: Any) -> Callable[[HttpRequest], HttpRespo
         entry = f'hookpipe;dur={elapsed_ms:.2f};desc="hookpipe chain"'
         previous = response.headers.get("Server-Timing")
         response.headers["Server-Timing"] = f"{previous}, {entry}" if previous else entry
+        # Which gunicorn worker answered: the admin's fleet section lists them by pid.
+        response.headers["X-Demo-Pid"] = str(os.getpid())
         add_trace(response, "timing")
         return response
 

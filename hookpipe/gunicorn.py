@@ -13,7 +13,8 @@ or call them from your own hooks of the same names.
   are counted as rejected, and the final counters are logged. gunicorn calls it after the worker has
   finished its in-flight requests (up to ``graceful_timeout``) and before the process
   exits; keep ``DRAIN_TIMEOUT`` plus your slowest request below ``graceful_timeout``,
-  or the master kills the worker first.
+  or the master kills the worker first. Then it publishes the worker's last record
+  to the fleet (:mod:`hookpipe.cluster`), marked as exited.
 
 Importing this module does not import gunicorn.
 """
@@ -24,6 +25,7 @@ import logging
 import os
 from typing import Any
 
+from .cluster import publish as cluster_publish
 from .runners import process_pool
 
 logger = logging.getLogger("hookpipe")
@@ -50,9 +52,12 @@ def worker_exit(server: Any, worker: Any) -> None:
     if getattr(worker, "pid", os.getpid()) != os.getpid():
         return
     if process_pool.current_pool() is None:
+        cluster_publish.publish_final()
         return
     final = process_pool.shutdown(process_pool.DRAIN_TIMEOUT)
     _log(server, "hookpipe: worker %s drained its thread pool: %s", os.getpid(), final)
+    # After the drain, so that the fleet's totals include the jobs it finished.
+    cluster_publish.publish_final()
     process_pool.write_counters_file(final)
 
 

@@ -49,6 +49,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     tmp_path = tmp_path_factory.mktemp("demo")
     env = live.project_env(tmp_path, DEMO_API_KEY=API_KEY)
     live.manage("migrate", "--noinput", env=env)
+    live.manage("createcachetable", env=env)
     live.manage("collectstatic", "--noinput", env=env)
     return Demo(env, tmp_path)
 

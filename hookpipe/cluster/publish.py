@@ -72,9 +72,14 @@ def ensure_started(settings: Mapping[str, Any], source: State) -> None:
 
 
 def _run(settings: Mapping[str, Any]) -> None:
+    from django.db import connections
+
     every = settings["PUBLISH_EVERY"]
     while True:
         publish(settings)
+        # The database cache opened a connection in this thread: do not hold it between
+        # publications (connections are per thread, so this closes only this thread's).
+        connections.close_all()
         if _stop.wait(every):
             return
 
@@ -82,7 +87,6 @@ def _run(settings: Mapping[str, Any]) -> None:
 def publish(settings: Mapping[str, Any], exited: bool = False) -> bool:
     """Write this process's record and its index entry; False (logged) if the cache failed."""
     from django.core.cache import caches
-    from django.db import close_old_connections
 
     host, pid = socket.gethostname(), os.getpid()
     now = time.time()
@@ -106,9 +110,6 @@ def publish(settings: Mapping[str, Any], exited: bool = False) -> bool:
             exc_info=True,
         )
         return False
-    finally:
-        # The database cache opens a connection in this thread: do not keep it.
-        close_old_connections()
 
 
 def record(host: str, pid: int, now: float, exited: bool = False) -> dict[str, Any]:
@@ -127,12 +128,17 @@ def record(host: str, pid: int, now: float, exited: bool = False) -> dict[str, A
     }
 
 
-def _at_exit() -> None:
+def publish_final() -> None:
+    """This process is exiting: stop the publisher and write the last record, marked
+    ``exited`` (from threading's exit hook, and from ``hookpipe.gunicorn.worker_exit``)."""
     settings = _settings
     if settings is None:
         return
     _stop.set()
     publish(settings, exited=True)
+
+
+_at_exit = publish_final
 
 
 def _register_exit_hook() -> None:
