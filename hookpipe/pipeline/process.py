@@ -108,7 +108,7 @@ def serve_sync(request: HttpRequest, get_response: GetResponse) -> HttpResponseB
     pipeline = _current
     # One float comparison per request; see hookpipe.switches.watch.
     if pipeline is None or _monotonic() >= switch_watch.next_at:
-        pipeline = get_pipeline()
+        pipeline = _refresh()
     if "HTTP_TRANSFER_ENCODING" in request.META:  # rare: one dict lookup for the rest
         accept_chunked(request)
     ctx = RequestContext(pipeline, get_response, False)
@@ -125,7 +125,7 @@ async def serve_async(request: HttpRequest, get_response: GetResponse) -> HttpRe
     if pipeline is None or _monotonic() >= switch_watch.next_at:
         # The first request of a process (or after a settings change) builds the
         # chain, and the switch check reads the database: sync code, so not here.
-        pipeline = await sync_to_async(get_pipeline, thread_sensitive=True)()
+        pipeline = await sync_to_async(_refresh, thread_sensitive=True)()
         _warn_if_nothing_drains()
     ctx = RequestContext(pipeline, get_response, True)
     request.hookpipe = ctx  # type: ignore[attr-defined]
@@ -173,8 +173,7 @@ def get_pipeline() -> Pipeline:
 
 def _check_switches(pipeline: Pipeline | None) -> None:
     """Read the switches if it is time (at most once per ``CHECK_EVERY`` seconds) and
-    drop a pipeline built with another set of disabled plugins; start publishing this
-    process's state to the cluster (hookpipe.cluster) if that has not begun."""
+    drop a pipeline built with another set of disabled plugins."""
     global _current, _generation
     config = conf.get_config()
     switch_watch.poll(config.switches["CHECK_EVERY"])
@@ -183,7 +182,20 @@ def _check_switches(pipeline: Pipeline | None) -> None:
             if _current is pipeline:
                 _generation += 1
                 _current = None
-    cluster_publish.ensure_started(config.cluster, _published_state)
+
+
+def _refresh() -> Pipeline:
+    """A serving process's slow path: the first request, or the switch check is due.
+
+    A process that serves requests publishes its state to the fleet; starting that here
+    (and not in :func:`get_pipeline`) keeps ``manage.py hookpipe`` and the checks out of
+    the fleet, and a ``gunicorn --preload`` master too.
+    """
+    due = _monotonic() >= switch_watch.next_at
+    pipeline = get_pipeline()
+    if due:
+        cluster_publish.ensure_started(conf.get_config().cluster, _published_state)
+    return pipeline
 
 
 def _switched_off(config: conf.Config) -> frozenset[str]:
