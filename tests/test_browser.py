@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -237,3 +238,85 @@ def test_pipeline_page_in_a_browser(
 
     assert failed == []
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+# ------------------------------------------------------------ the fleet, switched
+
+
+FLEET_SCREENSHOT = Path(__file__).resolve().parent.parent / "test-output" / "admin-fleet.png"
+
+
+@pytest.mark.live
+def test_switch_a_responder_off_and_on_from_the_admin_across_three_workers(
+    sync_playwright: Any, tmp_path: Path
+) -> None:
+    """The demo under gunicorn with 3 workers and the database cache: an operator logs
+    in, disables the clock responder on the Pipeline page, and every worker stops
+    answering with it within CHECK_EVERY seconds; the page says who did it and when,
+    and shows the fleet's totals; then the operator enables it again."""
+    from . import live
+    from .test_fleet_live import CHECK_EVERY, PUBLISH_EVERY, _pid, _spread
+    from .test_fleet_live import _time_to_reach_every_worker as reach
+
+    env = live.project_env(
+        tmp_path,
+        DEMO_WORKERS="3",
+        DEMO_CHECK_EVERY=str(CHECK_EVERY),
+        DEMO_PUBLISH_EVERY=str(PUBLISH_EVERY),
+        DJANGO_SUPERUSER_PASSWORD=PASSWORD,
+        DEMO_STATIC_ROOT=str(tmp_path / "static_root"),
+    )
+    live.manage("migrate", "--noinput", env=env)
+    live.manage("createcachetable", env=env)
+    live.manage("collectstatic", "--noinput", "--verbosity", "0", env=env)
+    live.manage("createsuperuser", "--noinput", "--username", "ops", "--email", "", env=env)
+    with live.gunicorn(env, tmp_path) as server, sync_playwright() as playwright:
+        replies = _spread(server)
+        pids = {_pid(r) for r in replies}
+        assert len(pids) == 3, pids
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(f"{server.base_url}/admin/hookpipe/pipeline/")
+            page.fill("#id_username", "ops")
+            page.fill("#id_password", PASSWORD)
+            page.click("input[type=submit]")
+            page.wait_for_url(f"{server.base_url}/admin/hookpipe/pipeline/")
+
+            # The fleet: every worker published its counters; reload until the totals
+            # hold every request sent (the page may come from any worker).
+            sent = len(replies)
+            deadline = time.monotonic() + PUBLISH_EVERY * 3
+            while True:
+                page.reload()
+                processes = page.locator("#hp-cluster-processes tr.hp-proc-live").count()
+                totals = page.locator('#hp-cluster-totals tr[data-total="clock"]').inner_text()
+                if processes == 3 and f"answered\n{sent}" in totals:
+                    break
+                assert time.monotonic() < deadline, (processes, totals)
+                time.sleep(1)
+            row = page.locator('#hp-switches tr[data-switch="clock"]')
+            row.get_by_role("button", name="Disable").click()
+            page.wait_for_url(f"{server.base_url}/admin/hookpipe/pipeline/#hp-switches")
+            off = reach(server, 404, pids)
+            assert off <= CHECK_EVERY + 1.0
+            assert "Disabled the responder 'clock'." in page.locator(".messagelist").inner_text()
+            row = page.locator('#hp-switches tr[data-switch="clock"]')
+            assert "disabled by ops at" in row.locator(".hp-switch-who").inner_text()
+
+            page.reload()  # from any worker now: each has applied the switch
+            assert "catching up" not in page.locator("#hp-switches").inner_text()
+            FLEET_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.set_viewport_size({"width": 1280, "height": 1300})
+            page.evaluate("document.getElementById('hp-switches').scrollIntoView()")
+            page.screenshot(path=str(FLEET_SCREENSHOT))
+
+            page.locator('#hp-switches tr[data-switch="clock"]').get_by_role(
+                "button", name="Enable"
+            ).click()
+            page.wait_for_url(f"{server.base_url}/admin/hookpipe/pipeline/#hp-switches")
+            on = reach(server, 200, pids)
+            assert on <= CHECK_EVERY + 1.0
+            print(f"browser switch: off in {off:.2f} s, on in {on:.2f} s, {sent} requests")
+        finally:
+            browser.close()

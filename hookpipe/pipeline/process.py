@@ -211,6 +211,14 @@ def _published_state() -> dict[str, Any]:
         for kind in ("handlers", "responders"):
             for item in described[kind]:
                 plugins[item["name"]] = {"kind": kind[:-1], "counters": item["counters"]}
+    home = _counts_home
+    if home is not None:
+        # A responder switched off keeps its counts in the fleet's totals.
+        lock, counts = home
+        with lock:
+            kept = {name: dict(vars(c)) for name, c in counts.items() if name not in plugins}
+        for name, values in kept.items():
+            plugins[name] = {"kind": "responder", "counters": values}
     pool = process_pool.current_pool()
     return {
         "switched_off": sorted(built.switched_off) if built is not None else [],
