@@ -64,12 +64,18 @@ settings.configure(
     ROOT_URLCONF="bench.parts",
     INSTALLED_APPS=["hookpipe"],
     MIDDLEWARE=[],
-    DATABASES={},
+    # For the runtime switches' table, which each process reads once per CHECK_EVERY
+    # seconds (hookpipe.switches.watch): the cost a real deployment pays.
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
     USE_TZ=True,
     LOGGING_CONFIG=None,
     HOOKPIPE={},
 )
 django.setup()
+
+from django.core.management import call_command  # noqa: E402
+
+call_command("migrate", "hookpipe", verbosity=0)
 
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
@@ -453,8 +459,41 @@ def main(argv: Sequence[str] | None = None) -> None:
     if grown:
         print("\nScaling (E):\n")
         print(grown)
+    print(f"\n{switch_check_cost()}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(rows, indent=2))
+
+
+def switch_check_cost() -> str:
+    """What the runtime-switch check adds to every request: the comparison the serve
+    functions make before using the pipeline (hookpipe.switches.watch), timed alone,
+    next to the global read it sits beside. The variants above include it."""
+    import timeit
+
+    from hookpipe.pipeline import process
+
+    # The serve functions' globals, with a built pipeline and the next read not yet due
+    # (what nearly every request meets).
+    namespace = {
+        "_current": object(),
+        "_monotonic": process._monotonic,
+        "switch_watch": process.switch_watch,
+    }
+    saved = process.switch_watch.next_at
+    process.switch_watch.next_at = float("inf")
+    n = 2_000_000
+    before = "pipeline = _current\nif pipeline is None: pass"
+    after = "pipeline = _current\nif pipeline is None or _monotonic() >= switch_watch.next_at: pass"
+    times = []
+    for _ in range(5):
+        base = timeit.timeit(before, globals=namespace, number=n)
+        both = timeit.timeit(after, globals=namespace, number=n)
+        times.append((both - base) / n * 1e9)
+    process.switch_watch.next_at = saved
+    return (
+        f'Switch check per request (HOOKPIPE["SWITCHES"]): {statistics.median(times):.0f} ns '
+        f"(median of 5 x {n} timeit loops; min {min(times):.0f}, max {max(times):.0f})"
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from hookpipe.metrics import metrics_view
+
 from . import views
 
 urlpatterns = [
@@ -8,5 +10,6 @@ urlpatterns = [
     path("async/", views.async_index, name="async-index"),
     path("broken/", views.broken, name="broken"),
     path("admin/", admin.site.urls),
+    path("metrics/", metrics_view),
     path("hooks/", include("tests.testapp.hook_urls")),
 ]

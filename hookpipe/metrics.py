@@ -1,0 +1,118 @@
+"""Prometheus metrics of the fleet, from the records the processes already publish.
+
+Install the extra (``pip install hookpipe[prometheus]``) and add the view to the
+project's URLconf, behind whatever protects your other internal endpoints::
+
+    from django.contrib.admin.views.decorators import staff_member_required
+    from hookpipe.metrics import metrics_view
+
+    urlpatterns += [path("internal/hookpipe-metrics", metrics_view)]
+
+The metrics are read from the cluster state in the shared cache (:mod:`hookpipe.cluster`),
+not from counters of the process that happens to answer the scrape: every worker gives
+the same answer, so they are right under gunicorn with any number of workers, with or
+without ``PROMETHEUS_MULTIPROC_DIR`` (which hookpipe's metrics neither need nor use), and
+nothing is added to the request path. Each series carries ``host`` and ``pid`` labels,
+so a counter only ever grows (a restarted worker is a new series); sum them in PromQL.
+
+They are in a registry of their own, so they never mix with django-prometheus's
+(which exposes Django's requests, responses, views, database and cache) or with the
+project's default registry. See ``docs/fleet.rst``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+
+from . import conf
+from .cluster import fleet
+
+#: Counter keys of a handler's or responder's ``"counters"`` that only grow.
+MONOTONIC = (
+    "answered",
+    "errors",
+    "stream_errors",
+    "handles_errors",
+    "submitted",
+    "succeeded",
+    "failed",
+    "rejected",
+    "inline",
+)
+#: Keys that go up and down: the handler jobs waiting and running now.
+LEVELS = ("queued", "running")
+#: Keys of a process's pool state exposed as gauges.
+POOL = ("workers", "running", "queue_depth", "max_workers", "max_queue")
+
+
+class FleetCollector:
+    """A prometheus_client collector over :func:`hookpipe.cluster.fleet.read`."""
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        data = fleet.read(conf.get_config().cluster)
+        labels = ["plugin", "kind", "host", "pid"]
+        counters = {
+            key: CounterMetricFamily(
+                f"hookpipe_plugin_{key}", f"hookpipe plugin counter {key!r}", labels=labels
+            )
+            for key in MONOTONIC
+        }
+        jobs = GaugeMetricFamily(
+            "hookpipe_handler_jobs",
+            "Handler jobs queued or running now",
+            labels=[*labels, "state"],
+        )
+        durations = GaugeMetricFamily(
+            "hookpipe_handler_duration_milliseconds",
+            "Handler job duration over the recent window, by quantile (0.5, 0.95, 1)",
+            labels=[*labels, "quantile"],
+        )
+        pool = GaugeMetricFamily(
+            "hookpipe_pool", "Thread pool state", labels=["host", "pid", "what"]
+        )
+        up = GaugeMetricFamily(
+            "hookpipe_process_last_seen_seconds",
+            "Seconds since the process last published its state",
+            labels=["host", "pid", "state"],
+        )
+        for proc in data["processes"]:
+            where = [proc["host"], str(proc["pid"])]
+            up.add_metric([*where, proc["state"]], proc["seen_ago_s"])
+            for name, values in proc["counters"].items():
+                kind = "handler" if "submitted" in values else "responder"
+                for key in MONOTONIC:
+                    if isinstance(values.get(key), int):
+                        counters[key].add_metric([name, kind, *where], values[key])
+                for key in LEVELS:
+                    if isinstance(values.get(key), int):
+                        jobs.add_metric([name, kind, *where, key], values[key])
+                window = values.get("duration_ms") or {}
+                for key, quantile in (("p50", "0.5"), ("p95", "0.95"), ("max", "1")):
+                    if isinstance(window.get(key), int | float):
+                        durations.add_metric([name, kind, *where, quantile], window[key])
+            for key in POOL:
+                value = (proc.get("pool") or {}).get(key)
+                if isinstance(value, int):
+                    pool.add_metric([*where, key], value)
+        yield from counters.values()
+        yield from (jobs, durations, pool, up)
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """The fleet's metrics in Prometheus's text format. Protect it: see the module."""
+    try:
+        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+    except ImportError:  # the extra is not installed
+        return HttpResponse(
+            "prometheus-client is not installed: pip install hookpipe[prometheus]\n",
+            status=501,
+            content_type="text/plain; charset=utf-8",
+        )
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(FleetCollector())
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
