@@ -14,6 +14,7 @@ from asgiref.sync import async_to_sync
 from django.http import HttpResponseBase
 from django.test import AsyncClient, Client
 
+from hookpipe.cluster import publish
 from hookpipe.switches import watch
 from tests.testapp import tweens
 
@@ -52,6 +53,8 @@ def _switches_parked() -> Iterator[None]:
     yield
     watch.reset()
     watch.park()
+    # A test that let the check run started this process's publisher thread: stop it.
+    publish.stop()
 
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -277,3 +277,27 @@ def test_bad_switch_settings_are_check_errors(value: Any, msg: str) -> None:
     problems = conf.load({"SWITCHES": value}).problems
     assert any(msg in (p.msg + (p.hint or "")) for p in problems), problems
     assert {p.id for p in problems} <= {"hookpipe.E002", "hookpipe.E009"}
+
+
+@override_settings(HOOKPIPE=PIPELINE)
+def test_an_unreadable_table_keeps_the_last_set_and_warns_once(
+    fetch: Fetch, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    switch("inner", False)
+    assert fetch("/")[TRACE] == "outer"
+
+    def down() -> frozenset[str]:
+        raise ConnectionError("database down")
+
+    monkeypatch.setattr(store, "disabled_names", down)
+    for _ in range(3):
+        watch.expire()
+        assert fetch("/")[TRACE] == "outer"  # still without "inner"
+    warnings = [r for r in caplog.records if "cannot read the plugin switches" in r.message]
+    assert len(warnings) == 1
+    assert "(ConnectionError: database down); keeping ['inner']" in warnings[0].getMessage()
+    monkeypatch.undo()
+    store.set_enabled("inner", True, "tests")
+    watch.expire()
+    assert fetch("/")[TRACE] == "inner,outer"
+    assert any("can be read again" in r.getMessage() for r in caplog.records)
