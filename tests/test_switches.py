@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -283,6 +284,7 @@ def test_bad_switch_settings_are_check_errors(value: Any, msg: str) -> None:
 def test_an_unreadable_table_keeps_the_last_set_and_warns_once(
     fetch: Fetch, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="hookpipe")
     switch("inner", False)
     assert fetch("/")[TRACE] == "outer"
 
