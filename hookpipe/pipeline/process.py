@@ -210,7 +210,11 @@ def _published_state() -> dict[str, Any]:
         described = built.plugins.describe()
         for kind in ("handlers", "responders"):
             for item in described[kind]:
-                plugins[item["name"]] = {"kind": kind[:-1], "counters": item["counters"]}
+                counters = dict(item["counters"])
+                task = item.get("task")
+                if isinstance(task, dict) and isinstance(task.get("counters"), dict):
+                    counters["task"] = task["counters"]  # a handler run as a task
+                plugins[item["name"]] = {"kind": kind[:-1], "counters": counters}
     home = _counts_home
     if home is not None:
         # A responder switched off keeps its counts in the fleet's totals.
