@@ -10,7 +10,6 @@ so ``override_settings(HOOKPIPE=...)`` takes effect on the next request.
 
 from __future__ import annotations
 
-import difflib
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from . import fleetconf
+from .confhelp import did_you_mean, type_name
 
 SETTING = "HOOKPIPE"
 
@@ -110,7 +110,6 @@ class Config:
     plugins: Mapping[str, Any] = field(default_factory=dict)
     thread_pool: Mapping[str, Any] = field(default_factory=lambda: THREAD_POOL_DEFAULTS)
     task_runner: Mapping[str, Any] = field(default_factory=lambda: TASK_RUNNER_DEFAULTS)
-    #: ``SWITCHES`` and ``CLUSTER`` with defaults filled in (see hookpipe.fleetconf).
     switches: Mapping[str, Any] = field(default_factory=lambda: fleetconf.SWITCHES_DEFAULTS)
     cluster: Mapping[str, Any] = field(default_factory=lambda: fleetconf.CLUSTER_DEFAULTS)
     #: True when the project defines ``HOOKPIPE`` at all (even as ``{}``).
@@ -146,18 +145,6 @@ def load(raw: Any, declared: bool = True) -> Config:
     return _Loader().load(raw, declared)
 
 
-def _did_you_mean(key: object, choices: tuple[str, ...] | Mapping[str, Any]) -> str:
-    close = difflib.get_close_matches(str(key), list(choices), n=1)
-    known = ", ".join(choices)
-    if close:
-        return f"Did you mean {close[0]!r}? Known keys: {known}."
-    return f"Known keys: {known}."
-
-
-def _type_name(value: object) -> str:
-    return type(value).__name__
-
-
 class _Loader:
     def __init__(self) -> None:
         self.problems: list[checks.CheckMessage] = []
@@ -174,7 +161,7 @@ class _Loader:
         if not isinstance(raw, Mapping):
             self.error(
                 NOT_A_DICT,
-                f"{SETTING} must be a dict, not {_type_name(raw)}.",
+                f"{SETTING} must be a dict, not {type_name(raw)}.",
                 'Write HOOKPIPE = {"TWEENS": [...]} or leave it out.',
             )
             return Config(declared=declared, problems=tuple(self.problems))
@@ -183,7 +170,7 @@ class _Loader:
                 self.error(
                     UNKNOWN_KEY,
                     f"{SETTING} has an unknown key {key!r}.",
-                    _did_you_mean(key, DEFAULTS),
+                    did_you_mean(key, DEFAULTS),
                 )
         values = {key: raw.get(key, default) for key, default in DEFAULTS.items()}
         lists = {}
@@ -212,7 +199,7 @@ class _Loader:
             return tuple(value)
         self.error(
             BAD_VALUE,
-            f'{SETTING}["{key}"] must be a list, not {_type_name(value)}.',
+            f'{SETTING}["{key}"] must be a list, not {type_name(value)}.',
         )
         return ()
 
@@ -221,7 +208,7 @@ class _Loader:
             return MappingProxyType(dict(value))
         self.error(
             BAD_VALUE,
-            f'{SETTING}["{key}"] must be a dict, not {_type_name(value)}.',
+            f'{SETTING}["{key}"] must be a dict, not {type_name(value)}.',
         )
         return MappingProxyType({})
 
@@ -232,7 +219,7 @@ class _Loader:
         if not isinstance(raw, Mapping):
             self.error(
                 BAD_TWEEN_ENTRY,
-                f"{where} must be a dotted path or a dict, not {_type_name(raw)}.",
+                f"{where} must be a dotted path or a dict, not {type_name(raw)}.",
                 'Write "myapp.tweens.factory" or {"factory": "myapp.tweens.factory"}.',
             )
             return None
@@ -241,7 +228,7 @@ class _Loader:
                 self.error(
                     UNKNOWN_TWEEN_KEY,
                     f"{where} has an unknown key {key!r}.",
-                    _did_you_mean(key, TWEEN_KEYS),
+                    did_you_mean(key, TWEEN_KEYS),
                 )
         if ("factory" in raw) == ("handler" in raw):
             self.error(
@@ -315,7 +302,7 @@ class _Loader:
                 self.error(
                     UNKNOWN_KEY,
                     f'{SETTING}["THREAD_POOL"] has an unknown key {key!r}.',
-                    _did_you_mean(key, THREAD_POOL_DEFAULTS),
+                    did_you_mean(key, THREAD_POOL_DEFAULTS),
                 )
         pool = {**THREAD_POOL_DEFAULTS, **raw}
         for key, minimum in (("MAX_WORKERS", 1), ("MAX_QUEUE", 0)):
@@ -341,7 +328,7 @@ class _Loader:
                 self.error(
                     UNKNOWN_KEY,
                     f'{SETTING}["TASK_RUNNER"] has an unknown key {key!r}.',
-                    _did_you_mean(key, TASK_RUNNER_DEFAULTS),
+                    did_you_mean(key, TASK_RUNNER_DEFAULTS),
                 )
         runner = {**TASK_RUNNER_DEFAULTS, **raw}
         for key in ("MAX_SNAPSHOT_BYTES", "STALE_AFTER", "RECOVER_EVERY"):

@@ -9,10 +9,11 @@ hint)`` callback, ``kind`` being ``"unknown"`` (a key) or ``"value"``, which
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
+
+from .confhelp import did_you_mean, type_name
 
 SWITCHES_DEFAULTS: Mapping[str, Any] = MappingProxyType(
     {
@@ -93,16 +94,14 @@ def _merge(key: str, raw: Any, defaults: Mapping[str, Any], error: Error) -> dic
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
-        error("value", f'HOOKPIPE["{key}"] must be a dict, not {type(raw).__name__}.', None)
+        error("value", f'HOOKPIPE["{key}"] must be a dict, not {type_name(raw)}.', None)
         raw = {}
     for name in raw:
         if name not in defaults:
-            close = difflib.get_close_matches(str(name), list(defaults), n=1)
-            hint = f"Did you mean {close[0]!r}? " if close else ""
             error(
                 "unknown",
                 f'HOOKPIPE["{key}"] has an unknown key {name!r}.',
-                f"{hint}Known keys: {', '.join(defaults)}.",
+                did_you_mean(name, defaults),
             )
     return {**defaults, **{k: v for k, v in raw.items() if k in defaults}}
 
