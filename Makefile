@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 # Interpreters that pyenv may provide for the Django 6.x leg (ignored where absent).
 export PYENV_VERSION ?= $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.1[1-9]\.' | tr '\n' ':' | sed 's/:$$//')
 
-.PHONY: demo test test-django6 lint types docs pytest package system-deps bench bench-e2e clean
+.PHONY: demo test test-django6 lint types docs pytest package system-deps bench bench-e2e bench-streaming clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,9 +63,13 @@ test-django6: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --rounds 9
 
-## The demo under gunicorn, loaded with wrk (apt-get install wrk); about two minutes.
+## The demo under gunicorn and uvicorn, loaded with wrk (apt-get install wrk); about two minutes.
 bench-e2e: $(STAMP)
 	$(BIN)/python bench/e2e.py
+
+## 128 MiB streamed across modes under gunicorn and uvicorn, read by curl; about a minute.
+bench-streaming: $(STAMP)
+	$(BIN)/python bench/streaming.py --rounds 5
 
 clean:
 	rm -rf $(VENV) .nox docs/_build .coverage htmlcov .pytest_cache .mypy_cache .ruff_cache

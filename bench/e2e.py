@@ -1,4 +1,5 @@
-"""End to end: the demo under gunicorn (gthread) on 127.0.0.1, loaded by ``wrk``.
+"""End to end: the demo under gunicorn (gthread) and uvicorn on 127.0.0.1, loaded by
+``wrk``.
 
 Run from the repository root with ``make bench-e2e`` (or ``.venv/bin/python
 bench/e2e.py [--duration 10]``). It needs ``wrk`` on the PATH and installs nothing; on
@@ -12,6 +13,10 @@ log off, so that writing it is not measured), warms it up for 2 s, then runs ``w
 stops gunicorn with SIGTERM: each worker drains its handler pool and writes its final
 counters to a file (``hookpipe.gunicorn.worker_exit``), which shows that every job was
 counted: ``submitted == succeeded + failed + rejected``, none still queued or running.
+
+Then plain and reference again under uvicorn (2 workers, access log off; the same
+``wrk`` run), where hookpipe runs in the mode its pieces ask for (sync, for the
+reference pipeline). ``--servers gunicorn`` or ``--servers uvicorn`` runs one of them.
 
 Everything is bounded: each wrk run by its duration, each server start and stop by
 ``tests/live.py``'s timeouts, the whole run to about two minutes. Only 127.0.0.1.
@@ -50,6 +55,8 @@ WARM_UP = 2
 #: the pool's drain (DRAIN_TIMEOUT, 10 s) happens within it.
 STOP_TIMEOUT = 30.0
 HANDLER = "sleep-50ms"
+#: The variants each server runs (the sleepy one needs gunicorn's worker_exit hook).
+SERVERS = {"gunicorn": tuple(VARIANTS), "uvicorn": ("plain", "reference")}
 
 
 @dataclass
@@ -117,8 +124,8 @@ def final_counters(path: Path) -> dict[str, int] | None:
     return total or None
 
 
-def run_variant(name: str, tmp: Path, duration: int) -> dict[str, Any]:
-    counters_file = tmp / f"counters-{name}.jsonl"
+def run_variant(name: str, server_kind: str, tmp: Path, duration: int) -> dict[str, Any]:
+    counters_file = tmp / f"counters-{server_kind}-{name}.jsonl"
     env = live.project_env(
         tmp,
         settings="bench.e2e_settings",
@@ -126,8 +133,13 @@ def run_variant(name: str, tmp: Path, duration: int) -> dict[str, Any]:
         HOOKPIPE_EXIT_COUNTERS_FILE=str(counters_file),
         HOOKPIPE_LOG_LEVEL="WARNING",
     )
-    args = ["--access-logfile", "/dev/null"]
-    with live.gunicorn(env, tmp, args=args, ready_path="/bench/") as server:
+    if server_kind == "gunicorn":
+        args = ["--access-logfile", "/dev/null"]
+        starting = live.gunicorn(env, tmp, args=args, ready_path="/bench/")
+    else:
+        args = ["--workers", "2", "--no-access-log", "--log-level", "warning"]
+        starting = live.uvicorn(env, tmp, args=args, ready_path="/bench/")
+    with starting as server:
         url = f"{server.base_url}/bench/"
         warm = wrk(url, WARM_UP)  # every worker builds its pipeline, caches fill
         result = wrk(url, duration)
@@ -137,6 +149,7 @@ def run_variant(name: str, tmp: Path, duration: int) -> dict[str, Any]:
         log = server.log()
     counters = final_counters(counters_file)
     return {
+        "server": server_kind,
         "variant": name,
         "what": VARIANTS[name],
         "wrk": {k: v for k, v in asdict(result).items() if k != "output"},
@@ -149,6 +162,7 @@ def run_variant(name: str, tmp: Path, duration: int) -> dict[str, Any]:
 def versions() -> dict[str, str]:
     import django
     import gunicorn
+    import uvicorn
 
     found = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
     wrk_version = next(iter((found.stdout + found.stderr).splitlines()), "?")
@@ -156,22 +170,24 @@ def versions() -> dict[str, str]:
         "python": platform.python_version(),
         "django": django.get_version(),
         "gunicorn": gunicorn.__version__,
+        "uvicorn": uvicorn.__version__,
         "wrk": wrk_version.strip(),
     }
 
 
 def report(rows: list[dict[str, Any]]) -> str:
-    base = rows[0]["wrk"]
+    plain = {r["server"]: r["wrk"] for r in rows if r["variant"] == "plain"}
     lines = [
-        "| variant | what | requests/s | vs plain | p50 ms | p99 ms | requests | errors |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| server | variant | what | requests/s | vs plain | p50 ms | p99 ms | p99 vs plain "
+        "| requests | errors |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
-        w = row["wrk"]
+        w, base = row["wrk"], plain.get(row["server"], row["wrk"])
         lines.append(
-            f"| {row['variant']} | {row['what']} | {w['rps']:.0f} | "
+            f"| {row['server']} | {row['variant']} | {row['what']} | {w['rps']:.0f} | "
             f"{w['rps'] / base['rps']:.3f} | {w['p50_ms']:.2f} | {w['p99_ms']:.2f} | "
-            f"{w['requests']} | {w['errors']} |"
+            f"{w['p99_ms'] / base['p99_ms']:.3f} | {w['requests']} | {w['errors']} |"
         )
     for row in rows:
         counters = row["counters"]
@@ -204,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds of wrk per variant")
     parser.add_argument("--only", help="comma-separated variants (default: all)")
+    parser.add_argument(
+        "--servers", default="gunicorn,uvicorn", help="comma-separated: gunicorn, uvicorn"
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print(
@@ -212,18 +231,24 @@ def main(argv: list[str] | None = None) -> int:
             "https://github.com/wg/wrk."
         )
         return 0
-    chosen = args.only.split(",") if args.only else list(VARIANTS)
+    only = set(args.only.split(",")) if args.only else set(VARIANTS)
+    chosen = [
+        (server, name)
+        for server in args.servers.split(",")
+        for name in SERVERS[server]
+        if name in only
+    ]
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hookpipe-e2e-") as name:
         tmp = Path(name)
         env = live.project_env(tmp, settings="bench.e2e_settings")
         live.manage("migrate", "--noinput", env=env)
-        rows = [run_variant(variant, tmp, args.duration) for variant in chosen]
+        rows = [run_variant(name, server, tmp, args.duration) for server, name in chosen]
     info = versions()
     print(
         f"wrk -t{THREADS} -c{CONNECTIONS} -d{args.duration}s --latency, GET /bench/, gunicorn "
         f"gthread ({os.environ.get('DEMO_WORKERS', '2')} workers x "
-        f"{os.environ.get('DEMO_THREADS', '4')} threads); "
+        f"{os.environ.get('DEMO_THREADS', '4')} threads), uvicorn (2 workers); "
         + ", ".join(f"{k} {v}" for k, v in info.items())
         + f"; {time.monotonic() - started:.0f} s in all\n"
     )
@@ -231,7 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     out = ROOT / "bench" / "out"
     out.mkdir(exist_ok=True)
     (out / "e2e.json").write_text(json.dumps({"versions": info, "rows": rows}, indent=2))
-    bad = [r["variant"] for r in rows if r["wrk"]["errors"] or r["server_errors"]]
+    bad = [
+        f"{r['server']} {r['variant']}" for r in rows if r["wrk"]["errors"] or r["server_errors"]
+    ]
     if bad:
         print(f"\nerrors in: {', '.join(bad)} (see bench/out/e2e.json)")
         return 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from asgiref.sync import markcoroutinefunction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import path
 from django.utils.module_loading import import_string
@@ -32,7 +33,29 @@ def view(request: HttpRequest) -> HttpResponse:
     return HttpResponse(b"ok", content_type="text/plain")
 
 
-urlpatterns = [path("", view)]
+async def async_view(request: HttpRequest) -> HttpResponse:
+    """:func:`view` as ``async def`` (the all-async ASGI variants)."""
+    return HttpResponse(b"ok", content_type="text/plain")
+
+
+urlpatterns = [
+    path("", view),
+    path("async/", async_view),
+    # The path of the prefilter-matching variants (bench/plugins.py, MATCHED_PREFIX).
+    path("m/", view),
+]
+
+#: Django's ``startproject`` middleware, which the ASGI mode variants (G-*) put above
+#: hookpipe or above the plain middleware.
+STARTPROJECT = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
 
 
 def passthrough(handler: Handler, registry: Any, n: int = 0) -> Handler:
@@ -157,6 +180,52 @@ class DispatchMiddleware(HookMiddleware):
 for _i in range(5):
     globals()[f"Passthrough{_i}"] = type(f"Passthrough{_i}", (PassthroughMiddleware,), {"n": _i})
     globals()[f"Hook{_i}"] = type(f"Hook{_i}", (HookMiddleware,), {"n": _i})
+
+
+class AsyncPassthroughMiddleware(PassthroughMiddleware):
+    """:class:`PassthroughMiddleware` as an async-only middleware (variant G-Da)."""
+
+    sync_capable = False
+    async_capable = True
+
+    def __init__(self, get_response: Any) -> None:
+        super().__init__(get_response)
+        markcoroutinefunction(self)
+
+    async def __call__(self, request: HttpRequest) -> HttpResponseBase:  # type: ignore[override]
+        trace = request.META.get(TRACE)
+        if trace is not None:
+            trace.append(self.name)
+        return await self.get_response(request)  # type: ignore[no-any-return]
+
+
+class AsyncHookMiddleware(HookMiddleware):
+    """:class:`HookMiddleware` as an async-only middleware with an async
+    ``process_view`` (variant G-Da)."""
+
+    sync_capable = False
+    async_capable = True
+
+    def __init__(self, get_response: Any) -> None:
+        super().__init__(get_response)
+        markcoroutinefunction(self)
+
+    async def process_view(self, request: HttpRequest, *args: Any) -> None:  # type: ignore[override]
+        super().process_view(request, *args)
+
+    async def __call__(self, request: HttpRequest) -> HttpResponseBase:  # type: ignore[override]
+        response = await self.get_response(request)
+        trace = request.META.get(TRACE)
+        if trace is not None:
+            trace.append(self.after_name)
+        return response  # type: ignore[no-any-return]
+
+
+for _i in range(5):
+    globals()[f"AsyncPassthrough{_i}"] = type(
+        f"AsyncPassthrough{_i}", (AsyncPassthroughMiddleware,), {"n": _i}
+    )
+    globals()[f"AsyncHook{_i}"] = type(f"AsyncHook{_i}", (AsyncHookMiddleware,), {"n": _i})
 
 
 class Dispatch4(DispatchMiddleware):

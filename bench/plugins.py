@@ -53,6 +53,11 @@ class _NoResponder(ResponderImplementation):
 
 
 _FILTERS = {"methods": METHODS, "path_prefixes": PATH_PREFIXES}
+#: The prefix that the prefilter-matching variants (M-n) ask for: 10 handlers and 5
+#: responders declare it; the other plugins each declare a prefix of their own.
+MATCHED_PREFIX = "/m/"
+#: The plugin counts of the prefilter-matching variants.
+MATCHED_SCALES: tuple[int, ...] = (15, 100, 1000)
 
 # Settings name plugins by dotted path, so each one is a module-level class.
 for _i in range(_MOST):
@@ -60,7 +65,21 @@ for _i in range(_MOST):
     globals()[f"FilteredHandler{_i}"] = type(
         f"FilteredHandler{_i}", (_NoHandler,), {"name": f"fh{_i}", **_FILTERS}
     )
+    globals()[f"MatchedHandler{_i}"] = type(
+        f"MatchedHandler{_i}",
+        (_NoHandler,),
+        {"name": f"mh{_i}", "path_prefixes": (MATCHED_PREFIX,)},
+    )
+    # Prefixes that are not the request's, of a few lengths, as a real site's would be.
+    globals()[f"ElsewhereHandler{_i}"] = type(
+        f"ElsewhereHandler{_i}", (_NoHandler,), {"name": f"eh{_i}", "path_prefixes": (f"/x{_i}/",)}
+    )
 for _i in range(5):
+    globals()[f"MatchedResponder{_i}"] = type(
+        f"MatchedResponder{_i}",
+        (_NoResponder,),
+        {"name": f"mr{_i}", "path_prefixes": (MATCHED_PREFIX,)},
+    )
     globals()[f"Responder{_i}"] = type(f"Responder{_i}", (_NoResponder,), {"name": f"r{_i}"})
     globals()[f"FilteredResponder{_i}"] = type(
         f"FilteredResponder{_i}", (_NoResponder,), {"name": f"fr{_i}", **_FILTERS}
@@ -79,6 +98,31 @@ class Sleeper(HandlerImplementation):
 
     def handle(self, request: Any, content: bytes) -> None:
         time.sleep(self.SECONDS)
+
+
+class Offloaded(HandlerImplementation):
+    """Wants every request and does nothing, in the pool: what offloading one job costs
+    (variant O)."""
+
+    name = "offloaded"
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return True
+
+    def handle(self, request: Any, content: bytes) -> None:
+        pass
+
+
+def matched(total: int) -> dict[str, Any]:
+    """``total`` plugins with prefilters, of which 10 handlers and 5 responders take
+    ``MATCHED_PREFIX`` and the others each a prefix of their own."""
+    return {
+        "HANDLERS": [
+            *(f"bench.plugins.MatchedHandler{i}" for i in range(10)),
+            *(f"bench.plugins.ElsewhereHandler{i}" for i in range(total - 15)),
+        ],
+        "RESPONDERS": [f"bench.plugins.MatchedResponder{i}" for i in range(5)],
+    }
 
 
 def reference() -> dict[str, Any]:

@@ -32,6 +32,16 @@ Variants (the letters are those of the issue and of bench/RESULTS.md):
         prefilters the request does not pass; P-nf those plugins alone.
 * F-*   the floor, B and C through Django's ASGI handler; F-Cx is C as one would write
         it for ASGI: async tweens and hooks, plugins with prefilters.
+* G-*   the ASGI mode rows of issue 12. G-Cs: ``startproject``'s middleware, then
+        hookpipe with C's 5 sync tweens and 5 sync hooks, a sync view; G-Ds: the same
+        middleware, then D0's 10 sync-only middleware. G-Ca: hookpipe with 5 async tweens
+        and 5 async hooks, an async view; G-Da: 10 async-only middleware, the same view.
+* M-n   a request that passes the prefilters of 15 of n plugins (10 handlers and 5
+        responders whose ``handles()`` says no; the others' prefixes are elsewhere).
+* O, O0 one handler that wants every request and runs in the pool (O), or says no (O0),
+        timed by the request thread's CPU (``time.thread_time``), not the wall clock:
+        O - O0 is what offloading a job costs the request. The pool's own throughput
+        (jobs per second, its CPU per job) is measured after the table, also in rounds.
 
 ``--profile KEY`` runs one variant under cProfile and prints where the time goes.
 """
@@ -62,7 +72,15 @@ settings.configure(
     SECRET_KEY="bench-only",
     ALLOWED_HOSTS=["*"],
     ROOT_URLCONF="bench.parts",
-    INSTALLED_APPS=["hookpipe"],
+    # The contrib apps are those of startproject's middleware (variants G-*); no
+    # request of the benchmark touches a database.
+    INSTALLED_APPS=[
+        "django.contrib.auth",
+        "django.contrib.contenttypes",
+        "django.contrib.sessions",
+        "django.contrib.messages",
+        "hookpipe",
+    ],
     MIDDLEWARE=[],
     # For the runtime switches' table, which each process reads once per CHECK_EVERY
     # seconds (hookpipe.switches.watch): the cost a real deployment pays.
@@ -113,6 +131,9 @@ class Variant:
     target: float | None = None  # the ratio it must not exceed
     #: What a traced request meets, in order (WSGI variants only).
     trace: tuple[str, ...] = ()
+    path: str = "/"
+    #: "wall" (time.perf_counter) or "cpu" (time.thread_time: this thread's CPU only).
+    clock: str = "wall"
 
 
 def with_hookpipe(**config: Any) -> dict[str, Any]:
@@ -128,7 +149,7 @@ def variants() -> list[Variant]:
     native, native0 = {"MIDDLEWARE": NATIVE}, {"MIDDLEWARE": NATIVE_NO_PLUGINS}
     found = [
         Variant("A", "floor: no middleware", "wsgi", plain, "A"),
-        Variant("B", "empty HOOKPIPE", "wsgi", empty, "A", 1.03),
+        Variant("B", "empty HOOKPIPE", "wsgi", empty, "A", 1.02),
         Variant("T", "C's 5 tweens alone", "wsgi", with_hookpipe(TWEENS=TWEENS), "A",
                 trace=(*_TWEENS,)),
         Variant("H", "C's 5 hooks alone", "wsgi", with_hookpipe(HOOKS=HOOKS), "A",
@@ -163,21 +184,76 @@ def variants() -> list[Variant]:
     found += [
         Variant(f"P-{most}f", f"{most} prefiltered handlers alone", "wsgi", alone, "A", 1.03),
         Variant("F-A", "ASGI floor", "asgi", plain, "F-A"),
-        Variant("F-B", "ASGI empty HOOKPIPE", "asgi", empty, "F-A", 1.03),
+        Variant("F-B", "ASGI empty HOOKPIPE", "asgi", empty, "F-A", 1.02),
         Variant("F-C", "ASGI reference pipeline", "asgi", c_settings, "F-A", 1.10),
         Variant("F-Cx", "F-C, async tweens and hooks, prefiltered plugins", "asgi",
                 native_async, "F-A"),
     ]  # fmt: skip
+    found += mode_variants() + matched_variants() + offload_variants()
     return found
+
+
+def mode_variants() -> list[Variant]:
+    """The ASGI rows of issue 12: can Django keep its stack in one mode?"""
+    sync_plain = {"MIDDLEWARE": [*parts.STARTPROJECT, *NATIVE_NO_PLUGINS]}
+    sync_hookpipe = {
+        "MIDDLEWARE": [*parts.STARTPROJECT, *HOOKPIPE_MW],
+        "HOOKPIPE": {"TWEENS": TWEENS, "HOOKS": HOOKS},
+    }
+    async_plain = {
+        "MIDDLEWARE": [
+            *(f"bench.parts.AsyncPassthrough{i}" for i in range(5)),
+            *(f"bench.parts.AsyncHook{i}" for i in range(5)),
+        ]
+    }
+    async_hookpipe = with_hookpipe(TWEENS=ASYNC_TWEENS, HOOKS=ASYNC_HOOKS)
+    return [
+        Variant("G-Ds", "startproject + 10 sync-only middleware, sync view", "asgi",
+                sync_plain, "G-Ds"),
+        Variant("G-Cs", "startproject + hookpipe: 5 sync tweens, 5 sync hooks", "asgi",
+                sync_hookpipe, "G-Ds", 1.05),
+        Variant("G-Da", "10 async-only middleware, async view", "asgi", async_plain, "G-Da",
+                path="/async/"),
+        Variant("G-Ca", "hookpipe: 5 async tweens, 5 async hooks, async view", "asgi",
+                async_hookpipe, "G-Da", 1.02, path="/async/"),
+    ]  # fmt: skip
+
+
+def matched_variants() -> list[Variant]:
+    """A request that passes the prefilters of 15 plugins, among 15, 100 or 1000."""
+    found = []
+    first = plugins.MATCHED_SCALES[0]
+    trace = (*(f"mh{i}" for i in range(10)), *(f"mr{i}" for i in range(5)))
+    for total in plugins.MATCHED_SCALES:
+        floor, target = ("A", None) if total == first else (f"M-{first}", 1.02)
+        found.append(
+            Variant(f"M-{total}", f"prefilters: 15 of {total} plugins match", "wsgi",
+                    with_hookpipe(**plugins.matched(total)), floor, target, trace,
+                    path=plugins.MATCHED_PREFIX)
+        )  # fmt: skip
+    return found
+
+
+def offload_variants() -> list[Variant]:
+    """One pool handler that wants every request (O) or none (O0), in request-thread CPU."""
+    pool = {"MAX_WORKERS": 8, "MAX_QUEUE": 1_000_000, "ON_FULL": "block"}
+    offload = with_hookpipe(HANDLERS=["bench.plugins.Offloaded"], THREAD_POOL=pool)
+    asked = with_hookpipe(HANDLERS=["bench.plugins.Handler0"], THREAD_POOL=pool)
+    return [
+        Variant("O0", "1 handler says no (request-thread CPU)", "wsgi", asked, "O0",
+                trace=("h0",), clock="cpu"),
+        Variant("O", "1 handler offloaded to the pool (request-thread CPU)", "wsgi", offload,
+                "O0", clock="cpu"),
+    ]  # fmt: skip
 
 
 # ------------------------------------------------------------------- drivers
 
 
-def _environ() -> dict[str, Any]:
+def _environ(path: str = "/") -> dict[str, Any]:
     return {
         "REQUEST_METHOD": "GET",
-        "PATH_INFO": "/",
+        "PATH_INFO": path,
         "SCRIPT_NAME": "",
         "QUERY_STRING": "",
         "SERVER_NAME": "bench",
@@ -198,11 +274,13 @@ def _start_response(status: str, headers: Iterable[Any], exc_info: Any = None) -
         raise SystemExit(f"bench misconfigured: status {status}")
 
 
-def wsgi_runner(handler: WSGIHandler) -> Callable[[int], float]:
-    base = _environ()
+def wsgi_runner(
+    handler: WSGIHandler, path: str, clock: Callable[[], float]
+) -> Callable[[int], float]:
+    base = _environ(path)
 
     def run(count: int) -> float:
-        started = time.perf_counter()
+        started = clock()
         for _ in range(count):
             env = dict(base)
             env["wsgi.input"] = BytesIO(b"")
@@ -210,15 +288,15 @@ def wsgi_runner(handler: WSGIHandler) -> Callable[[int], float]:
             for _chunk in result:
                 pass
             result.close()  # type: ignore[attr-defined]
-        return (time.perf_counter() - started) / count
+        return (clock() - started) / count
 
     return run
 
 
-def wsgi_trace(handler: WSGIHandler) -> list[str]:
+def wsgi_trace(handler: WSGIHandler, path: str) -> list[str]:
     """What one traced request met, in order."""
     trace: list[str] = []
-    env = {**_environ(), "wsgi.input": BytesIO(b""), parts.TRACE: trace}
+    env = {**_environ(path), "wsgi.input": BytesIO(b""), parts.TRACE: trace}
     result = handler(env, _start_response)
     for _chunk in result:
         pass
@@ -226,15 +304,15 @@ def wsgi_trace(handler: WSGIHandler) -> list[str]:
     return trace
 
 
-def asgi_runner(handler: ASGIHandler) -> Callable[[int], float]:
+def asgi_runner(handler: ASGIHandler, path: str) -> Callable[[int], float]:
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
         "method": "GET",
         "scheme": "http",
-        "path": "/",
-        "raw_path": b"/",
+        "path": path,
+        "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
         "headers": [(b"host", b"bench")],
@@ -287,9 +365,10 @@ def runner_for(variant: Variant) -> Runner:
     with override:
         if variant.interface == "wsgi":
             wsgi = WSGIHandler()
-            inner = wsgi_runner(wsgi)
+            clock = time.thread_time if variant.clock == "cpu" else time.perf_counter
+            inner = wsgi_runner(wsgi, variant.path, clock)
         else:
-            inner = asgi_runner(ASGIHandler())
+            inner = asgi_runner(ASGIHandler(), variant.path)
 
     def run(count: int) -> float:
         with override:
@@ -300,7 +379,7 @@ def runner_for(variant: Variant) -> Runner:
 
     def trace() -> list[str]:
         with override:
-            return wsgi_trace(wsgi)
+            return wsgi_trace(wsgi, variant.path)
 
     return Runner(variant, run, trace if variant.interface == "wsgi" else None)
 
@@ -406,6 +485,56 @@ def scaling(timings: dict[str, list[float]]) -> str:
     return "\n".join(lines) if found else ""
 
 
+def pool_rate(rounds: int, jobs: int) -> tuple[str, dict[str, Any]]:
+    """The pool on its own: ``jobs`` no-op jobs submitted from one thread as fast as it
+    can, then drained; per round, jobs per second (submission to the last job's end)
+    and the CPU the pool's threads spent per job (process CPU less the submitter's)."""
+    from hookpipe.executor import Counters, HandlerPool
+
+    def noop() -> None:
+        pass
+
+    rates, cpu = [], []
+    for _ in range(rounds + 1):  # the first round warms up and is not counted
+        pool = HandlerPool(8, jobs, "block", Counters())
+        started, cpu0, mine0 = time.perf_counter(), time.process_time(), time.thread_time()
+        for _ in range(jobs):
+            pool.submit("bench", noop)
+        if not pool.drain(60):
+            raise SystemExit("bench: the pool did not drain within 60 s")
+        elapsed = time.perf_counter() - started
+        spent = (time.process_time() - cpu0) - (time.thread_time() - mine0)
+        rates.append(jobs / elapsed)
+        cpu.append(spent / jobs)
+    rates, cpu = rates[1:], cpu[1:]
+    row = {
+        "jobs_per_s": statistics.median(rates),
+        "jobs_per_s_min": min(rates),
+        "jobs_per_s_max": max(rates),
+        "pool_cpu_us_per_job": statistics.median(cpu) * 1e6,
+    }
+    text = (
+        f"Pool alone, {rounds} rounds x {jobs} no-op jobs, 8 threads: "
+        f"{row['jobs_per_s']:.0f} jobs/s (min {row['jobs_per_s_min']:.0f}, max "
+        f"{row['jobs_per_s_max']:.0f}); pool threads' CPU "
+        f"{row['pool_cpu_us_per_job']:.1f} µs per job"
+    )
+    return text, row
+
+
+def offload_cost(timings: dict[str, list[float]]) -> str:
+    """O - O0, per round: the request thread's CPU for offloading one job."""
+    if "O" not in timings or "O0" not in timings:
+        return ""
+    costs = [(o - o0) * 1e6 for o, o0 in zip(timings["O"], timings["O0"], strict=True)]
+    verdict = "met" if statistics.median(costs) <= 8 else "MISSED"
+    return (
+        f"Offloading one job costs the request thread {statistics.median(costs):.1f} µs of "
+        f"CPU (O - O0 per round: min {min(costs):.1f}, max {max(costs):.1f}; target ≤ 8 µs: "
+        f"{verdict})"
+    )
+
+
 def profile(variant: Variant, requests: int) -> None:
     import cProfile
     import pstats
@@ -431,6 +560,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--only", help="comma-separated variant keys (floors are added)")
     parser.add_argument("--profile", metavar="KEY", help="profile one variant with cProfile")
+    parser.add_argument(
+        "--pool-jobs", type=int, default=20000, help="jobs per round of the pool alone (0: skip)"
+    )
     parser.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "out" / "results.json", help="JSON results"
     )
@@ -460,8 +592,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         print("\nScaling (E):\n")
         print(grown)
     print(f"\n{switch_check_cost()}")
+    offload = offload_cost(timings)
+    if offload:
+        print(f"\n{offload}")
+    pool: dict[str, Any] = {}
+    if args.pool_jobs and not args.only:
+        text, pool = pool_rate(args.rounds, args.pool_jobs)
+        print(f"\n{text}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(rows, indent=2))
+    args.out.write_text(json.dumps({"rows": rows, "pool": pool}, indent=2))
 
 
 def switch_check_cost() -> str:

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_in_process_benchmark_runs_and_prints_its_table(tmp_path: Path) -> None:
-    only = "B,C,D,C/D,E-10,E-10f,F-B"
+    only = "B,C,D,C/D,E-10,E-10f,F-B,G-Cs,G-Ca,M-100,O"
     out = tmp_path / "results.json"
     args = ["--rounds", "1", "--requests", "20", "--only", only, "--out", str(out)]
     result = subprocess.run(
@@ -26,9 +26,11 @@ def test_the_in_process_benchmark_runs_and_prints_its_table(tmp_path: Path) -> N
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    for key in ("A", "B", "C", "D", "C/D", "E-10", "E-10f", "F-A", "F-B"):
+    keys = ("A", "B", "C", "D", "C/D", "E-10", "E-10f", "F-A", "F-B", "G-Ds", "G-Cs", "G-Da")
+    for key in (*keys, "G-Ca", "M-15", "M-100", "O0", "O"):
         assert f"\n| {key} |" in result.stdout
     assert "| 10 |" in result.stdout  # the scaling table
+    assert "Offloading one job costs the request thread" in result.stdout
     assert '"key": "C/D"' in out.read_text()
 
 
