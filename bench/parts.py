@@ -19,6 +19,7 @@ from typing import Any
 from asgiref.sync import markcoroutinefunction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import path
+from django.utils.decorators import async_only_middleware
 from django.utils.module_loading import import_string
 
 from hookpipe import Hook, State
@@ -71,6 +72,7 @@ def passthrough(handler: Handler, registry: Any, n: int = 0) -> Handler:
     return tween
 
 
+@async_only_middleware
 def passthrough_async(handler: Any, registry: Any, n: int = 0) -> Any:
     """:func:`passthrough` as an ``async def`` tween (for the ASGI variants)."""
     name = f"tween-{n}"

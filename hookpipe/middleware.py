@@ -9,15 +9,28 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
-from . import hooks
+from . import hooks, mode
 from .pipeline.process import serve_async, serve_sync
 
 
-class HookpipeMiddleware:
-    """Runs every request through the ``HOOKPIPE`` pipeline, natively sync or async."""
+class _AsksForItsMode(type):
+    """Django reads ``async_capable`` from the middleware *class* when it loads
+    ``MIDDLEWARE``; this answers from ``HOOKPIPE`` at that moment (see
+    :mod:`hookpipe.mode`), rather than once at import time."""
+
+    @property
+    def async_capable(cls) -> bool:
+        return mode.pieces_are_async()
+
+
+class HookpipeMiddleware(metaclass=_AsksForItsMode):
+    """Runs every request through the ``HOOKPIPE`` pipeline, natively sync or async.
+
+    Under ASGI it is async-capable only when the pieces of the pipeline are async, so
+    that Django can keep its middleware stack in one mode (:mod:`hookpipe.mode`).
+    """
 
     sync_capable = True
-    async_capable = True
 
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         # Nothing is built here: Django creates middleware at import time of the WSGI
@@ -26,15 +39,17 @@ class HookpipeMiddleware:
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
-        # Django calls process_view after URL resolution, in the handler's mode: it
-        # wraps a sync one in sync_to_async under ASGI (a thread hop per request) and an
-        # async one in async_to_sync under WSGI. Our get_response is async exactly when
-        # the handler below is, which under ASGI and WSGI alike is the handler's mode
-        # unless a middleware below us is of the other kind (then Django adapts; still
-        # correct). ``before`` hooks run here; see hookpipe.hooks.
-        self.process_view: Callable[..., Any] = (
-            hooks.process_view_async if self.is_async else hooks.process_view_sync
-        )
+        # Django calls process_view after URL resolution, for every request, adapted to
+        # the handler's mode: a sync one costs a thread hop per request under ASGI. So it
+        # is there only when some request may have ``before`` hooks to run (global hooks,
+        # or a view with its own); Django looks for it once, when it loads MIDDLEWARE.
+        # Our get_response is async exactly when the handler below is, which is the
+        # handler's mode unless a middleware below us is of the other kind (then Django
+        # adapts; still correct).
+        if mode.needs_process_view():
+            self.process_view: Callable[..., Any] = (
+                hooks.process_view_async if self.is_async else hooks.process_view_sync
+            )
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> Any:
         """The view raised: ``on_error`` hooks may answer (Django calls this sync)."""

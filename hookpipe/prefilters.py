@@ -3,17 +3,17 @@
 A plugin may declare *prefilters*, ``methods`` and ``path_prefixes`` (see
 :mod:`hookpipe.plugins`). :class:`PrefilterIndex` is built from them once per pipeline
 build, so that a request is only shown the plugins that could want it, and
-:meth:`PrefilterIndex.select` answers in a dictionary lookup and, when prefixes are
-involved, one ``str.startswith`` over all of them:
+:meth:`PrefilterIndex.select` answers with every selection made ahead, so that a request
+costs the same with 1000 plugins as with 15:
 
 * per method, a *bucket* of the plugins that accept it (those without ``methods`` are
   in every bucket; a method no plugin names gets the bucket of those alone);
-* in a bucket, the plugins without ``path_prefixes``, and per prefix the plugins that
-  declare it.
+* in a bucket, one selection per registered prefix, and one for paths that match none
+  (see :class:`_Bucket`): a dictionary lookup per distinct prefix length.
 
-When a bucket has no prefixes, its answer is computed ahead and shared by every request.
-When no plugin is plausible the answer is ``None``, and nothing is allocated. Order is
-kept: the candidates come in the order of the settings, handlers and responders apart.
+When no plugin is plausible the answer is ``None``; a request allocates nothing but the
+slices of its path. Order is kept: the candidates come in the order of the settings,
+handlers and responders apart.
 
 Pure: no Django import; the values it sorts are whatever the caller gives it.
 """
@@ -59,31 +59,48 @@ def _selection(members: Sequence[tuple[int, Filtered[V]]]) -> Selection[V] | Non
 
 
 class _Bucket(Generic[V]):
-    """The plugins that accept one method, indexed by path prefix."""
+    """The plugins that accept one method, with every answer a path can get, made ahead.
 
-    __slots__ = ("always", "by_prefix", "fixed", "prefixes")
+    The prefixes a path starts with are all prefixes of that path, so they are the
+    prefixes of its *longest* matching one: the answer depends on that prefix alone.
+    Each registered prefix therefore gets its selection at build time (the plugins
+    without prefixes, plus those of the prefix and of every registered prefix it starts
+    with), and a request finds its longest match with one slice and one dictionary
+    lookup per distinct prefix length, however many plugins there are.
+    """
+
+    __slots__ = ("by_prefix", "fixed", "lengths")
 
     def __init__(self, members: Sequence[tuple[int, Filtered[V]]]) -> None:
-        #: Plugins without path prefixes: plausible for every path.
-        self.always = [m for m in members if m[1].prefixes is None]
-        by_prefix: dict[str, list[tuple[int, Filtered[V]]]] = {}
+        always = [m for m in members if m[1].prefixes is None]
+        own: dict[str, list[tuple[int, Filtered[V]]]] = {}
         for member in members:
             for prefix in member[1].prefixes or ():
-                by_prefix.setdefault(prefix, []).append(member)
-        self.by_prefix = tuple(by_prefix.items())
-        #: Every prefix, for one ``str.startswith`` that rules them all out.
-        self.prefixes = tuple(by_prefix)
+                own.setdefault(prefix, []).append(member)
+        #: Distinct prefix lengths, longest first: the longest match wins.
+        self.lengths = tuple(sorted({len(p) for p in own}, reverse=True))
+        #: The answer for a path whose longest matching prefix is the key.
+        self.by_prefix: dict[str, Selection[V]] = {}
+        for prefix in own:
+            found = {id(m[1]): m for m in always}
+            for length in self.lengths:
+                if length <= len(prefix):
+                    for member in own.get(prefix[:length], ()):
+                        found[id(member[1])] = member
+            # Never None: the prefix's own plugins are in it.
+            self.by_prefix[prefix] = _selection(list(found.values()))  # type: ignore[assignment]
         #: The answer for a path that matches no prefix (for every path, if none).
-        self.fixed = _selection(self.always)
+        self.fixed = _selection(always)
 
-    def matching(self, path: str) -> Selection[V] | None:
-        """The selection for a ``path`` that starts with at least one prefix."""
-        found = {id(m[1]): m for m in self.always}
-        for prefix, members in self.by_prefix:
-            if path.startswith(prefix):
-                for member in members:
-                    found[id(member[1])] = member
-        return _selection(list(found.values()))
+    def select(self, path: str) -> Selection[V] | None:
+        """The plugins ``path`` may meet. A path shorter than a length gives a slice
+        shorter than asked for; if that is a registered prefix, it is the path itself,
+        and the longest match there is, so the answer holds."""
+        for length in self.lengths:
+            selection = self.by_prefix.get(path[:length])
+            if selection is not None:
+                return selection
+        return self.fixed
 
 
 class PrefilterIndex(Generic[V]):
@@ -104,7 +121,4 @@ class PrefilterIndex(Generic[V]):
 
     def select(self, method: str, path: str) -> Selection[V] | None:
         """The plugins a ``method`` request for ``path`` may meet; ``None``: none."""
-        bucket = self._by_method.get(method, self._other)
-        if not bucket.prefixes or not path.startswith(bucket.prefixes):
-            return bucket.fixed
-        return bucket.matching(path)
+        return self._by_method.get(method, self._other).select(path)

@@ -224,3 +224,21 @@ def test_the_index_shares_one_answer_when_no_prefix_is_involved() -> None:
     assert index.select("POST", "/x") is index.select("PUT", "/y")
     assert index.select("POST", "/x").responders == ()  # type: ignore[union-attr]
     assert PrefilterIndex([Filtered("r", True, frozenset({"GET"}))]).select("POST", "/") is None
+
+
+def test_a_matching_path_gets_an_answer_made_at_build_time() -> None:
+    # Issue 12: a matching request used to sort and build its selection per request,
+    # which grew with the number of plugins; now every answer is made ahead.
+    index = PrefilterIndex(
+        [
+            Filtered("a", False, None, ("/a/",)),
+            Filtered("ab", False, None, ("/a/b/",)),
+            *(Filtered(f"x{i}", False, None, (f"/x{i}/",)) for i in range(100)),
+        ]
+    )
+    first = index.select("GET", "/a/b/c")
+    assert first is index.select("GET", "/a/b/d")
+    assert first is not None
+    assert first.handlers == ("a", "ab")
+    assert index.select("GET", "/a/c") is index.select("GET", "/a/")
+    assert index.select("GET", "/a") is None

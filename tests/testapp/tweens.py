@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.utils.decorators import async_only_middleware
 
 from hookpipe.pipeline import Registry
 
@@ -50,6 +51,7 @@ def third(handler: Any, registry: Registry) -> Any:
     return labelled(handler, registry, "third")
 
 
+@async_only_middleware  # says so before it runs: hookpipe.mode
 def async_labelled(handler: Any, registry: Registry, label: str = "async") -> Any:
     """Closure style, async."""
     CALLS.append((label, registry))
