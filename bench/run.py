@@ -489,7 +489,8 @@ def pool_rate(rounds: int, jobs: int) -> tuple[str, dict[str, Any]]:
     """The pool on its own: ``jobs`` no-op jobs submitted from one thread as fast as it
     can, then drained; per round, jobs per second (submission to the last job's end)
     and the CPU the pool's threads spent per job (process CPU less the submitter's)."""
-    from hookpipe.executor import Counters, HandlerPool
+    from hookpipe.runners.counters import Counters
+    from hookpipe.runners.pool import HandlerPool
 
     def noop() -> None:
         pass
@@ -575,8 +576,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         profile(found[0], args.requests)
         return
     if args.only:
-        wanted = set(args.only.split(","))
-        keys = wanted | {v.floor for v in chosen if v.key in wanted}
+        keys = set(args.only.split(","))
+        while True:  # add the floors, and theirs
+            more = keys | {v.floor for v in chosen if v.key in keys}
+            if more == keys:
+                break
+            keys = more
         chosen = [v for v in chosen if v.key in keys]
     asgi_requests = args.asgi_requests or max(args.requests // 4, 1)
     timings = measure(chosen, args.rounds, args.requests, asgi_requests)

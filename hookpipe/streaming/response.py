@@ -5,14 +5,21 @@
 with a ``StreamingHttpResponse`` whose content matches how the server reads it:
 
 * **WSGI** reads a sync iterator. A sync source is passed through. An async source is
-  driven on one event loop of its own, in one thread of its own, for the whole stream;
-  each chunk the server asks for is one step of that loop (``LoopDriver``).
+  driven on one event loop of its own, in one thread of its own, for the whole stream
+  (``LoopDriver``).
 * **ASGI** reads an async iterator. An async source is passed through. A sync source is
-  pulled one chunk at a time with ``sync_to_async`` (thread-sensitive: within Django's
-  per-request thread), so the event loop never blocks and nothing is buffered.
+  read in Django's per-request thread (``ThreadPump``), so the event loop never blocks.
 
-Django would otherwise consume a mismatched iterator whole before sending a byte (with
-a warning); here nothing is buffered.
+Across modes, the rest of the stream after its first chunk goes through a buffer of at
+most 1 MiB that the server's side empties at each look (:mod:`hookpipe.streaming.
+buffer`): many chunks per thread hop, none held back. Django would otherwise consume a
+mismatched iterator whole before sending a byte (with a warning).
+
+Headers are sent with the first chunk, not before: the first chunk is pulled before the
+response is returned (below), which is what lets an error there reach ``on_error``. A
+responder that takes 100 ms for its first chunk gets its headers out after 100 ms, as
+under WSGI servers, which send the headers with the first body bytes anyway; under ASGI
+a plain ``StreamingHttpResponse`` sends them at once.
 
 Errors: the first chunk is pulled before the response is returned (``prime``), so an
 error in ``respond()`` or in the first chunk is raised to the caller (the pipeline runs
@@ -24,7 +31,7 @@ some of the body are sent). The source is closed in every case."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, cast
 
 from asgiref.sync import async_to_sync, sync_to_async
@@ -41,8 +48,11 @@ from .streams import (
     NOTHING,
     AsyncStream,
     Context,
+    DirectAsync,
+    DirectSync,
     LoopDriver,
     SyncStream,
+    ThreadPump,
     anext_or_end,
     next_or_end,
 )
@@ -63,24 +73,13 @@ def is_async_iterable(value: Any) -> bool:
     return hasattr(value, "__aiter__")
 
 
-def _sync_close(source: Any) -> Callable[[], None] | None:
-    close = getattr(source, "close", None)
-    return close if callable(close) else None
-
-
-def _async_close(source: Any) -> Callable[[], Awaitable[None]] | None:
-    aclose = getattr(source, "aclose", None)
-    return aclose if callable(aclose) else None
-
-
 def _from_sync(
     iterator: Iterator[Any], to_async: bool, context: Context, first: Any
 ) -> SyncStream | AsyncStream:
-    close = _sync_close(iterator)
     if not to_async:
-        return SyncStream(lambda: next_or_end(iterator), close, context, first)
-    pull = sync_to_async(next_or_end, thread_sensitive=True)
-    return AsyncStream(lambda: pull(iterator), None, close, context, first)
+        direct = DirectSync(iterator)
+        return SyncStream(direct.take, direct.close, context, first)
+    return AsyncStream(ThreadPump(iterator, context), context, first)
 
 
 def _from_async(
@@ -91,11 +90,9 @@ def _from_async(
     driver: LoopDriver | None,
 ) -> SyncStream | AsyncStream:
     if to_async:
-        return AsyncStream(
-            lambda: anext_or_end(iterator), _async_close(iterator), None, context, first
-        )
+        return AsyncStream(DirectAsync(iterator), context, first)
     driver = driver or LoopDriver(iterator)
-    return SyncStream(driver.pull, driver.close, context, first)
+    return SyncStream(driver.take, driver.close, context, first)
 
 
 class Streamer:

@@ -1,11 +1,17 @@
 """The two shapes a streamed body takes, and the bridges between sync and async sources.
 
 * **WSGI** reads a sync iterator (:class:`SyncStream`). An async source is driven on one
-  event loop of its own, in one thread of its own, for the whole stream; each chunk the
-  server asks for is one step of that loop (:class:`LoopDriver`).
-* **ASGI** reads an async iterator (:class:`AsyncStream`). A sync source is pulled one
-  chunk at a time with ``sync_to_async`` (thread-sensitive: within Django's per-request
-  thread), so the event loop never blocks and nothing is buffered.
+  event loop of its own, in one thread of its own, for the whole stream
+  (:class:`LoopDriver`): its first chunk is one step of that loop, then a loop there
+  reads the rest into a bounded buffer (:mod:`hookpipe.streaming.buffer`).
+* **ASGI** reads an async iterator (:class:`AsyncStream`). A sync source's first chunk
+  is pulled with ``sync_to_async`` (thread-sensitive: within Django's per-request
+  thread); then one call there reads the rest into a bounded buffer
+  (:class:`ThreadPump`), so the event loop never blocks.
+
+In both bridges the reader takes every chunk waiting at each wake-up: many chunks per
+thread hop at full speed, never a chunk held back to fill a batch. A source of the
+server's own kind is read directly, one chunk per step, as Django would.
 
 An error after the first chunk is logged with the responder's name (:class:`Context`)
 and ends the stream cleanly; the source is closed in every case."""
@@ -21,6 +27,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Final
 
 from asgiref.sync import async_to_sync, sync_to_async
+
+from .buffer import ChunkBuffer, Finished
 
 logger = logging.getLogger("hookpipe")
 
@@ -100,15 +108,131 @@ class Context:
         )
 
 
+# -------------------------------------------------------------------- sources
+#
+# What the two streams read from: ``take()`` (sync) or ``atake()`` (async) returns the
+# next chunks, at least one, ``[]`` at the end, and raises what the source raised.
+
+
+class DirectSync:
+    """A sync iterator read by sync code: one chunk per take."""
+
+    def __init__(self, iterator: Iterator[Any]) -> None:
+        self._iterator = iterator
+        close = getattr(iterator, "close", None)
+        self.close: Callable[[], None] | None = close if callable(close) else None
+
+    def take(self) -> list[Any]:
+        chunk = next(self._iterator, END)
+        return [] if chunk is END else [chunk]
+
+
+class DirectAsync:
+    """An async iterator read on the server's event loop: one chunk per take."""
+
+    def __init__(self, iterator: AsyncIterator[Any]) -> None:
+        self._iterator = iterator
+        aclose = getattr(iterator, "aclose", None)
+        self._aclose = aclose if callable(aclose) else None
+
+    async def atake(self) -> list[Any]:
+        chunk = await anext_or_end(self._iterator)
+        return [] if chunk is END else [chunk]
+
+    async def aclose(self) -> None:
+        if self._aclose is not None:
+            await self._aclose()
+
+    def close(self) -> None:
+        if self._aclose is not None:
+            async_to_sync(self._aclose)()
+
+
+class ThreadPump:
+    """A sync iterator read for an ASGI server, in the request's thread (thread-sensitive:
+    where its database connection lives), up to a full buffer per call; the event loop
+    takes what is there.
+
+    A call returns when the buffer is full rather than wait in the request's thread for
+    room: Django's own calls for this request (``response.close()``) queue behind it,
+    so the thread must come free. Calls in that thread never overlap, so the source is
+    only ever touched by one of them (and closed once).
+    """
+
+    def __init__(self, iterator: Iterator[Any], context: Context) -> None:
+        self._iterator = iterator
+        self._context = context
+        self._buffer: ChunkBuffer | None = None
+        self._task: asyncio.Future[None] | None = None
+        self._source_closed = False
+
+    def _fill(self, buffer: ChunkBuffer) -> bool:
+        """In the request's thread: read until the buffer is full (True: there is more)
+        or the source ends (False; closed)."""
+        if buffer.cancelled:
+            return False
+        error: Exception | None = None
+        try:
+            for chunk in self._iterator:
+                buffer.put(chunk)
+                if buffer.full:
+                    return True
+        except Finished:
+            return False
+        except Exception as exc:
+            error = exc
+        self._close_source()
+        buffer.end(error)
+        return False
+
+    async def _pump(self, buffer: ChunkBuffer) -> None:
+        fill = sync_to_async(self._fill, thread_sensitive=True)
+        while await fill(buffer):
+            await buffer.drained()
+
+    def _close_source(self) -> None:
+        if self._source_closed:
+            return
+        self._source_closed = True
+        close = getattr(self._iterator, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception as exc:
+                self._context.close_failed(exc)
+
+    async def atake(self) -> list[Any]:
+        if self._buffer is None:
+            self._buffer = ChunkBuffer(asyncio.get_running_loop())
+            self._task = asyncio.ensure_future(self._pump(self._buffer))
+        return await self._buffer.atake()
+
+    async def aclose(self) -> None:
+        """The reader is done: stop the pump, then close the source."""
+        if self._buffer is not None:
+            self._buffer.cancel()
+            await self._task  # type: ignore[misc]
+        if not self._source_closed:  # the pump closes a source it read to the end
+            await sync_to_async(self._close_source, thread_sensitive=True)()
+
+    def close(self) -> None:
+        """From ``response.close()``, in the request's thread: no fill runs meanwhile."""
+        if self._buffer is not None:
+            self._buffer.cancel()
+        self._close_source()
+
+
 # ----------------------------------------------------------- async under WSGI
 
 
 class LoopDriver:
     """Drives one async iterator on an event loop and thread kept for the whole stream.
 
-    Every step (each chunk, and the final ``aclose()``) runs on the same loop, so a
-    source that holds loop-bound resources (a client session, a lock) works. Callers
-    wait on the step from sync code (``pull``) or from another event loop (``apull``).
+    Every step (the first chunk, the loop that reads the rest into a bounded buffer, and
+    the final ``aclose()``) runs on the same loop, so a source that holds loop-bound
+    resources (a client session, a lock) works. The first chunk is awaited from sync
+    code (``pull``) or from another event loop (``apull``); the rest is taken by the
+    server's thread (``take``).
     """
 
     def __init__(self, source: AsyncIterator[Any]) -> None:
@@ -117,6 +241,7 @@ class LoopDriver:
         self._runner = asyncio.Runner()
         self._closed = False
         self._lock = threading.Lock()
+        self._buffer: ChunkBuffer | None = None
 
     def _step(self) -> Any:
         return self._runner.run(anext_or_end(self._source))
@@ -126,6 +251,15 @@ class LoopDriver:
 
     async def apull(self) -> Any:
         return await asyncio.wrap_future(self._executor.submit(self._step))
+
+    def _pump(self, buffer: ChunkBuffer) -> None:
+        self._runner.run(_pump_async(self._source, buffer))
+
+    def take(self) -> list[Any]:
+        if self._buffer is None:
+            self._buffer = ChunkBuffer()
+            self._executor.submit(self._pump, self._buffer)
+        return self._buffer.take()
 
     def _finish(self) -> None:
         try:
@@ -140,12 +274,27 @@ class LoopDriver:
             if self._closed:
                 return
             self._closed = True
+        if self._buffer is not None:
+            self._buffer.cancel()  # the pump stops at its next chunk
         future: Future[None] = self._executor.submit(self._finish)
         self._executor.shutdown(wait=False)
         try:
             future.result(timeout=CLOSE_TIMEOUT)
         except FutureTimeout:
             logger.warning("hookpipe: an async stream did not close within %s s", CLOSE_TIMEOUT)
+
+
+async def _pump_async(source: AsyncIterator[Any], buffer: ChunkBuffer) -> None:
+    # put() blocks this loop while the buffer is full: the loop is this stream's own.
+    try:
+        async for chunk in source:
+            buffer.put(chunk)
+    except Finished:
+        return
+    except Exception as exc:
+        buffer.end(exc)
+        return
+    buffer.end()
 
 
 async def _await(awaitable: Awaitable[Any]) -> Any:
@@ -160,12 +309,12 @@ class SyncStream:
 
     def __init__(
         self,
-        pull: Callable[[], Any],
+        take: Callable[[], list[Any]],
         close: Callable[[], None] | None,
         context: Context,
         first: Any = NOTHING,
     ) -> None:
-        self._pull = pull
+        self._take = take
         self._close = close
         self._context = context
         self._first = first
@@ -185,14 +334,15 @@ class SyncStream:
                 yield self._first
             while True:
                 try:
-                    chunk = self._pull()
+                    batch = self._take()
                 except Exception as exc:
                     self._context.failed(exc, chunks)
                     return
-                if chunk is END:
+                if not batch:
                     return
-                chunks += 1
-                yield chunk
+                for chunk in batch:
+                    chunks += 1
+                    yield chunk
         finally:
             self.close()
 
@@ -210,22 +360,16 @@ class SyncStream:
 
 
 class AsyncStream:
-    """Content for an ASGI ``StreamingHttpResponse``: an async iterator over the source.
+    """Content for an ASGI ``StreamingHttpResponse``: an async iterator over the source
+    (a :class:`DirectAsync` or a :class:`ThreadPump`).
 
     It has no ``__iter__``: Django tries ``iter()`` first to tell the two kinds apart.
     """
 
     def __init__(
-        self,
-        apull: Callable[[], Awaitable[Any]],
-        aclose: Callable[[], Awaitable[None]] | None,
-        close: Callable[[], None] | None,
-        context: Context,
-        first: Any = NOTHING,
+        self, source: DirectAsync | ThreadPump, context: Context, first: Any = NOTHING
     ) -> None:
-        self._apull = apull
-        self._aclose = aclose
-        self._close = close
+        self._source = source
         self._context = context
         self._first = first
         self._closed = False
@@ -244,17 +388,21 @@ class AsyncStream:
                 yield self._first
             while True:
                 try:
-                    chunk = await self._apull()
+                    batch = await self._source.atake()
                 except Exception as exc:
                     self._context.failed(exc, chunks)
                     return
-                if chunk is END:
+                if not batch:
                     return
-                chunks += 1
-                yield chunk
+                for chunk in batch:
+                    chunks += 1
+                    yield chunk
         finally:
             if self._claim():
-                await self._close_async()
+                try:
+                    await self._source.aclose()
+                except Exception as exc:
+                    self._context.close_failed(exc)
 
     def _claim(self) -> bool:
         with self._lock:
@@ -263,24 +411,12 @@ class AsyncStream:
             self._closed = True
             return True
 
-    async def _close_async(self) -> None:
-        try:
-            if self._aclose is not None:
-                await self._aclose()
-            elif self._close is not None:
-                await sync_to_async(self._close, thread_sensitive=True)()
-        except Exception as exc:
-            self._context.close_failed(exc)
-
     def close(self) -> None:
         """From ``response.close()`` (sync, in a thread): close a source the server never
         finished reading (usually the iteration above has closed it already)."""
         if not self._claim():
             return
         try:
-            if self._close is not None:
-                self._close()
-            elif self._aclose is not None:
-                async_to_sync(self._aclose)()
+            self._source.close()
         except Exception as exc:
             self._context.close_failed(exc)
