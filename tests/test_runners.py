@@ -283,6 +283,24 @@ def test_pool_jobs_close_old_connections_before_and_after(
     assert calls == [pool_thread, "job", "inline", pool_thread]
 
 
+def test_a_job_that_follows_another_at_once_skips_the_check_before_it(
+    pools: list[HandlerPool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 12: the check after one job is the check before the next, when nothing
+    # came between them; it cost 2.6 to 5.6 µs per job.
+    calls: list[str] = []
+    monkeypatch.setattr(jobs, "close_old_connections", lambda: calls.append("check"))
+    pool = make(pools, 1, 5, "block")
+    gate = Gate()
+    pool.submit("db", lambda: calls.append("job 1") or gate.job())
+    assert gate.started.acquire(timeout=5)
+    pool.submit("db", lambda: calls.append("job 2"))
+    pool.submit("db", lambda: calls.append("job 3"))
+    gate.open.set()
+    assert pool.drain(5)
+    assert calls == ["check", "job 1", "check", "job 2", "check", "job 3", "check"]
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
 def test_a_forked_child_does_not_use_the_parents_pool() -> None:
     settings = {"MAX_WORKERS": 1, "MAX_QUEUE": 1, "ON_FULL": "block"}

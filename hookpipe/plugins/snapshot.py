@@ -15,16 +15,31 @@ if TYPE_CHECKING:
 
 
 class Headers(Mapping[str, str]):
-    """Request headers, read-only, looked up without regard to case. Picklable."""
+    """Request headers, read-only, looked up without regard to case. Picklable.
+
+    The case-blind index is made on the first lookup: a snapshot is made in the
+    request's thread, and most handlers read few headers, if any, later in the pool.
+    """
 
     __slots__ = ("_items", "_lower")
 
     def __init__(self, items: Sequence[tuple[str, str]] = ()) -> None:
         self._items = tuple((str(k), str(v)) for k, v in items)
-        self._lower = {k.lower(): v for k, v in self._items}
+        self._lower: dict[str, str] | None = None
+
+    @classmethod
+    def _of(cls, items: tuple[tuple[str, str], ...]) -> Headers:
+        """From pairs known to be strings (:func:`_headers`): nothing to convert."""
+        headers = cls.__new__(cls)
+        headers._items = items
+        headers._lower = None
+        return headers
 
     def __getitem__(self, key: str) -> str:
-        return self._lower[key.lower()]
+        lower = self._lower
+        if lower is None:
+            lower = self._lower = {k.lower(): v for k, v in self._items}
+        return lower[key.lower()]
 
     def __iter__(self) -> Iterator[str]:
         return (k for k, _ in self._items)
@@ -33,7 +48,13 @@ class Headers(Mapping[str, str]):
         return len(self._items)
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and key.lower() in self._lower
+        if not isinstance(key, str):
+            return False
+        try:
+            self[key]
+        except KeyError:
+            return False
+        return True
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Headers) and other._items == self._items
@@ -80,7 +101,7 @@ class RequestSnapshot:
             path=request.path,
             full_path=request.get_full_path(),
             query=tuple((k, v) for k, values in request.GET.lists() for v in values),
-            headers=Headers(_headers(request.META)),
+            headers=Headers._of(_headers(request.META)),
             content=content,
             remote_addr=request.META.get("REMOTE_ADDR"),
             scheme=request.scheme or "",
@@ -111,17 +132,35 @@ class RequestSnapshot:
         return _from_wire(data)
 
 
-def _headers(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
+#: ``META`` key -> header name (``""``: not a header), filled as keys are met; a site
+#: sees few distinct ones.
+_NAMES: dict[str, str] = {}
+#: Past this many names (a client inventing header names), names are not remembered.
+_NAMES_LIMIT = 1000
+
+
+def _headers(meta: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     """The request's headers from ``META``, named as ``request.headers`` names them
     (``HttpHeaders.parse_header_name``), without building ``request.headers`` first."""
     found = []
     for key, value in meta.items():
-        if key.startswith("HTTP_"):
-            key = key[5:]
-        elif key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            continue
-        found.append((key.replace("_", "-").title(), value))
-    return found
+        name = _NAMES.get(key)
+        if name is None:
+            name = _header_name(key)
+            if len(_NAMES) < _NAMES_LIMIT:
+                _NAMES[key] = name
+        if name:
+            found.append((name, str(value)))
+    return tuple(found)
+
+
+def _header_name(key: str) -> str:
+    """The header name of a ``META`` key; ``""`` for a key that is no header."""
+    if key.startswith("HTTP_"):
+        return key[5:].replace("_", "-").title()
+    if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        return key.replace("_", "-").title()
+    return ""
 
 
 def _user_id(request: HttpRequest) -> Any:

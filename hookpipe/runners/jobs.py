@@ -25,14 +25,22 @@ def run_inline(name: str, job: Job, counters: Counters, *, request_id: str = "-"
 
 
 def run_counted(
-    name: str, job: Job, counters: Counters, request_id: str, *, pool_thread: bool = True
+    name: str,
+    job: Job,
+    counters: Counters,
+    request_id: str,
+    *,
+    pool_thread: bool = True,
+    check_before: bool = True,
 ) -> None:
+    """Run ``job``, counted. In a pool thread, which lives long, database connections
+    are closed when Django would close a request's (past ``CONN_MAX_AGE``, or broken):
+    after each job, and before one unless ``check_before`` is false, which the pool
+    passes for a job taken straight after another (just checked, no time to age)."""
     ok = False
     start = time.perf_counter()
     try:
-        # A pool thread lives long: close its connection when Django would close a
-        # request's (CONN_MAX_AGE, or a broken one), before and after each job.
-        if pool_thread:
+        if pool_thread and check_before:
             close_old_connections()
         job()
         ok = True

@@ -151,17 +151,24 @@ class HandlerPool:
 
     def _work(self) -> None:
         """A pool thread: run jobs until it takes the stop mark (see :meth:`close`)."""
+        follows = False  # did the job follow the last one at once?
         try:
             while True:
-                item = self._jobs.get()
+                # A job that was waiting when the last one ended follows it at once: the
+                # connections were just checked after that job (see run_counted).
+                try:
+                    item = self._jobs.get_nowait() if follows else self._jobs.get()
+                except queue.Empty:
+                    item, follows = self._jobs.get(), False
                 if item is None:
                     return
                 name, job, request_id = item
                 try:
                     self.counters.started(name)
-                    run_counted(name, job, self.counters, request_id)
+                    run_counted(name, job, self.counters, request_id, check_before=not follows)
                 finally:
                     self._job_ended()
+                follows = True
         finally:
             with self._lock:
                 self._threads -= 1
