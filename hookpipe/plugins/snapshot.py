@@ -100,7 +100,7 @@ class RequestSnapshot:
             method=request.method or "",
             path=request.path,
             full_path=request.get_full_path(),
-            query=tuple((k, v) for k, values in request.GET.lists() for v in values),
+            query=_query(request),
             headers=Headers._of(_headers(request.META)),
             content=content,
             remote_addr=request.META.get("REMOTE_ADDR"),
@@ -161,6 +161,14 @@ def _header_name(key: str) -> str:
     if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
         return key.replace("_", "-").title()
     return ""
+
+
+def _query(request: HttpRequest) -> tuple[tuple[str, str], ...]:
+    # Without a query string, request.GET would still build an empty QueryDict: 7 µs of
+    # the request's time, for nothing.
+    if not request.META.get("QUERY_STRING"):
+        return ()
+    return tuple((k, v) for k, values in request.GET.lists() for v in values)
 
 
 def _user_id(request: HttpRequest) -> Any:
