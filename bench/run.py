@@ -44,6 +44,13 @@ Variants (the letters are those of the issue and of bench/RESULTS.md):
         (jobs per second, its CPU per job) is measured after the table, also in rounds.
 
 ``--profile KEY`` runs one variant under cProfile and prints where the time goes.
+
+``--instructions KEYS`` counts, instead of timing, the instructions each WSGI variant
+executes per request, with valgrind's callgrind: for each variant, one process runs
+100 requests and another 400 (after the same warm-up), and the difference over 300
+requests is the count per request. Counts do not move with the machine's load (a shared
+VM's timings do, by 10 % and more), but they leave out what the kernel does, so they do
+not show thread hops: ASGI variants are only timed. Slow (about 20 s per variant).
 """
 
 from __future__ import annotations
@@ -489,8 +496,11 @@ def pool_rate(rounds: int, jobs: int) -> tuple[str, dict[str, Any]]:
     """The pool on its own: ``jobs`` no-op jobs submitted from one thread as fast as it
     can, then drained; per round, jobs per second (submission to the last job's end)
     and the CPU the pool's threads spent per job (process CPU less the submitter's)."""
-    from hookpipe.runners.counters import Counters
-    from hookpipe.runners.pool import HandlerPool
+    try:
+        from hookpipe.runners.counters import Counters
+        from hookpipe.runners.pool import HandlerPool
+    except ImportError:  # hookpipe before the layout of issue 9, for a "before" run
+        from hookpipe.executor import Counters, HandlerPool  # type: ignore[no-redef]
 
     def noop() -> None:
         pass
@@ -536,6 +546,62 @@ def offload_cost(timings: dict[str, list[float]]) -> str:
     )
 
 
+def count_one(variant: Variant, requests: int) -> None:
+    """What ``--instructions`` runs under callgrind: a warm-up, then ``requests``."""
+    runner = runner_for(variant)
+    runner.run(50)
+    runner.run(requests)
+
+
+def callgrind(key: str, requests: int) -> int:
+    """Instructions (callgrind's total) of a process that runs ``requests`` of ``key``."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="hookpipe-callgrind-") as tmp:
+        out = Path(tmp) / "callgrind.out"
+        subprocess.run(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+             sys.executable, str(Path(__file__).resolve()), "--count-one", key,
+             "--requests", str(requests)],
+            check=True, capture_output=True, timeout=1200,
+        )  # fmt: skip
+        for line in out.read_text().splitlines():
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    raise SystemExit(f"bench: no total in callgrind's output for {key}")
+
+
+def instructions(chosen: list[Variant]) -> str:
+    """The ``--instructions`` table: instructions per request, and ratios."""
+    per: dict[str, float] = {}
+    counted: dict[str, float] = {}  # by settings and path: C/D is C, counted once
+    for v in chosen:
+        if v.interface != "wsgi" or v.clock != "wall":
+            continue
+        same = json.dumps([v.settings, v.path], sort_keys=True, default=str)
+        if same not in counted:
+            counted[same] = (callgrind(v.key, 400) - callgrind(v.key, 100)) / 300
+        per[v.key] = counted[same]
+    lines = [
+        "| variant | what | instructions per request | ratio | vs | target | |",
+        "|---|---|---:|---:|---|---:|---|",
+    ]
+    for v in chosen:
+        if v.key not in per or v.floor not in per:
+            continue
+        ratio = per[v.key] / per[v.floor]
+        verdict = ""
+        if v.target is not None:
+            verdict = "met" if ratio <= v.target else f"MISSED by {ratio / v.target - 1:.1%}"
+        target = f"≤ {v.target:.2f}" if v.target else ""
+        lines.append(
+            f"| {v.key} | {v.label} | {per[v.key]:.0f} | {ratio:.3f} | {v.floor} | {target} | "
+            f"{verdict} |"
+        )
+    return "\n".join(lines)
+
+
 def profile(variant: Variant, requests: int) -> None:
     import cProfile
     import pstats
@@ -562,6 +628,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--only", help="comma-separated variant keys (floors are added)")
     parser.add_argument("--profile", metavar="KEY", help="profile one variant with cProfile")
     parser.add_argument(
+        "--instructions", metavar="KEYS", help="count instructions (callgrind), WSGI only"
+    )
+    parser.add_argument("--count-one", metavar="KEY", help=argparse.SUPPRESS)
+    parser.add_argument(
         "--pool-jobs", type=int, default=20000, help="jobs per round of the pool alone (0: skip)"
     )
     parser.add_argument(
@@ -569,20 +639,30 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     chosen = variants()
+    if args.count_one:
+        count_one(next(v for v in chosen if v.key == args.count_one), args.requests)
+        return
     if args.profile:
         found = [v for v in chosen if v.key == args.profile]
         if not found:
             parser.error(f"no variant {args.profile!r}")
         profile(found[0], args.requests)
         return
-    if args.only:
-        keys = set(args.only.split(","))
+    if args.only or args.instructions:
+        keys = set((args.only or args.instructions).split(","))
         while True:  # add the floors, and theirs
             more = keys | {v.floor for v in chosen if v.key in keys}
             if more == keys:
                 break
             keys = more
         chosen = [v for v in chosen if v.key in keys]
+    if args.instructions:
+        print(
+            f"Instructions per request (callgrind); Python {platform.python_version()}, "
+            f"Django {django.get_version()}\n"
+        )
+        print(instructions(chosen))
+        return
     asgi_requests = args.asgi_requests or max(args.requests // 4, 1)
     timings = measure(chosen, args.rounds, args.requests, asgi_requests)
     text, rows = table(chosen, timings)
