@@ -14,9 +14,10 @@ chunks per hop, and a slow source costs no more than before.
 
 The reader may be sync (:meth:`ChunkBuffer.take`, a WSGI server's thread) or async
 (:meth:`ChunkBuffer.atake`, on the server's event loop); the source side is always
-sync code (:meth:`ChunkBuffer.put`). A source that must not block its thread while the
-buffer is full (the request's thread under ASGI, see ``ThreadPump``) stops filling when
-:attr:`ChunkBuffer.full` and waits for :meth:`ChunkBuffer.drained` on the loop instead.
+sync code (:meth:`ChunkBuffer.put`). A source that must not hold its thread for long
+while the buffer is full (the request's thread under ASGI, see ``ThreadPump``) waits
+for :meth:`ChunkBuffer.room` a little, then lets the thread go and waits for
+:meth:`ChunkBuffer.drained` on the loop instead.
 """
 
 from __future__ import annotations
@@ -66,6 +67,13 @@ class ChunkBuffer:
     @property
     def full(self) -> bool:
         return self._size >= LIMIT
+
+    def room(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for room; True if there is room for the next
+        chunk, False if the time is up or the reader has gone."""
+        with self._ready:
+            self._ready.wait_for(lambda: self._size < LIMIT or self._cancelled, timeout)
+            return self._size < LIMIT and not self._cancelled
 
     async def drained(self) -> None:
         """On the loop: wait until the buffer has room again (or the reader is gone)."""

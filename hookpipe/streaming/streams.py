@@ -34,6 +34,9 @@ logger = logging.getLogger("hookpipe")
 
 #: Seconds closing an async source under WSGI may take before it is abandoned.
 CLOSE_TIMEOUT: Final = 5.0
+#: Seconds a sync source under ASGI waits, in the request's thread, for the reader to
+#: make room in a full buffer before it lets the thread go (:class:`ThreadPump`).
+ROOM_WAIT: Final = 0.02
 
 
 class _Sentinel:
@@ -153,10 +156,11 @@ class ThreadPump:
     where its database connection lives), up to a full buffer per call; the event loop
     takes what is there.
 
-    A call returns when the buffer is full rather than wait in the request's thread for
-    room: Django's own calls for this request (``response.close()``) queue behind it,
-    so the thread must come free. Calls in that thread never overlap, so the source is
-    only ever touched by one of them (and closed once).
+    A call waits at most :data:`ROOM_WAIT` for room in a full buffer, then returns, to
+    be called again once the reader has made room: Django's own calls for this request
+    (``response.close()``) queue behind it, so the thread must come free. Calls in that
+    thread never overlap, so the source is only ever touched by one of them (and closed
+    once).
     """
 
     def __init__(self, iterator: Iterator[Any], context: Context) -> None:
@@ -175,8 +179,10 @@ class ThreadPump:
         try:
             for chunk in self._iterator:
                 buffer.put(chunk)
-                if buffer.full:
-                    return True
+                # At full speed the reader makes room within this wait, and the stream
+                # goes on in this one call; past it, the thread is let go (see above).
+                if buffer.full and not buffer.room(ROOM_WAIT):
+                    return not buffer.cancelled
         except Finished:
             return False
         except Exception as exc:
