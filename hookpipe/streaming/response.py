@@ -11,9 +11,9 @@ with a ``StreamingHttpResponse`` whose content matches how the server reads it:
   read in Django's per-request thread (``ThreadPump``), so the event loop never blocks.
 
 Across modes, the rest of the stream after its first chunk goes through a buffer of at
-most 1 MiB that the server's side empties at each look (:mod:`hookpipe.streaming.
-buffer`): many chunks per thread hop, none held back. Django would otherwise consume a
-mismatched iterator whole before sending a byte (with a warning).
+most 1 MiB that the server's side empties at each look (:mod:`~hookpipe.streaming.
+bridges`): many chunks per thread hop, none held back. Django would otherwise consume
+a mismatched iterator whole before sending a byte (with a warning).
 
 Headers are sent with the first chunk, not before: the first chunk is pulled before the
 response is returned (below), which is what lets an error there reach ``on_error``. A
@@ -44,18 +44,8 @@ from django.http import (
     StreamingHttpResponse,
 )
 
-from .streams import (
-    NOTHING,
-    AsyncStream,
-    Context,
-    DirectAsync,
-    DirectSync,
-    LoopDriver,
-    SyncStream,
-    ThreadPump,
-    anext_or_end,
-    next_or_end,
-)
+from .bridges import DirectAsync, DirectSync, LoopDriver, ThreadPump
+from .streams import NOTHING, AsyncStream, Context, SyncStream, anext_or_end, next_or_end
 
 logger = logging.getLogger("hookpipe")
 
