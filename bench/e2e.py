@@ -2,20 +2,22 @@
 ``wrk``.
 
 Run from the repository root with ``make bench-e2e`` (or ``.venv/bin/python
-bench/e2e.py [--duration 10]``). It needs ``wrk`` on the PATH and installs nothing; on
-Debian or Ubuntu: ``apt-get install wrk``. Without it, it says so and stops.
+bench/e2e.py [--duration 5] [--rounds 3]``). It needs ``wrk`` on the PATH and installs
+nothing; on Debian or Ubuntu: ``apt-get install wrk``. Without it, it says so and stops.
 
 For each variant of ``bench/e2e_settings.py`` (plain Django; the reference pipeline of
 ``bench/run.py``; the same plus a handler that sleeps 50 ms in the pool on every
 request) it starts gunicorn with the demo's ``gunicorn.conf.py`` on a free port (access
-log off, so that writing it is not measured), warms it up for 2 s, then runs ``wrk -t2
--c16 -d10s --latency`` against ``/bench/``, a page that does no work of its own. Then it
-stops gunicorn with SIGTERM: each worker drains its handler pool and writes its final
+log off, so that writing it is not measured), all variants at once, warms each up for
+2 s, then runs ``wrk -t2 -c16 -d5s --latency`` against ``/bench/`` (a page that does
+no work of its own) of each in turn, for 3 rounds: on a shared machine, a busy moment
+then falls on every variant. Each variant's row is its median round. Then it stops
+gunicorn with SIGTERM: each worker drains its handler pool and writes its final
 counters to a file (``hookpipe.gunicorn.worker_exit``), which shows that every job was
 counted: ``submitted == succeeded + failed + rejected``, none still queued or running.
 
 Then plain and reference again under uvicorn (2 workers, access log off; the same
-``wrk`` run), where hookpipe runs in the mode its pieces ask for (sync, for the
+``wrk`` runs), where hookpipe runs in the mode its pieces ask for (sync, for the
 reference pipeline). ``--servers gunicorn`` or ``--servers uvicorn`` runs one of them.
 
 Everything is bounded: each wrk run by its duration, each server start and stop by
@@ -25,6 +27,7 @@ Everything is bounded: each wrk run by its duration, each server start and stop 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -124,39 +127,65 @@ def final_counters(path: Path) -> dict[str, int] | None:
     return total or None
 
 
-def run_variant(name: str, server_kind: str, tmp: Path, duration: int) -> dict[str, Any]:
-    counters_file = tmp / f"counters-{server_kind}-{name}.jsonl"
+def _start(name: str, server_kind: str, tmp: Path) -> Any:
     env = live.project_env(
         tmp,
         settings="bench.e2e_settings",
         BENCH_E2E_VARIANT=name,
-        HOOKPIPE_EXIT_COUNTERS_FILE=str(counters_file),
+        HOOKPIPE_EXIT_COUNTERS_FILE=str(_counters_file(name, server_kind, tmp)),
         HOOKPIPE_LOG_LEVEL="WARNING",
     )
     if server_kind == "gunicorn":
         args = ["--access-logfile", "/dev/null"]
-        starting = live.gunicorn(env, tmp, args=args, ready_path="/bench/")
-    else:
-        args = ["--workers", "2", "--no-access-log", "--log-level", "warning"]
-        starting = live.uvicorn(env, tmp, args=args, ready_path="/bench/")
-    with starting as server:
-        url = f"{server.base_url}/bench/"
-        warm = wrk(url, WARM_UP)  # every worker builds its pipeline, caches fill
-        result = wrk(url, duration)
-        # Stop it here, gracefully, so that the workers drain and write their counters.
-        server.process.terminate()
-        server.process.wait(STOP_TIMEOUT)
-        log = server.log()
-    counters = final_counters(counters_file)
-    return {
-        "server": server_kind,
-        "variant": name,
-        "what": VARIANTS[name],
-        "wrk": {k: v for k, v in asdict(result).items() if k != "output"},
-        "warm_up_requests": warm.requests,
-        "counters": counters,
-        "server_errors": [line for line in log.splitlines() if "Traceback" in line],
-    }
+        return live.gunicorn(env, tmp, args=args, ready_path="/bench/")
+    args = ["--workers", "2", "--no-access-log", "--log-level", "warning"]
+    return live.uvicorn(env, tmp, args=args, ready_path="/bench/")
+
+
+def _counters_file(name: str, server_kind: str, tmp: Path) -> Path:
+    return tmp / f"counters-{server_kind}-{name}.jsonl"
+
+
+def run_server_kind(
+    server_kind: str, names: list[str], tmp: Path, duration: int, rounds: int
+) -> list[dict[str, Any]]:
+    """Every variant of one server kind, each in its own server, all running at once;
+    ``wrk`` asks them in turn, round after round, so that a busier moment of the shared
+    machine falls on all of them. Each row keeps the median round (by requests/s)."""
+    with contextlib.ExitStack() as stack:
+        servers = {name: stack.enter_context(_start(name, server_kind, tmp)) for name in names}
+        urls = {name: f"{server.base_url}/bench/" for name, server in servers.items()}
+        warm = {name: wrk(url, WARM_UP) for name, url in urls.items()}  # pipelines, caches
+        runs: dict[str, list[WrkResult]] = {name: [] for name in names}
+        for _ in range(rounds):
+            for name, url in urls.items():
+                runs[name].append(wrk(url, duration))
+        logs = {}
+        for name, server in servers.items():
+            # Stop each gracefully, so that its workers drain and write their counters.
+            server.process.terminate()
+            server.process.wait(STOP_TIMEOUT)
+            logs[name] = server.log()
+    rows = []
+    for name in names:
+        ordered = sorted(runs[name], key=lambda r: r.rps)
+        median = ordered[len(ordered) // 2]
+        rows.append(
+            {
+                "server": server_kind,
+                "variant": name,
+                "what": VARIANTS[name],
+                "wrk": {k: v for k, v in asdict(median).items() if k != "output"},
+                "rounds_rps": [r.rps for r in runs[name]],
+                "rounds_p99_ms": [r.p99_ms for r in runs[name]],
+                "requests_all_rounds": sum(r.requests for r in runs[name]),
+                "warm_up_requests": warm[name].requests,
+                "counters": final_counters(_counters_file(name, server_kind, tmp)),
+                "server_errors": [ln for ln in logs[name].splitlines() if "Traceback" in ln],
+                "errors_all_rounds": sum(r.errors for r in runs[name]),
+            }
+        )
+    return rows
 
 
 def versions() -> dict[str, str]:
@@ -196,7 +225,7 @@ def report(rows: list[dict[str, Any]]) -> str:
         accounted = counters["succeeded"] + counters["failed"] + counters["rejected"]
         in_flight = counters["queued"] + counters["running"]
         verdict = "nothing lost" if counters["submitted"] == accounted + in_flight else "MISMATCH"
-        served = row["warm_up_requests"] + row["wrk"]["requests"]
+        served = row["warm_up_requests"] + row["requests_all_rounds"]
         lines += [
             "",
             f"Pool counters of {HANDLER!r} after the {row['variant']} run, summed over the "
@@ -218,7 +247,10 @@ def report(rows: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds of wrk per variant")
+    parser.add_argument(
+        "--duration", type=int, default=5, help="seconds of wrk per variant and round"
+    )
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", help="comma-separated variants (default: all)")
     parser.add_argument(
         "--servers", default="gunicorn,uvicorn", help="comma-separated: gunicorn, uvicorn"
@@ -232,21 +264,24 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     only = set(args.only.split(",")) if args.only else set(VARIANTS)
-    chosen = [
-        (server, name)
+    chosen = {
+        server: [name for name in SERVERS[server] if name in only]
         for server in args.servers.split(",")
-        for name in SERVERS[server]
-        if name in only
-    ]
+    }
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hookpipe-e2e-") as name:
         tmp = Path(name)
         env = live.project_env(tmp, settings="bench.e2e_settings")
         live.manage("migrate", "--noinput", env=env)
-        rows = [run_variant(name, server, tmp, args.duration) for server, name in chosen]
+        rows = [
+            row
+            for server, names in chosen.items()
+            for row in run_server_kind(server, names, tmp, args.duration, args.rounds)
+        ]
     info = versions()
     print(
-        f"wrk -t{THREADS} -c{CONNECTIONS} -d{args.duration}s --latency, GET /bench/, gunicorn "
+        f"wrk -t{THREADS} -c{CONNECTIONS} -d{args.duration}s --latency, {args.rounds} rounds "
+        "(median round), GET /bench/, gunicorn "
         f"gthread ({os.environ.get('DEMO_WORKERS', '2')} workers x "
         f"{os.environ.get('DEMO_THREADS', '4')} threads), uvicorn (2 workers); "
         + ", ".join(f"{k} {v}" for k, v in info.items())
@@ -257,7 +292,9 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(exist_ok=True)
     (out / "e2e.json").write_text(json.dumps({"versions": info, "rows": rows}, indent=2))
     bad = [
-        f"{r['server']} {r['variant']}" for r in rows if r["wrk"]["errors"] or r["server_errors"]
+        f"{r['server']} {r['variant']}"
+        for r in rows
+        if r["errors_all_rounds"] or r["server_errors"]
     ]
     if bad:
         print(f"\nerrors in: {', '.join(bad)} (see bench/out/e2e.json)")
