@@ -548,13 +548,22 @@ def offload_cost(timings: dict[str, list[float]]) -> str:
 
 def count_one(variant: Variant, requests: int) -> None:
     """What ``--instructions`` runs under callgrind: a warm-up, then ``requests``."""
+    import gc
+
     runner = runner_for(variant)
     runner.run(50)
+    # A full collection scans every object of the process; when one falls within the
+    # counted requests of one process and not the other, it swamps the difference.
+    # Frozen, the objects made so far are left out of them: collections then scan what
+    # the requests made, as they would in a long-running server.
+    gc.collect()
+    gc.freeze()
     runner.run(requests)
 
 
 def callgrind(key: str, requests: int) -> int:
     """Instructions (callgrind's total) of a process that runs ``requests`` of ``key``."""
+    import os
     import subprocess
     import tempfile
 
@@ -565,6 +574,7 @@ def callgrind(key: str, requests: int) -> int:
              sys.executable, str(Path(__file__).resolve()), "--count-one", key,
              "--requests", str(requests)],
             check=True, capture_output=True, timeout=1200,
+            env={**os.environ, "PYTHONHASHSEED": "0"},  # the same dict layouts each time
         )  # fmt: skip
         for line in out.read_text().splitlines():
             if line.startswith(("summary:", "totals:")):
