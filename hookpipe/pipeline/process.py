@@ -18,6 +18,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured
+from django.core.handlers.asgi import ASGIRequest
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponseBase
@@ -109,6 +110,8 @@ def serve_sync(request: HttpRequest, get_response: GetResponse) -> HttpResponseB
     # One float comparison per request; see hookpipe.switches.watch.
     if pipeline is None or _monotonic() >= switch_watch.next_at:
         pipeline = _refresh()
+        if isinstance(request, ASGIRequest):  # a sync pipeline under ASGI (hookpipe.mode)
+            _warn_if_nothing_drains()
     if "HTTP_TRANSFER_ENCODING" in request.META:  # rare: one dict lookup for the rest
         accept_chunked(request)
     ctx = RequestContext(pipeline, get_response, False)
