@@ -135,14 +135,16 @@ def final_counters(log: str) -> dict[str, Any]:
 @pytest.mark.live
 @pytest.mark.parametrize(
     ("delay", "drops"),
-    [("0.1", False), ("0.4", True)],
+    # 1 s jobs: 30 s of work on 2 threads, far more than the 10 s drain however long
+    # the 60 deliveries take to send on a loaded machine, so some are dropped.
+    [("0.1", False), ("1.0", True)],
     ids=["all-run", "drain-timeout-drops"],
 )
 def test_sigterm_under_uvicorn_loses_no_job_silently(
     tmp_path: Path, delay: str, drops: bool
 ) -> None:
     # 60 jobs of 0.1 s on 2 threads take 3 s: the drain (10 s at most) runs them all.
-    # At 0.4 s they take 12 s: the jobs still queued after 10 s are dropped, each with a
+    # At 1 s they take 30 s: the jobs still queued after 10 s are dropped, each with a
     # log line, and counted as rejected.
     accepted, stored, log = deliveries_then_sigterm(
         tmp_path, delay=delay, app="demo_project.asgi:application", lifespan="on"
