@@ -26,6 +26,11 @@ machine and nowhere else:
                        ``redis://127.0.0.1:6379/2``, Redis is the cache
 ``DEMO_CHECK_EVERY``   ``10``: ``HOOKPIPE["SWITCHES"]["CHECK_EVERY"]``
 ``DEMO_PUBLISH_EVERY`` ``5``: ``HOOKPIPE["CLUSTER"]["PUBLISH_EVERY"]``
+``DEMO_TASK_ENGINE``   ``db``: django-tasks-db (``db_worker``); ``rq``: RQ on
+                       Redis through django-tasks-rq (``rqworker``)
+``RQ_REDIS_URL``       ``redis://127.0.0.1:6379/1``: RQ's Redis (``rq`` only)
+``DEMO_RQ_TIMEOUT``    ``300``: RQ's job timeout in seconds (``rq`` only)
+``DEMO_RQ_QUEUE``      ``default``: the RQ queue of ``webhook-store`` (``rq`` only)
 =====================  =====================================================
 
 The demo's plugins read their own settings from ``HOOKPIPE_<NAME>_<KEY>`` variables
@@ -134,6 +139,24 @@ else:
             "LOCATION": "demo_cache",
         }
     }
+if env.str("DEMO_TASK_ENGINE", default="db") == "rq":
+    # RQ on Redis (pip install "hookpipe[rq]"), run by `manage.py rqworker default`.
+    # RedeliveringQueue gives each job RQ's Retry, so that a job whose worker was
+    # killed mid-job runs again when RQ cleans its registries (docs/durable.rst).
+    INSTALLED_APPS.append("django_rq")
+    RQ_QUEUE = env.str("DEMO_RQ_QUEUE", default="default")
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": [RQ_QUEUE]}}
+    RQ_QUEUES = {
+        RQ_QUEUE: {
+            "URL": env.str("RQ_REDIS_URL", default="redis://127.0.0.1:6379/1"),
+            "DEFAULT_TIMEOUT": env.int("DEMO_RQ_TIMEOUT", default=300),
+        }
+    }
+    RQ = {
+        "QUEUE_CLASS": "hookpipe.runners.task_rq.RedeliveringQueue",
+        # rqworker runs jobs as django-tasks-rq's Job, which calls the Task inside.
+        "JOB_CLASS": "django_tasks_rq.backend.Job",
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -217,6 +240,7 @@ HOOKPIPE = {
         {
             "class": "demo_project.events.plugins.WebhookStore",
             "runner": env.str("DEMO_WEBHOOK_RUNNER", default="task"),
+            "queue_name": env.str("DEMO_RQ_QUEUE", default="default"),
         }
     ],
     "RESPONDERS": [

@@ -102,10 +102,16 @@ def base_task() -> Any:
         aliases = list(compat.backend_settings())
         alias = "default" if "default" in aliases or not aliases else aliases[0]
         backend = compat.task_backends[alias]
+        # A Task validates its queue against the backend when created: a backend
+        # limited to other queues (QUEUES) would refuse the default one.
+        queues = sorted(getattr(backend, "queues", None) or ())
+        queue = compat.DEFAULT_TASK_QUEUE_NAME
+        if queues and queue not in queues:
+            queue = queues[0]
         _task = backend.task_class(
             func=_FUNCTION,
             backend=alias,
-            queue_name=compat.DEFAULT_TASK_QUEUE_NAME,
+            queue_name=queue,
             priority=0,
             takes_context=True,
             run_after=None,

@@ -6,11 +6,14 @@ Used by ``tests/test_kill_runs.py`` (a small run in CI) and for the measured run
 
     python -m tests.kill_runs --runner task --database sqlite --deliveries 500
     python -m tests.kill_runs --runner pool --database sqlite --deliveries 500
+    python -m tests.kill_runs --engine rq --deliveries 500       # RQ on Redis
+    python -m tests.kill_runs --server uvicorn --deliveries 500  # uvicorn, SIGTERM
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -21,13 +24,18 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tests import live
 
 POSTGRES_URL = os.environ.get("HOOKPIPE_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+#: RQ's Redis; database 1, so that the runs stay out of database 0.
+REDIS_URL = os.environ.get("RQ_REDIS_URL", "redis://127.0.0.1:6379/1")
+#: RQ's job timeout in these runs: an abandoned job's execution expires about
+#: min(timeout, 30) + 60 seconds after it started (rq 3.0), then RQ's cleanup retries it.
+RQ_TIMEOUT = 10
 #: Seconds after which a RUNNING task counts as abandoned, in these runs.
 STALE_AFTER = 3.0
 
@@ -42,13 +50,30 @@ class Outcome:
     duplicates: int
     lost: int
     seconds: float
+    engine: str = "db"
+    server: str = "gunicorn"
+    #: request id -> how many times it was executed, for those executed more than once
+    duplicated: dict[str, int] = field(default_factory=dict)
 
     def line(self) -> str:
+        where = self.engine if self.runner == "task" else self.runner
         return (
-            f"{self.runner:5} {self.database:9} sent {self.sent}, answered 2xx {self.answered}, "
-            f"executed {self.executed}, duplicates {self.duplicates}, lost {self.lost} "
-            f"({self.seconds:.1f} s)"
+            f"{where:4} {self.database:8} {self.server:8} sent {self.sent}, answered 2xx "
+            f"{self.answered}, executed {self.executed}, duplicates {self.duplicates}, lost "
+            f"{self.lost} ({self.seconds:.1f} s)"
+            + (f"; executed twice or more: {self.duplicated}" if self.duplicated else "")
         )
+
+
+def tally(answered: set[str], stored: list[str]) -> tuple[int, int, int, dict[str, int]]:
+    """(executed, duplicates, lost, duplicated) for the ``answered`` request ids, given
+    the request id of every stored execution: a request id stored n > 1 times counts
+    n - 1 duplicates (request_id is the key a handler dedupes on: docs/durable.rst)."""
+    counts = Counter(stored)
+    executed = sum(1 for rid in answered if counts[rid])
+    duplicated = {rid: n for rid, n in counts.items() if n > 1}
+    duplicates = sum(n - 1 for n in duplicated.values())
+    return executed, duplicates, len(answered) - executed, duplicated
 
 
 @contextmanager
@@ -70,8 +95,22 @@ def database(kind: str) -> Iterator[str | None]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def run(tmp_path: Path, *, runner: str, db: str, deliveries: int, concurrency: int = 8) -> Outcome:
-    with database(db) as url:
+def run(
+    tmp_path: Path,
+    *,
+    runner: str,
+    db: str,
+    deliveries: int,
+    concurrency: int = 8,
+    engine: str = "db",
+    server: str = "gunicorn",
+) -> Outcome:
+    """Deliver, kill one web worker (gunicorn: SIGKILL; uvicorn: SIGTERM, then a new
+    uvicorn to read the result) and one task worker (SIGKILL, with RQ's work horse)
+    mid-run, recover, and count."""
+    with ExitStack() as outer:
+        url = outer.enter_context(database(db))
+        queue = outer.enter_context(rq_queue()) if engine == "rq" else ""
         overrides = {
             "DEMO_WEBHOOK_RUNNER": runner,
             "DEMO_STALE_AFTER": str(STALE_AFTER),
@@ -83,39 +122,86 @@ def run(tmp_path: Path, *, runner: str, db: str, deliveries: int, concurrency: i
         }
         if url:
             overrides["DATABASE_URL"] = url
+        if engine == "rq":
+            overrides.update(
+                DEMO_TASK_ENGINE="rq",
+                RQ_REDIS_URL=REDIS_URL,
+                DEMO_RQ_QUEUE=queue,
+                DEMO_RQ_TIMEOUT=str(RQ_TIMEOUT),
+            )
         env = live.project_env(tmp_path, **overrides)
         live.manage("migrate", "--noinput", env=env)
-        worker_args = ("--queue-name", "*", "--interval", "0.1", "--no-startup-delay")
         with ExitStack() as stack:
-            server = stack.enter_context(live.gunicorn(env, tmp_path))
-            workers = [
-                stack.enter_context(live.db_worker(env, tmp_path, *worker_args)) for _ in range(2)
-            ]
+            web = stack.enter_context(_server(server, env, tmp_path))
+            workers = [stack.enter_context(_worker(engine, env, tmp_path, queue)) for _ in range(2)]
             start = time.monotonic()
-            answered = _deliver(server, workers, deliveries, concurrency)
-            if runner == "task":
+            answered = _deliver(web, workers, deliveries, concurrency, server)
+            if server == "uvicorn":
+                web = stack.enter_context(_server(server, env, tmp_path))
+            if runner == "task" and engine == "db":
                 # Past STALE_AFTER, the job the killed worker held is READY again: the
                 # workers' own sweep does it when busy; an idle one needs the command.
                 time.sleep(STALE_AFTER + 0.5)
                 live.manage("hookpipe", "--recover-tasks", env=env)
-            stored = _wait_for(server, answered, timeout=60.0)
+            # RQ: the killed worker's execution expires about RQ_TIMEOUT + 60 s after
+            # it started; the command runs RQ's cleanup, which retries the job then.
+            recover = env if runner == "task" and engine == "rq" else None
+            timeout = 60.0 + (RQ_TIMEOUT + 90.0 if recover else 0.0)
+            stored = _wait_for(web, answered, timeout=timeout, recover_env=recover)
             seconds = time.monotonic() - start
-    counts = Counter(stored)
-    executed = sum(1 for rid in answered if counts[rid])
+    executed, duplicates, lost, duplicated = tally(answered, stored)
     return Outcome(
         runner,
         db,
         deliveries,
         len(answered),
         executed,
-        sum(n - 1 for rid, n in counts.items() if n > 1),
-        len(answered) - executed,
+        duplicates,
+        lost,
         seconds,
+        engine=engine,
+        server=server,
+        duplicated=duplicated,
+    )
+
+
+@contextmanager
+def rq_queue() -> Iterator[str]:
+    """A fresh RQ queue name for one run, its keys deleted afterwards (the jobs' own
+    keys expire by themselves)."""
+    import redis
+
+    name = f"hp_kill_{uuid.uuid4().hex[:12]}"
+    try:
+        yield name
+    finally:
+        client = redis.Redis.from_url(REDIS_URL)
+        try:
+            keys = list(client.scan_iter(match=f"rq:*{name}*"))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
+
+
+def _server(kind: str, env: dict[str, str], tmp_path: Path) -> Any:
+    return live.uvicorn(env, tmp_path) if kind == "uvicorn" else live.gunicorn(env, tmp_path)
+
+
+def _worker(engine: str, env: dict[str, str], tmp_path: Path, queue: str) -> Any:
+    if engine == "rq":
+        return live.rq_worker(env, tmp_path, queue)
+    return live.db_worker(
+        env, tmp_path, "--queue-name", "*", "--interval", "0.1", "--no-startup-delay"
     )
 
 
 def _deliver(
-    server: live.LiveServer, workers: list[live.LiveServer], n: int, concurrency: int
+    server: live.LiveServer,
+    workers: list[live.LiveServer],
+    n: int,
+    concurrency: int,
+    kind: str = "gunicorn",
 ) -> set[str]:
     answered: set[str] = set()
     lock = threading.Lock()
@@ -140,29 +226,55 @@ def _deliver(
     with ThreadPoolExecutor(concurrency) as pool:
         futures = [pool.submit(one, i) for i in range(n)]
         while not all(f.done() for f in futures):
-            if not killed_web and done[0] >= n // 3:
-                web = live.children(server.pid)
-                if web:
-                    os.kill(web[0], signal.SIGKILL)
+            if not killed_web and done[0] >= (n * 2 // 3 if kind == "uvicorn" else n // 3):
+                if kind == "uvicorn":
+                    # uvicorn's graceful stop: in-flight requests finish, new ones are
+                    # refused (not answered); a new uvicorn reads the results.
+                    os.kill(server.pid, signal.SIGTERM)
+                else:
+                    web = live.children(server.pid)
+                    if web:
+                        os.kill(web[0], signal.SIGKILL)
                 killed_web = True
             if not killed_task and done[0] >= n // 2:
+                # The worker first, then what it forked (RQ's work horse, in a process
+                # group of its own): the job dies with the machine, as in a crash.
+                horses = live.children(workers[0].pid)
                 os.killpg(workers[0].pid, signal.SIGKILL)
+                for pid in horses:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
                 killed_task = True
             time.sleep(0.005)
     return answered
 
 
-def _wait_for(server: live.LiveServer, answered: set[str], timeout: float) -> list[str]:
-    """The request ids of the stored events, once every answered one is there (or at
-    the timeout, whatever is there then)."""
+def _wait_for(
+    server: live.LiveServer,
+    answered: set[str],
+    timeout: float,
+    recover_env: dict[str, str] | None = None,
+    times: int = 1,
+) -> list[str]:
+    """The request ids of the stored events, once every answered one is there ``times``
+    times (or at the timeout, whatever is there then); with ``recover_env``,
+    ``manage.py hookpipe --recover-tasks`` runs between looks."""
     deadline = time.monotonic() + timeout
     while True:
-        reply = server.get("/events/feed/", timeout=30)
-        lines = [json.loads(x) for x in reply.body.splitlines() if x.strip()]
-        stored = [line["request_id"] for line in lines if "request_id" in line]
-        if answered <= set(stored) or time.monotonic() > deadline:
+        if recover_env is not None:
+            live.manage("hookpipe", "--recover-tasks", env=recover_env)
+        stored = stored_ids(server)
+        counts = Counter(stored)
+        if all(counts[rid] >= times for rid in answered) or time.monotonic() > deadline:
             return stored
         time.sleep(0.5)
+
+
+def stored_ids(server: live.LiveServer) -> list[str]:
+    """The request id of every stored event (one per execution), oldest first."""
+    reply = server.get("/events/feed/", timeout=30)
+    lines = [json.loads(x) for x in reply.body.splitlines() if x.strip()]
+    return [line["request_id"] for line in lines if "request_id" in line]
 
 
 def main(argv: Any = None) -> None:
@@ -171,10 +283,19 @@ def main(argv: Any = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runner", choices=["task", "pool"], default="task")
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--engine", choices=["db", "rq"], default="db")
+    parser.add_argument("--server", choices=["gunicorn", "uvicorn"], default="gunicorn")
     parser.add_argument("--deliveries", type=int, default=500)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        outcome = run(Path(tmp), runner=args.runner, db=args.database, deliveries=args.deliveries)
+        outcome = run(
+            Path(tmp),
+            runner=args.runner,
+            db=args.database,
+            deliveries=args.deliveries,
+            engine=args.engine,
+            server=args.server,
+        )
     print(outcome.line())
 
 

@@ -291,14 +291,29 @@ def uvicorn(
     return serve(cmd, env=env, port=port, log_path=log_path, ready=ready, ready_path=ready_path)
 
 
-@contextlib.contextmanager
-def db_worker(env: Mapping[str, str], tmp_path: Path, *args: str) -> Iterator[LiveServer]:
+def db_worker(
+    env: Mapping[str, str], tmp_path: Path, *args: str
+) -> contextlib.AbstractContextManager[LiveServer]:
     """``manage.py db_worker`` (django-tasks-db's task worker), stopped on exit like a
     server. Its ``base_url`` is empty: it serves nothing."""
-    log_path = tmp_path / f"db_worker-{time.monotonic_ns()}.log"
+    return command("db_worker", "--no-reload", *args, env=env, tmp_path=tmp_path)
+
+
+def rq_worker(
+    env: Mapping[str, str], tmp_path: Path, *args: str
+) -> contextlib.AbstractContextManager[LiveServer]:
+    """``manage.py rqworker <args>`` (django-rq's worker: RQ forks a work horse per job,
+    in a process group of its own), stopped on exit like a server."""
+    return command("rqworker", *args, env=env, tmp_path=tmp_path)
+
+
+@contextlib.contextmanager
+def command(*args: str, env: Mapping[str, str], tmp_path: Path) -> Iterator[LiveServer]:
+    """A long-running management command, stopped (SIGTERM, then SIGKILL) on exit."""
+    log_path = tmp_path / f"{args[0]}-{time.monotonic_ns()}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, str(REPO_ROOT / "manage.py"), "db_worker", "--no-reload", *args],
+            [sys.executable, str(REPO_ROOT / "manage.py"), *args],
             cwd=REPO_ROOT,
             env=dict(env),
             stdin=subprocess.DEVNULL,

@@ -9,11 +9,13 @@ is the measured run of bench/RESULTS.md.
 from __future__ import annotations
 
 import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
 
-from tests import kill_runs
+from tests import kill_runs, live
 
 DELIVERIES = 150
 
@@ -39,3 +41,42 @@ def test_no_answered_delivery_is_lost_when_workers_are_killed(tmp_path: Path, db
     assert outcome.answered >= DELIVERIES * 0.9, outcome
     assert outcome.lost == 0, outcome
     assert outcome.executed == outcome.answered, outcome
+
+
+@pytest.mark.live
+def test_a_worker_killed_after_the_work_runs_it_again_and_the_duplicate_is_counted(
+    tmp_path: Path,
+) -> None:
+    """The at-least-once path, forced: the worker stores the event, then dies before it
+    marks the task done (tests/crash_settings.py); recovery runs the task again, so the
+    delivery is stored twice with the same request id, and the tally reports it."""
+    env = live.project_env(
+        tmp_path, DEMO_STALE_AFTER="1", DEMO_RECOVER_EVERY="1", HOOKPIPE_LOG_LEVEL="WARNING"
+    )
+    live.manage("migrate", "--noinput", env=env)
+    crashing = {
+        **env,
+        "DJANGO_SETTINGS_MODULE": "tests.crash_settings",
+        "CRASH_MARKER": str(tmp_path / "crashed"),
+    }
+    worker_args = ("--queue-name", "*", "--interval", "0.1", "--no-startup-delay")
+    with live.gunicorn(env, tmp_path) as server:
+        reply = server.get(
+            "/webhooks/shop/",
+            method="POST",
+            body=b'{"kind": "at-least-once"}',
+            headers={"Content-Type": "application/json", "X-Webhook-Token": "demo-token"},
+        )
+        assert reply.status == 202, reply
+        rid = reply.json()["request_id"]
+        with live.db_worker(crashing, tmp_path, *worker_args) as worker:
+            worker.process.wait(live.START_TIMEOUT)
+            assert worker.process.returncode == -signal.SIGKILL, worker.log()
+        assert kill_runs.stored_ids(server) == [rid]  # stored once, task still RUNNING
+        time.sleep(1.5)  # past STALE_AFTER
+        out = live.manage("hookpipe", "--recover-tasks", env=env).stdout
+        assert out.startswith("1 task made READY again"), out
+        with live.db_worker(env, tmp_path, *worker_args):
+            stored = kill_runs._wait_for(server, {rid}, timeout=30, times=2)
+    executed, duplicates, lost, duplicated = kill_runs.tally({rid}, stored)
+    assert (executed, duplicates, lost, duplicated) == (1, 1, 0, {rid: 2})

@@ -41,7 +41,8 @@ class Command(BaseCommand):
             action="store_true",
             help="Make hookpipe's database-backend tasks that have been RUNNING for longer "
             "than HOOKPIPE['TASK_RUNNER']['STALE_AFTER'] seconds READY again (their "
-            "worker died), print how many, and exit. For cron or a systemd timer.",
+            "worker died), run RQ's cleanup of abandoned jobs on RQ task backends, print "
+            "how many, and exit. For cron or a systemd timer.",
         )
         switch = parser.add_mutually_exclusive_group()
         switch.add_argument(
@@ -59,6 +60,7 @@ class Command(BaseCommand):
             self._switch(options["disable"] or options["enable"], bool(options["enable"]))
             return
         if options["recover_tasks"]:
+            from hookpipe.runners import task_rq
             from hookpipe.runners.task_recovery import database_aliases, recover
 
             count = recover()
@@ -67,6 +69,12 @@ class Command(BaseCommand):
                 f"{count} task{'s' if count != 1 else ''} made READY again "
                 f"(database task backends: {aliases})."
             )
+            if task_rq.rq_aliases():
+                handled = task_rq.recover()
+                self.stdout.write(
+                    f"{handled} abandoned RQ job{'s' if handled != 1 else ''} handed to RQ's "
+                    f"cleanup (RQ task backends: {', '.join(task_rq.rq_aliases())})."
+                )
             return
         inspection = inspect_pipeline()
         if inspection.data is None:

@@ -1,0 +1,96 @@
+"""At least once on RQ (``django-tasks-rq`` on Redis): RQ's own redelivery, configured.
+
+An RQ worker forks a *work horse* per job and records the job's execution in the
+queue's ``StartedJobRegistry`` with an expiry that its heartbeat keeps pushing forward
+(``min(job timeout, 30 s) + 60 s`` ahead, in rq 3.0). A worker killed mid-job (with its
+horse: SIGKILL, the OOM killer, a lost machine) stops the heartbeat; once the expiry has
+passed, RQ's registry cleanup finds the job abandoned and **retries it if it has retries
+left**, else moves it to the failed registry. ``django-tasks-rq`` enqueues without a
+``Retry``, so by default such a job is failed, not run again.
+
+:class:`RedeliveringQueue` is the queue class that gives every job created without a
+``Retry`` one of ``max_retries`` attempts (``RQ_QUEUES[...]["QUEUE_CLASS"]`` or
+``RQ["QUEUE_CLASS"]``): with it, RQ runs an abandoned job again. RQ's ``Retry`` makes no
+difference between a dead worker and a job that raised, so a handler that raises is
+retried too, up to the same bound.
+
+The cleanup runs in every rq worker every ``maintenance_interval`` (10 minutes in rq
+3.0) and, for hookpipe's RQ backends, on demand with ``manage.py hookpipe
+--recover-tasks`` (:func:`recover`), as for the database backend.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from . import task_backends as compat
+
+logger = logging.getLogger("hookpipe")
+
+#: What a task backend's ``BACKEND`` starts with when it is django-tasks-rq's.
+RQ_BACKEND_PREFIX = "django_tasks_rq."
+
+try:
+    from django_rq.queues import DjangoRQ
+    from rq.job import Retry
+except ImportError:  # the "rq" extra is not installed
+    DjangoRQ = None
+    Retry = None
+
+
+def is_rq_backend(alias: str) -> bool:
+    return (compat.backend_class_path(alias) or "").startswith(RQ_BACKEND_PREFIX)
+
+
+def rq_aliases() -> list[str]:
+    """The ``TASKS`` aliases that are django-tasks-rq backends."""
+    return [alias for alias in compat.backend_settings() if is_rq_backend(alias)]
+
+
+if DjangoRQ is not None:
+
+    class RedeliveringQueue(DjangoRQ):  # type: ignore[misc]
+        """django-rq's queue, with a ``Retry(max=max_retries)`` on every job created
+        without one, so that RQ runs a job again when its worker died mid-job."""
+
+        #: Attempts after the first; subclass to change it.
+        max_retries = 3
+
+        def create_job(self, *args: Any, retry: Any = None, **kwargs: Any) -> Any:
+            if retry is None and self.max_retries > 0:
+                retry = Retry(max=self.max_retries)
+            return super().create_job(*args, retry=retry, **kwargs)
+
+
+def _queues(alias: str) -> list[Any]:
+    import django_rq
+    from django_rq.settings import QUEUES
+    from django_tasks_rq.backend import Job
+
+    # The backend's queues that django-rq knows (its check reports the others).
+    names = sorted(set(compat.task_backends[alias].queues) & set(QUEUES))
+    return [django_rq.get_queue(name, job_class=Job) for name in names]
+
+
+def recover() -> int:
+    """Run RQ's registry cleanup on every queue of every RQ backend now; returns how many
+    abandoned jobs (worker gone, execution expired) it handled: each one is enqueued
+    again if it has retries left (:class:`RedeliveringQueue`), else failed."""
+    from rq.registry import StartedJobRegistry, clean_registries
+
+    handled = 0
+    for alias in rq_aliases():
+        for queue in _queues(alias):
+            started = StartedJobRegistry(
+                queue.name, connection=queue.connection, job_class=queue.job_class
+            )
+            handled += len(started.get_expired_job_ids())
+            clean_registries(queue)
+    if handled:
+        logger.warning(
+            "hookpipe: %d RQ job(s) abandoned by a dead worker handed to RQ's cleanup "
+            "(retried where they have retries left)",
+            handled,
+        )
+    return handled
