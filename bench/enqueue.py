@@ -2,7 +2,8 @@
 
 Runs against the demo's settings with ``DATABASE_URL`` from the environment (SQLite file
 by default); migrates first. ``python bench/enqueue.py [--jobs 500]``. Prints µs per
-submission (median of rounds). Results: bench/RESULTS.md.
+submission (median of rounds). ``DEMO_TASK_ENGINE=rq`` enqueues on RQ (``REDIS_URL``,
+Redis database 1 by default) instead of django-tasks-db. Results: bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ def main() -> None:
             handler, RunnerChoice("task"), TASK_RUNNER_DEFAULTS, THREAD_POOL_DEFAULTS
         ),
     }
-    print(f"database: {connection.vendor}")
+    from hookpipe.runners.task_backends import backend_class_path
+
+    print(f"database: {connection.vendor}, task backend: {backend_class_path('default')}")
     for name, runner in runners.items():
         per_job = []
         for _ in range(args.rounds):

@@ -9,11 +9,14 @@ from django.core import checks
 
 from .plugins.planning import PluginSpec
 from .runners import task_backends as compat
+from .runners import task_rq
 
 # Check ids, each written once here; docs/checks.rst describes them.
 UNKNOWN_BACKEND: Final = "hookpipe.E051"
 NO_TASK_FRAMEWORK: Final = "hookpipe.E052"
 NOT_STORING_BACKEND: Final = "hookpipe.W050"
+RQ_NO_REDELIVERY: Final = "hookpipe.W051"
+RQ_WRONG_JOB_CLASS: Final = "hookpipe.W052"
 
 #: Backends that keep nothing: the job runs at once in the request (immediate) or never
 #: (dummy). Fine in tests; outside them a task handler's job is not durable.
@@ -64,4 +67,32 @@ def check_task_handlers(specs: Sequence[PluginSpec]) -> list[checks.CheckMessage
                     id=NOT_STORING_BACKEND,
                 )
             )
+        elif task_rq.is_rq_backend(alias) and spec.runner is not None:
+            problems += _check_rq(spec.label, alias, spec.runner.queue_name)
+    return problems
+
+
+def _check_rq(label: str, alias: str, queue_name: str) -> list[checks.CheckMessage]:
+    """RQ settings without which hookpipe's promise does not hold (docs/durable.rst)."""
+    problems: list[checks.CheckMessage] = []
+    if not task_rq.redelivers(queue_name):
+        problems.append(
+            checks.Warning(
+                f"{label} runs as a task on the RQ backend {alias!r}, and RQ queue "
+                f"{queue_name!r} gives its jobs no Retry: a job whose worker is killed "
+                "mid-job is failed, not run again.",
+                hint='Set RQ = {"QUEUE_CLASS": "' + task_rq.QUEUE_CLASS + '", ...} (or '
+                "QUEUE_CLASS in that RQ_QUEUES entry).",
+                id=RQ_NO_REDELIVERY,
+            )
+        )
+    if not task_rq.runs_tasks():
+        problems.append(
+            checks.Warning(
+                f"{label} runs as a task on the RQ backend {alias!r}, and rqworker's job "
+                "class is not django-tasks-rq's: every job would fail in the worker.",
+                hint='Set RQ = {"JOB_CLASS": "' + task_rq.JOB_CLASS + '", ...}.',
+                id=RQ_WRONG_JOB_CLASS,
+            )
+        )
     return problems

@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import threading
 import time
 import uuid
@@ -36,6 +37,9 @@ REDIS_URL = os.environ.get("RQ_REDIS_URL", "redis://127.0.0.1:6379/1")
 #: RQ's job timeout in these runs: an abandoned job's execution expires about
 #: min(timeout, 30) + 60 seconds after it started (rq 3.0), then RQ's cleanup retries it.
 RQ_TIMEOUT = 10
+#: Seconds of pretend work per RQ job: a work horse spends a few milliseconds forking
+#: and doing RQ's bookkeeping; the kill must land inside the handler.
+RQ_DELAY = 0.2
 #: Seconds after which a RUNNING task counts as abandoned, in these runs.
 STALE_AFTER = 3.0
 
@@ -54,13 +58,18 @@ class Outcome:
     server: str = "gunicorn"
     #: request id -> how many times it was executed, for those executed more than once
     duplicated: dict[str, int] = field(default_factory=dict)
+    #: tasks that --recover-tasks found abandoned (made READY, or retried by RQ)
+    recovered: int = 0
+    #: RQ: whether the killed worker had a work horse (a job in hand) when killed
+    rq_horse_killed: bool = False
 
     def line(self) -> str:
         where = self.engine if self.runner == "task" else self.runner
         return (
             f"{where:4} {self.database:8} {self.server:8} sent {self.sent}, answered 2xx "
             f"{self.answered}, executed {self.executed}, duplicates {self.duplicates}, lost "
-            f"{self.lost} ({self.seconds:.1f} s)"
+            f"{self.lost}, recovered {self.recovered} ({self.seconds:.1f} s)"
+            + ("; killed an RQ work horse mid-job" if self.rq_horse_killed else "")
             + (f"; executed twice or more: {self.duplicated}" if self.duplicated else "")
         )
 
@@ -117,7 +126,7 @@ def run(
             "DEMO_RECOVER_EVERY": "1",
             "DEMO_WORKERS": "2",
             # A little pretend work per delivery, so that kills land mid-job.
-            "HOOKPIPE_WEBHOOK_STORE_DELAY": "0.02",
+            "HOOKPIPE_WEBHOOK_STORE_DELAY": str(RQ_DELAY if engine == "rq" else 0.02),
             "HOOKPIPE_LOG_LEVEL": "WARNING",
         }
         if url:
@@ -131,23 +140,32 @@ def run(
             )
         env = live.project_env(tmp_path, **overrides)
         live.manage("migrate", "--noinput", env=env)
+        recovered = [0]
+        mid_job = [False]
         with ExitStack() as stack:
             web = stack.enter_context(_server(server, env, tmp_path))
             workers = [stack.enter_context(_worker(engine, env, tmp_path, queue)) for _ in range(2)]
             start = time.monotonic()
-            answered = _deliver(web, workers, deliveries, concurrency, server)
+            answered = _deliver(web, workers, deliveries, concurrency, server, engine, mid_job)
             if server == "uvicorn":
                 web = stack.enter_context(_server(server, env, tmp_path))
             if runner == "task" and engine == "db":
                 # Past STALE_AFTER, the job the killed worker held is READY again: the
                 # workers' own sweep does it when busy; an idle one needs the command.
                 time.sleep(STALE_AFTER + 0.5)
-                live.manage("hookpipe", "--recover-tasks", env=env)
+                recovered[0] += _recovered(live.manage("hookpipe", "--recover-tasks", env=env))
             # RQ: the killed worker's execution expires about RQ_TIMEOUT + 60 s after
             # it started; the command runs RQ's cleanup, which retries the job then.
             recover = env if runner == "task" and engine == "rq" else None
             timeout = 60.0 + (RQ_TIMEOUT + 90.0 if recover else 0.0)
-            stored = _wait_for(web, answered, timeout=timeout, recover_env=recover)
+            stored = _wait_for(
+                web,
+                answered,
+                timeout=timeout,
+                recover_env=recover,
+                recovered=recovered,
+                settled_queue=queue if recover else None,
+            )
             seconds = time.monotonic() - start
     executed, duplicates, lost, duplicated = tally(answered, stored)
     return Outcome(
@@ -162,6 +180,8 @@ def run(
         engine=engine,
         server=server,
         duplicated=duplicated,
+        recovered=recovered[0],
+        rq_horse_killed=mid_job[0],
     )
 
 
@@ -202,6 +222,8 @@ def _deliver(
     n: int,
     concurrency: int,
     kind: str = "gunicorn",
+    kind_engine: str = "db",
+    mid_job: list[bool] | None = None,
 ) -> set[str]:
     answered: set[str] = set()
     lock = threading.Lock()
@@ -223,6 +245,7 @@ def _deliver(
                 answered.add(reply.json()["request_id"])
 
     killed_web = killed_task = False
+    mid_job = mid_job if mid_job is not None else [False]
     with ThreadPoolExecutor(concurrency) as pool:
         futures = [pool.submit(one, i) for i in range(n)]
         while not all(f.done() for f in futures):
@@ -237,16 +260,51 @@ def _deliver(
                         os.kill(web[0], signal.SIGKILL)
                 killed_web = True
             if not killed_task and done[0] >= n // 2:
-                # The worker first, then what it forked (RQ's work horse, in a process
-                # group of its own): the job dies with the machine, as in a crash.
-                horses = live.children(workers[0].pid)
-                os.killpg(workers[0].pid, signal.SIGKILL)
+                # RQ: the worker that just forked a work horse, once the horse is in
+                # the handler, so that the kill lands mid-job. The worker first, then
+                # what it forked (the horse, in a process group of its own):
+                # the job dies with the machine, as in a crash.
+                victim = workers[_busy_worker(workers, 5.0) if kind_engine == "rq" else 0]
+                horses = _forked(victim.pid)
+                os.killpg(victim.pid, signal.SIGKILL)
                 for pid in horses:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
                 killed_task = True
+                mid_job[0] = bool(horses)
             time.sleep(0.005)
     return answered
+
+
+def _forked(pid: int) -> list[int]:
+    """The children of ``pid``, whichever of its threads forked them (``live.children``
+    reads the main thread's only)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces, so split after its ")".
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _busy_worker(workers: list[live.LiveServer], timeout: float) -> int:
+    """The index of the first RQ worker seen forking a new work horse, once RQ_DELAY / 4
+    has passed (the horse is then inside the handler); 0 if none did in ``timeout``."""
+    before = [set(_forked(w.pid)) for w in workers]
+    until = time.monotonic() + timeout
+    while time.monotonic() < until:
+        for i, worker in enumerate(workers):
+            if set(_forked(worker.pid)) - before[i]:
+                time.sleep(RQ_DELAY / 4)
+                return i
+        time.sleep(0.002)
+    return 0
 
 
 def _wait_for(
@@ -255,19 +313,43 @@ def _wait_for(
     timeout: float,
     recover_env: dict[str, str] | None = None,
     times: int = 1,
+    recovered: list[int] | None = None,
+    settled_queue: str | None = None,
 ) -> list[str]:
     """The request ids of the stored events, once every answered one is there ``times``
     times (or at the timeout, whatever is there then); with ``recover_env``,
-    ``manage.py hookpipe --recover-tasks`` runs between looks."""
+    ``manage.py hookpipe --recover-tasks`` runs between looks; with ``settled_queue``,
+    also until that RQ queue has nothing waiting or in flight (the killed worker's job
+    may have stored its event before it died: then it runs again, a duplicate)."""
     deadline = time.monotonic() + timeout
     while True:
         if recover_env is not None:
-            live.manage("hookpipe", "--recover-tasks", env=recover_env)
+            ran = live.manage("hookpipe", "--recover-tasks", env=recover_env)
+            if recovered is not None:
+                recovered[0] += _recovered(ran)
         stored = stored_ids(server)
         counts = Counter(stored)
-        if all(counts[rid] >= times for rid in answered) or time.monotonic() > deadline:
+        settled = settled_queue is None or _rq_settled(settled_queue)
+        if all(counts[rid] >= times for rid in answered) and settled:
+            return stored
+        if time.monotonic() > deadline:
             return stored
         time.sleep(0.5)
+
+
+def _rq_settled(queue: str) -> bool:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        return client.llen(f"rq:queue:{queue}") == 0 and client.zcard(f"rq:wip:{queue}") == 0
+    finally:
+        client.close()
+
+
+def _recovered(done: subprocess.CompletedProcess[str]) -> int:
+    """How many tasks ``--recover-tasks`` made READY again or handed to RQ's cleanup."""
+    return sum(int(line.split()[0]) for line in done.stdout.splitlines() if line[:1].isdigit())
 
 
 def stored_ids(server: live.LiveServer) -> list[str]:

@@ -1,6 +1,7 @@
 """Settings of the project the test suite runs against."""
 
 import importlib.util
+import os
 
 # Django 6 has django.tasks; on 5.2 the django-tasks backport stands in for it.
 TASKS_PACKAGE = "django.tasks" if importlib.util.find_spec("django.tasks") else "django_tasks"
@@ -19,6 +20,7 @@ INSTALLED_APPS = [
     "hookpipe",
     "tests.testapp",
     "django_tasks_db",
+    "django_rq",
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -53,3 +55,12 @@ SILENCED_SYSTEM_CHECKS = ["hookpipe.W050"]
 # mail is sent without them); Django 5.2 ignores the key. The test runner swaps in the
 # in-memory backend either way.
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend"}}
+
+# RQ on Redis (tests/test_task_rq.py adds an "rq" alias to TASKS where it needs one):
+# database 1 of the local Redis, a queue of its own.
+REDIS_URL = os.environ.get("RQ_REDIS_URL", "redis://127.0.0.1:6379/1")
+RQ_QUEUES = {"hookpipe-tests": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 30}}
+RQ = {
+    "QUEUE_CLASS": "hookpipe.runners.task_rq.RedeliveringQueue",
+    "JOB_CLASS": "django_tasks_rq.backend.Job",
+}

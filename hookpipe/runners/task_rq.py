@@ -30,6 +30,9 @@ logger = logging.getLogger("hookpipe")
 
 #: What a task backend's ``BACKEND`` starts with when it is django-tasks-rq's.
 RQ_BACKEND_PREFIX = "django_tasks_rq."
+#: The queue class that gives jobs RQ's Retry, and the job class rqworker needs.
+QUEUE_CLASS = "hookpipe.runners.task_rq.RedeliveringQueue"
+JOB_CLASS = "django_tasks_rq.backend.Job"
 
 try:
     from django_rq.queues import DjangoRQ
@@ -61,6 +64,39 @@ if DjangoRQ is not None:
             if retry is None and self.max_retries > 0:
                 retry = Retry(max=self.max_retries)
             return super().create_job(*args, retry=retry, **kwargs)
+
+
+def redelivers(queue_name: str) -> bool:
+    """Whether django-rq builds RQ queue ``queue_name`` with :class:`RedeliveringQueue`
+    (an unknown queue: django-tasks-rq's own check reports it, so ``True``)."""
+    try:
+        from django_rq.queues import get_queue_class
+        from django_rq.settings import QUEUES
+    except ImportError:
+        return True
+    if queue_name not in QUEUES:
+        return True
+    try:
+        return issubclass(get_queue_class(QUEUES[queue_name]), RedeliveringQueue)
+    except ImportError:  # a QUEUE_CLASS that does not import: django-rq will say so
+        return True
+
+
+def runs_tasks() -> bool:
+    """Whether ``RQ["JOB_CLASS"]`` is django-tasks-rq's job (or a subclass of it)."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    path = getattr(settings, "RQ", {}).get("JOB_CLASS")
+    if not path:
+        return False
+    try:
+        from django_tasks_rq.backend import Job
+
+        found = import_string(path) if isinstance(path, str) else path
+        return isinstance(found, type) and issubclass(found, Job)
+    except ImportError:
+        return True  # reported by django-rq itself
 
 
 def _queues(alias: str) -> list[Any]:

@@ -1,0 +1,139 @@
+"""Jobs per second each task engine sustains with 1, 2 and 4 workers.
+
+For each engine (django-tasks-db on SQLite, on PostgreSQL; RQ on Redis) and worker
+count: a fresh database (and RQ queue), ``--jobs`` webhook-store jobs enqueued through
+hookpipe's task runner with no worker running, then the workers started; the rate is
+taken from the events the jobs stored: ``(jobs - 1) / (last stored_at - first
+stored_at)``, so worker start-up is not counted. Each cell is the median of
+``--rounds`` runs. The demo's real handler runs (one ``INSERT`` per job, no delay).
+
+    python bench/engines.py [--jobs 400] [--rounds 3] [--engines db-sqlite,db-postgres,rq]
+
+Results: bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+ENGINES = ("db-sqlite", "db-postgres", "rq")
+WORKERS = (1, 2, 4)
+
+
+def enqueue(jobs: int) -> None:
+    """Child mode: enqueue ``jobs`` webhook-store tasks (DJANGO_SETTINGS_MODULE set)."""
+    import django
+
+    django.setup()
+    from demo_project.events.plugins import WebhookStore
+    from hookpipe import RequestSnapshot
+    from hookpipe.conf import TASK_RUNNER_DEFAULTS, THREAD_POOL_DEFAULTS, get_config
+    from hookpipe.plugins.snapshot import Headers
+    from hookpipe.runners import RunnerChoice, TaskRunner
+
+    handler = WebhookStore.__new__(WebhookStore)
+    [entry] = get_config().handlers
+    queue = entry["queue_name"] if isinstance(entry, dict) else "default"
+    runner = TaskRunner(
+        handler, RunnerChoice("task", queue_name=queue), TASK_RUNNER_DEFAULTS, THREAD_POOL_DEFAULTS
+    )
+    for i in range(jobs):
+        snapshot = RequestSnapshot(
+            "POST", "/webhooks/shop/", "/webhooks/shop/", (), Headers([("Content-Type", "a/b")]),
+            b'{"kind": "bench"}', "127.0.0.1", "http", None, f"{i:032x}",
+        )  # fmt: skip
+        refused = runner.submit(handler, snapshot, snapshot.content, snapshot.request_id)
+        if refused is not None:
+            raise SystemExit(f"enqueue refused: {refused.status_code}")
+
+
+def one_run(engine: str, workers: int, jobs: int) -> float:
+    from contextlib import ExitStack
+
+    from tests import kill_runs, live
+
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        tmp_path = Path(tmp)
+        url = stack.enter_context(
+            kill_runs.database("postgres" if engine == "db-postgres" else "sqlite")
+        )
+        overrides = {"HOOKPIPE_LOG_LEVEL": "WARNING", "DEMO_RECOVER_EVERY": "3600"}
+        if url:
+            overrides["DATABASE_URL"] = url
+        queue = ""
+        if engine == "rq":
+            queue = stack.enter_context(kill_runs.rq_queue())
+            overrides.update(
+                DEMO_TASK_ENGINE="rq", REDIS_URL=kill_runs.REDIS_URL, DEMO_RQ_QUEUE=queue
+            )
+        env = live.project_env(tmp_path, **overrides)
+        live.manage("migrate", "--noinput", env=env)
+        import subprocess
+
+        subprocess.run(
+            [sys.executable, __file__, "--enqueue", str(jobs)],
+            env=env,
+            check=True,
+            cwd=live.REPO_ROOT,
+        )
+        with ExitStack() as running:
+            for _ in range(workers):
+                if engine == "rq":
+                    running.enter_context(live.rq_worker(env, tmp_path, queue))
+                else:
+                    args = ("--queue-name", "*", "--interval", "0.05", "--no-startup-delay")
+                    running.enter_context(live.db_worker(env, tmp_path, *args))
+            return _rate(env, jobs)
+
+
+def _rate(env: dict[str, str], jobs: int) -> float:
+    """Wait for ``jobs`` events, then jobs per second between the first and the last."""
+    from tests import live
+
+    script = (
+        "from django.db.models import Count, Max, Min;"
+        "from demo_project.events.models import Event;"
+        "a = Event.objects.aggregate(n=Count('id'), lo=Min('stored_at'), hi=Max('stored_at'));"
+        "print(a['n'], (a['hi'] - a['lo']).total_seconds() if a['n'] else 0)"
+    )
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        n, span = live.manage("shell", "-c", script, env=env).stdout.split()
+        if int(n) >= jobs:
+            return (jobs - 1) / float(span)
+    raise SystemExit("the workers did not finish in 10 minutes")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jobs", type=int, default=400)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--engines", default=",".join(ENGINES))
+    parser.add_argument("--enqueue", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.enqueue:
+        enqueue(args.enqueue)
+        return
+    os.environ.setdefault("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
+    print("| engine | " + " | ".join(f"{w} worker{'s' * (w > 1)}" for w in WORKERS) + " |")
+    print("|---|" + "---:|" * len(WORKERS))
+    for engine in args.engines.split(","):
+        cells = []
+        for workers in WORKERS:
+            rates = [one_run(engine, workers, args.jobs) for _ in range(args.rounds)]
+            low, high = min(rates), max(rates)
+            cells.append(f"{statistics.median(rates):.0f} ({low:.0f}-{high:.0f})")
+        print(f"| {engine} | " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""The RQ engine (django-tasks-rq) against the real Redis: a task handler's job is
+stored on Redis with RQ's Retry (RedeliveringQueue), an rq worker runs it, and a job
+abandoned by a dead worker is run again after RQ's cleanup (``--recover-tasks``);
+without the queue class, RQ fails it instead. The kill run is tests/test_kill_runs.py."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.test import Client, override_settings
+
+from hookpipe.runners import process_pool as executor
+from hookpipe.runners import task as runner
+from hookpipe.runners import task_rq
+from tests.testapp import plugins as tp
+
+QUEUE = "hookpipe-tests"
+RQ_TASKS = {
+    **settings.TASKS,
+    "rq": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": [QUEUE]},
+}
+HANDLER = {
+    "class": "tests.testapp.plugins.TaskRecorder",
+    "backend": "rq",
+    "queue_name": QUEUE,
+}
+
+
+def redis_or_skip() -> None:
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.ConnectionError as exc:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"Redis is not reachable at {settings.REDIS_URL}: {exc}")
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def queue() -> Iterator[Any]:
+    redis_or_skip()
+    import django_rq
+    from django_tasks_rq.backend import Job
+
+    tp.reset()
+    executor.reset_for_tests()
+    runner.reset_for_tests()
+    with override_settings(TASKS=RQ_TASKS, HOOKPIPE={"HANDLERS": [HANDLER]}):
+        q = django_rq.get_queue(QUEUE, job_class=Job)
+        q.empty()
+        yield q
+        q.empty()
+    executor.shutdown(5.0)
+
+
+def work(queue: Any) -> None:
+    """Run what is queued, in this process (RQ's SimpleWorker: no work horse)."""
+    from rq.worker import SimpleWorker
+
+    SimpleWorker([queue], connection=queue.connection, job_class=queue.job_class).work(burst=True)
+
+
+def deliver(queue: Any) -> Any:
+    Client().post("/webhooks/in", b"payload", content_type="a/b")
+    [job_id] = queue.get_job_ids()
+    return queue.fetch_job(job_id)
+
+
+def abandon(queue: Any, job: Any) -> None:
+    """Leave ``job`` as a worker SIGKILLed mid-job leaves it: STARTED, in the started
+    registry, with an execution whose heartbeat stopped long ago."""
+    from rq.job import JobStatus
+    from rq.registry import StartedJobRegistry
+
+    queue.remove(job.id)
+    job.set_status(JobStatus.STARTED)
+    registry = StartedJobRegistry(queue.name, connection=queue.connection)
+    queue.connection.zadd(registry.key, {f"{job.id}:dead-execution": time.time() - 120})
+
+
+@pytest.mark.django_db(transaction=True)  # enqueued at once, not on a commit
+def test_a_task_handler_job_is_stored_on_redis_with_retries_and_runs(queue: Any) -> None:
+    job = deliver(queue)
+    assert job.func_name == "hookpipe.worker.run_handler"
+    assert job.retries_left == task_rq.RedeliveringQueue.max_retries
+    assert runner.counters().snapshot("task-recorder")["enqueued"] == 1
+    work(queue)
+    [(request, content, _)] = tp.SEEN["task-recorder"]
+    assert request.path == "/webhooks/in"
+    assert content == b"payload"
+    assert job.get_status(refresh=True) == "finished"
+
+
+@pytest.mark.django_db(transaction=True)  # enqueued at once, not on a commit
+def test_a_job_abandoned_by_a_dead_worker_runs_again(queue: Any) -> None:
+    job = deliver(queue)
+    abandon(queue, job)
+    out = StringIO()
+    call_command("hookpipe", "--recover-tasks", stdout=out)
+    assert "1 abandoned RQ job handed to RQ's cleanup (RQ task backends: rq)" in out.getvalue()
+    job.refresh()
+    assert job.get_status() == "queued"
+    assert job.retries_left == task_rq.RedeliveringQueue.max_retries - 1
+    work(queue)
+    assert len(tp.SEEN["task-recorder"]) == 1
+    assert task_rq.recover() == 0
+
+
+@pytest.mark.django_db(transaction=True)  # enqueued at once, not on a commit
+def test_without_the_queue_class_rq_fails_an_abandoned_job(queue: Any) -> None:
+    with override_settings(RQ={**settings.RQ, "QUEUE_CLASS": "django_rq.queues.DjangoRQ"}):
+        job = deliver(queue)
+        assert job.retries_left is None
+        abandon(queue, job)
+        assert task_rq.recover() == 1
+    assert job.get_status(refresh=True) == "failed"
+    work(queue)
+    assert tp.SEEN["task-recorder"] == []
+
+
+def test_rq_settings_that_break_the_promise_are_warnings() -> None:
+    from hookpipe.checks import check_hookpipe
+
+    def ids(**rq: str) -> list[str]:
+        with override_settings(TASKS=RQ_TASKS, HOOKPIPE={"HANDLERS": [HANDLER]}, RQ=rq):
+            return sorted(m.id for m in check_hookpipe(None) if m.id)
+
+    good = dict(settings.RQ)
+    assert ids(**good) == []
+    assert ids(**{**good, "QUEUE_CLASS": "django_rq.queues.DjangoRQ"}) == ["hookpipe.W051"]
+    assert ids(QUEUE_CLASS=good["QUEUE_CLASS"]) == ["hookpipe.W052"]
