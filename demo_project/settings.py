@@ -153,7 +153,7 @@ if env.str("DEMO_TASK_ENGINE", default="db") == "rq":
         }
     }
     RQ = {
-        "QUEUE_CLASS": "hookpipe.runners.task_rq.RedeliveringQueue",
+        "QUEUE_CLASS": "hookpipe.runners.rq_queue.RedeliveringQueue",
         # rqworker runs jobs as django-tasks-rq's Job, which calls the Task inside.
         "JOB_CLASS": "django_tasks_rq.backend.Job",
     }

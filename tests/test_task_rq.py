@@ -19,6 +19,7 @@ from django.test import Client, override_settings
 from hookpipe.runners import process_pool as executor
 from hookpipe.runners import task as runner
 from hookpipe.runners import task_rq
+from hookpipe.runners.rq_queue import RedeliveringQueue
 from tests.testapp import plugins as tp
 
 QUEUE = "hookpipe-tests"
@@ -93,7 +94,7 @@ def abandon(queue: Any, job: Any) -> None:
 def test_a_task_handler_job_is_stored_on_redis_with_retries_and_runs(queue: Any) -> None:
     job = deliver(queue)
     assert job.func_name == "hookpipe.worker.run_handler"
-    assert job.retries_left == task_rq.RedeliveringQueue.max_retries
+    assert job.retries_left == RedeliveringQueue.max_retries
     assert runner.counters().snapshot("task-recorder")["enqueued"] == 1
     work(queue)
     [(request, content, _)] = tp.SEEN["task-recorder"]
@@ -111,7 +112,7 @@ def test_a_job_abandoned_by_a_dead_worker_runs_again(queue: Any) -> None:
     assert "1 abandoned RQ job handed to RQ's cleanup (RQ task backends: rq)" in out.getvalue()
     job.refresh()
     assert job.get_status() == "queued"
-    assert job.retries_left == task_rq.RedeliveringQueue.max_retries - 1
+    assert job.retries_left == RedeliveringQueue.max_retries - 1
     work(queue)
     assert len(tp.SEEN["task-recorder"]) == 1
     assert task_rq.recover() == 0

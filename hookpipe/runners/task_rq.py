@@ -8,11 +8,11 @@ passed, RQ's registry cleanup finds the job abandoned and **retries it if it has
 left**, else moves it to the failed registry. ``django-tasks-rq`` enqueues without a
 ``Retry``, so by default such a job is failed, not run again.
 
-:class:`RedeliveringQueue` is the queue class that gives every job created without a
-``Retry`` one of ``max_retries`` attempts (``RQ_QUEUES[...]["QUEUE_CLASS"]`` or
-``RQ["QUEUE_CLASS"]``): with it, RQ runs an abandoned job again. RQ's ``Retry`` makes no
-difference between a dead worker and a job that raised, so a handler that raises is
-retried too, up to the same bound.
+``hookpipe.runners.rq_queue.RedeliveringQueue`` is the queue class that gives every
+job created without a ``Retry`` one of ``max_retries`` attempts
+(``RQ_QUEUES[...]["QUEUE_CLASS"]`` or ``RQ["QUEUE_CLASS"]``): with it, RQ runs an
+abandoned job again. RQ's ``Retry`` makes no difference between a dead worker and a
+job that raised, so a handler that raises is retried too, up to the same bound.
 
 The cleanup runs in every rq worker every ``maintenance_interval`` (10 minutes in rq
 3.0) and, for hookpipe's RQ backends, on demand with ``manage.py hookpipe
@@ -31,15 +31,8 @@ logger = logging.getLogger("hookpipe")
 #: What a task backend's ``BACKEND`` starts with when it is django-tasks-rq's.
 RQ_BACKEND_PREFIX = "django_tasks_rq."
 #: The queue class that gives jobs RQ's Retry, and the job class rqworker needs.
-QUEUE_CLASS = "hookpipe.runners.task_rq.RedeliveringQueue"
+QUEUE_CLASS = "hookpipe.runners.rq_queue.RedeliveringQueue"
 JOB_CLASS = "django_tasks_rq.backend.Job"
-
-try:
-    from django_rq.queues import DjangoRQ
-    from rq.job import Retry
-except ImportError:  # the "rq" extra is not installed
-    DjangoRQ = None
-    Retry = None
 
 
 def is_rq_backend(alias: str) -> bool:
@@ -51,23 +44,8 @@ def rq_aliases() -> list[str]:
     return [alias for alias in compat.backend_settings() if is_rq_backend(alias)]
 
 
-if DjangoRQ is not None:
-
-    class RedeliveringQueue(DjangoRQ):  # type: ignore[misc]
-        """django-rq's queue, with a ``Retry(max=max_retries)`` on every job created
-        without one, so that RQ runs a job again when its worker died mid-job."""
-
-        #: Attempts after the first; subclass to change it.
-        max_retries = 3
-
-        def create_job(self, *args: Any, retry: Any = None, **kwargs: Any) -> Any:
-            if retry is None and self.max_retries > 0:
-                retry = Retry(max=self.max_retries)
-            return super().create_job(*args, retry=retry, **kwargs)
-
-
 def redelivers(queue_name: str) -> bool:
-    """Whether django-rq builds RQ queue ``queue_name`` with :class:`RedeliveringQueue`
+    """Whether django-rq builds RQ queue ``queue_name`` with ``RedeliveringQueue``
     (an unknown queue: django-tasks-rq's own check reports it, so ``True``)."""
     try:
         from django_rq.queues import get_queue_class
@@ -77,6 +55,8 @@ def redelivers(queue_name: str) -> bool:
     if queue_name not in QUEUES:
         return True
     try:
+        from .rq_queue import RedeliveringQueue
+
         return issubclass(get_queue_class(QUEUES[queue_name]), RedeliveringQueue)
     except ImportError:  # a QUEUE_CLASS that does not import: django-rq will say so
         return True
@@ -112,7 +92,7 @@ def _queues(alias: str) -> list[Any]:
 def recover() -> int:
     """Run RQ's registry cleanup on every queue of every RQ backend now; returns how many
     abandoned jobs (worker gone, execution expired) it handled: each one is enqueued
-    again if it has retries left (:class:`RedeliveringQueue`), else failed."""
+    again if it has retries left (``RedeliveringQueue``), else failed."""
     from rq.registry import StartedJobRegistry, clean_registries
 
     handled = 0
