@@ -7,7 +7,7 @@ taken from the events the jobs stored: ``(jobs - 1) / (last stored_at - first
 stored_at)``, so worker start-up is not counted. Each cell is the median of
 ``--rounds`` runs. The demo's real handler runs (one ``INSERT`` per job, no delay).
 
-    python bench/engines.py [--jobs 400] [--rounds 3] [--engines db-sqlite,db-postgres,rq]
+    python bench/engines.py [--jobs 300] [--rounds 3] [--engines db-sqlite,rq,...]
 
 Results: bench/RESULTS.md.
 """
@@ -26,7 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-ENGINES = ("db-sqlite", "db-postgres", "rq")
+#: rq-simple: rqworker --worker-class rq.worker.SimpleWorker (no work horse per job).
+ENGINES = ("db-sqlite", "db-postgres", "rq", "rq-simple")
 WORKERS = (1, 2, 4)
 
 
@@ -71,7 +72,7 @@ def one_run(engine: str, workers: int, jobs: int) -> float:
         if url:
             overrides["DATABASE_URL"] = url
         queue = ""
-        if engine == "rq":
+        if engine.startswith("rq"):
             queue = stack.enter_context(kill_runs.rq_queue())
             overrides.update(
                 DEMO_TASK_ENGINE="rq", REDIS_URL=kill_runs.REDIS_URL, DEMO_RQ_QUEUE=queue
@@ -88,8 +89,10 @@ def one_run(engine: str, workers: int, jobs: int) -> float:
         )
         with ExitStack() as running:
             for _ in range(workers):
-                if engine == "rq":
-                    running.enter_context(live.rq_worker(env, tmp_path, queue))
+                if engine.startswith("rq"):
+                    simple = ("--worker-class", "rq.worker.SimpleWorker")
+                    extra = simple if engine == "rq-simple" else ()
+                    running.enter_context(live.rq_worker(env, tmp_path, queue, *extra))
                 else:
                     args = ("--queue-name", "*", "--interval", "0.05", "--no-startup-delay")
                     running.enter_context(live.db_worker(env, tmp_path, *args))
@@ -99,9 +102,7 @@ def one_run(engine: str, workers: int, jobs: int) -> float:
 def _rate(env: dict[str, str], jobs: int) -> float:
     """Wait for ``jobs`` events, then jobs per second between the first and the last.
     Polls the database directly (a Django start-up per look would load the machine)."""
-    query = (
-        "SELECT COUNT(*), MIN(stored_at), MAX(stored_at) FROM events_event"
-    )
+    query = "SELECT COUNT(*), MIN(stored_at), MAX(stored_at) FROM events_event"
     url = env["DATABASE_URL"]
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
@@ -127,7 +128,7 @@ def _rate(env: dict[str, str], jobs: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--jobs", type=int, default=400)
+    parser.add_argument("--jobs", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--engines", default=",".join(ENGINES))
     parser.add_argument("--enqueue", type=int, help=argparse.SUPPRESS)

@@ -34,7 +34,7 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     from demo_project.events.plugins import WebhookStore
     from hookpipe import RequestSnapshot
-    from hookpipe.conf import TASK_RUNNER_DEFAULTS, THREAD_POOL_DEFAULTS
+    from hookpipe.conf import TASK_RUNNER_DEFAULTS, THREAD_POOL_DEFAULTS, get_config
     from hookpipe.plugins.snapshot import Headers
     from hookpipe.runners import PoolRunner, RunnerChoice, TaskRunner
     from hookpipe.runners.process_pool import shutdown
@@ -46,10 +46,15 @@ def main() -> None:
         "POST", "/webhooks/shop/", "/webhooks/shop/", (), Headers([("Content-Type", "a/b")]),
         b'{"kind": "order.paid", "order": 42}', "127.0.0.1", "http", None, "0" * 32,
     )  # fmt: skip
+    [entry] = get_config().handlers  # the demo's webhook-store, on its queue
+    queue = entry["queue_name"] if isinstance(entry, dict) else "default"
     runners = {
         "pool": PoolRunner({**THREAD_POOL_DEFAULTS, "MAX_QUEUE": 100_000}),
         "task": TaskRunner(
-            handler, RunnerChoice("task"), TASK_RUNNER_DEFAULTS, THREAD_POOL_DEFAULTS
+            handler,
+            RunnerChoice("task", queue_name=queue),
+            TASK_RUNNER_DEFAULTS,
+            THREAD_POOL_DEFAULTS,
         ),
     }
     from hookpipe.runners.task_backends import backend_class_path
