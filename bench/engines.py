@@ -75,7 +75,7 @@ def one_run(engine: str, workers: int, jobs: int) -> float:
         if engine.startswith("rq"):
             queue = stack.enter_context(kill_runs.rq_queue())
             overrides.update(
-                DEMO_TASK_ENGINE="rq", REDIS_URL=kill_runs.REDIS_URL, DEMO_RQ_QUEUE=queue
+                DEMO_TASK_ENGINE="rq", RQ_REDIS_URL=kill_runs.REDIS_URL, DEMO_RQ_QUEUE=queue
             )
         env = live.project_env(tmp_path, **overrides)
         live.manage("migrate", "--noinput", env=env)

@@ -2,7 +2,7 @@
 
 Runs against the demo's settings with ``DATABASE_URL`` from the environment (SQLite file
 by default); migrates first. ``python bench/enqueue.py [--jobs 500]``. Prints µs per
-submission (median of rounds). ``DEMO_TASK_ENGINE=rq`` enqueues on RQ (``REDIS_URL``,
+submission (median of rounds). ``DEMO_TASK_ENGINE=rq`` enqueues on RQ (``RQ_REDIS_URL``,
 Redis database 1 by default) instead of django-tasks-db. Results: bench/RESULTS.md.
 """
 
