@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from collections.abc import Iterator
 from io import StringIO
 from typing import Any
@@ -317,3 +318,27 @@ def test_without_the_task_framework_a_task_handler_is_an_error(
 @task_handlers("TaskRecorder", TASK_RUNNER={"ON_ENQUEUE_ERROR": "drop", "STALE_AFTER": 0})
 def test_bad_task_runner_settings_are_errors() -> None:
     assert ids(check_hookpipe()).count("hookpipe.E009") == 2
+
+
+@pytest.mark.django_db(transaction=True)
+@task_handlers({"class": P + "TaskRecorder", "backend": "db", "queue_name": "hooks"})
+def test_the_admin_page_shows_runner_backend_queue_and_the_backends_view(
+    django_user_model: Any,
+) -> None:
+    from django.test import Client
+
+    Client().post("/webhooks/in", b"x", content_type="a/b")
+    admin = Client()
+    admin.force_login(django_user_model.objects.create_superuser("ops", "", "pw"))
+    html = admin.get("/admin/hookpipe/pipeline/").content.decode()
+    # The handler's section as a reader sees it: tags dropped, white space collapsed.
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html[html.index("task-recorder") :]))
+    for shown in (
+        "runner task",
+        "backend db",
+        "queue_name hooks",
+        "counters enqueued 1",
+        "backend_view by_status READY 1",
+        "backend_view stale_running 0",
+    ):
+        assert shown in text, shown
