@@ -39,6 +39,7 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "TASK_RUNNER": {},
         "SWITCHES": {},
         "CLUSTER": {},
+        "METRICS": {},
     }
 )
 THREAD_POOL_DEFAULTS: Mapping[str, Any] = MappingProxyType(
@@ -112,6 +113,7 @@ class Config:
     task_runner: Mapping[str, Any] = field(default_factory=lambda: TASK_RUNNER_DEFAULTS)
     switches: Mapping[str, Any] = field(default_factory=lambda: fleetconf.SWITCHES_DEFAULTS)
     cluster: Mapping[str, Any] = field(default_factory=lambda: fleetconf.CLUSTER_DEFAULTS)
+    metrics: Mapping[str, Any] = field(default_factory=lambda: fleetconf.METRICS_DEFAULTS)
     #: True when the project defines ``HOOKPIPE`` at all (even as ``{}``).
     declared: bool = False
     problems: tuple[checks.CheckMessage, ...] = ()
@@ -190,6 +192,7 @@ class _Loader:
             task_runner=self.task_runner(values["TASK_RUNNER"]),
             switches=fleetconf.switches(values["SWITCHES"], self.fleet_error),
             cluster=fleetconf.cluster(values["CLUSTER"], self.fleet_error),
+            metrics=fleetconf.metrics(values["METRICS"], self.fleet_error),
             declared=declared,
             problems=tuple(self.problems),
         )

@@ -1,6 +1,7 @@
-"""The two fleet settings, ``HOOKPIPE["SWITCHES"]`` and ``HOOKPIPE["CLUSTER"]``, normalised.
+"""The fleet settings, ``HOOKPIPE["SWITCHES"]``, ``["CLUSTER"]`` and ``["METRICS"]``, normalised.
 
-Kept apart from :mod:`hookpipe.conf` (which calls :func:`switches` and :func:`cluster`)
+Kept apart from :mod:`hookpipe.conf` (which calls :func:`switches`, :func:`cluster` and
+:func:`metrics`)
 because they concern operating many processes, not the shape of the pipeline. Like the
 rest of the setting, nothing here raises: each problem goes to an ``error(kind, msg,
 hint)`` callback, ``kind`` being ``"unknown"`` (a key) or ``"value"``, which
@@ -38,6 +39,14 @@ CLUSTER_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "DROP_AFTER": 60.0,
         # Prefix of every cache key hookpipe writes.
         "KEY_PREFIX": "hookpipe:cluster",
+    }
+)
+
+METRICS_DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        # True: the pipeline is built with each tween, hook, responder and MAIN timed,
+        # and handler jobs' durations are kept in buckets too (hookpipe.durations).
+        "DURATIONS": False,
     }
 )
 
@@ -87,6 +96,19 @@ def cluster(raw: Any, error: Error) -> Mapping[str, Any]:
             'HOOKPIPE["CLUSTER"]["DROP_AFTER"] must not be less than "STALE_AFTER".',
             "A process is first greyed out, then dropped.",
         )
+    return MappingProxyType(values)
+
+
+def metrics(raw: Any, error: Error) -> Mapping[str, Any]:
+    """``HOOKPIPE["METRICS"]`` with defaults filled in."""
+    values = _merge("METRICS", raw, METRICS_DEFAULTS, error)
+    if not isinstance(values["DURATIONS"], bool):
+        error(
+            "value",
+            f'HOOKPIPE["METRICS"]["DURATIONS"] must be True or False, not {values["DURATIONS"]!r}.',
+            "Timing every plugin is opt in: DURATIONS = True.",
+        )
+        values["DURATIONS"] = False
     return MappingProxyType(values)
 
 

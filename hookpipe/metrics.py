@@ -22,6 +22,7 @@ project's default registry. See ``docs/fleet.rst``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,6 +30,8 @@ from django.http import HttpRequest, HttpResponse
 
 from . import conf
 from .cluster import fleet
+
+logger = logging.getLogger("hookpipe")
 
 #: Counter keys of a handler's or responder's ``"counters"`` that only grow.
 MONOTONIC = (
@@ -46,13 +49,19 @@ MONOTONIC = (
 LEVELS = ("queued", "running")
 #: Keys of a process's pool state exposed as gauges.
 POOL = ("workers", "running", "queue_depth", "max_workers", "max_queue")
+#: A task handler's task counters (its ``"task"`` → ``"counters"``) that only grow.
+TASK_MONOTONIC = ("enqueued", "enqueue_failed", "fell_back", "too_large")
 
 
 class FleetCollector:
     """A prometheus_client collector over :func:`hookpipe.cluster.fleet.read`."""
 
     def collect(self) -> Iterator[Any]:
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+        from prometheus_client.core import (
+            CounterMetricFamily,
+            GaugeMetricFamily,
+            HistogramMetricFamily,
+        )
 
         data = fleet.read(conf.get_config().cluster)
         labels = ["plugin", "kind", "host", "pid"]
@@ -80,10 +89,41 @@ class FleetCollector:
             "Seconds since the process last published its state",
             labels=["host", "pid", "state"],
         )
+        tasks = {
+            key: CounterMetricFamily(
+                f"hookpipe_task_{key}",
+                f"Task handler counter {key!r} (jobs given to the task backend)",
+                labels=["plugin", "host", "pid"],
+            )
+            for key in TASK_MONOTONIC
+        }
+        waiting = GaugeMetricFamily(
+            "hookpipe_task_on_commit",
+            "Task handler jobs waiting for their transaction to commit",
+            labels=["plugin", "host", "pid"],
+        )
+        histograms = HistogramMetricFamily(
+            "hookpipe_plugin_duration_seconds",
+            "Time spent in a plugin, per call (METRICS['DURATIONS']); a tween's includes "
+            "everything it wraps, MAIN's the hooks, plugins and view",
+            labels=["plugin", "kind", "phase", "host", "pid"],
+        )
         for proc in data["processes"]:
             where = [proc["host"], str(proc["pid"])]
             up.add_metric([*where, proc["state"]], proc["seen_ago_s"])
+            for one in (proc.get("durations") or {}).values():
+                histograms.add_metric(
+                    [one["plugin"], one["kind"], one["phase"], *where],
+                    buckets=list(one["buckets"].items()),
+                    sum_value=one["sum"],
+                )
             for name, values in proc["counters"].items():
+                task = values.get("task") or {}
+                for key in TASK_MONOTONIC:
+                    if isinstance(task.get(key), int):
+                        tasks[key].add_metric([name, *where], task[key])
+                if isinstance(task.get("on_commit"), int):
+                    waiting.add_metric([name, *where], task["on_commit"])
                 kind = "handler" if "submitted" in values else "responder"
                 for key in MONOTONIC:
                     if isinstance(values.get(key), int):
@@ -100,7 +140,44 @@ class FleetCollector:
                 if isinstance(value, int):
                     pool.add_metric([*where, key], value)
         yield from counters.values()
-        yield from (jobs, durations, pool, up)
+        yield from (jobs, durations, pool, up, histograms)
+        yield from tasks.values()
+        yield waiting
+        yield from task_backend_gauges()
+
+
+def task_backend_gauges() -> Iterator[Any]:
+    """What each django-tasks-db backend holds of hookpipe's tasks, read at the scrape
+    (one query per backend and gauge): not per process, the table is the fleet's."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    from .runners import task_backends, task_recovery
+
+    if not task_backends.available():
+        return
+    aliases = task_recovery.database_aliases()
+    if not aliases:
+        return
+    by_status = GaugeMetricFamily(
+        "hookpipe_tasks",
+        "hookpipe's tasks in the database backend, by status",
+        labels=["backend", "status"],
+    )
+    stale = GaugeMetricFamily(
+        "hookpipe_tasks_stale_running",
+        "hookpipe's tasks RUNNING for longer than TASK_RUNNER['STALE_AFTER'] (lost workers)",
+        labels=["backend"],
+    )
+    for alias in aliases:
+        view = task_recovery.backend_view(alias) or {}
+        if "error" in view:  # no table yet, database down: no series rather than a 500
+            logger.warning("hookpipe: metrics: task backend %r: %s", alias, view["error"])
+            continue
+        for status, n in sorted(view.get("by_status", {}).items()):
+            by_status.add_metric([alias, status], n)
+        stale.add_metric([alias], view.get("stale_running", 0))
+    yield by_status
+    yield stale
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:

@@ -87,11 +87,32 @@ def read(settings: Mapping[str, Any], now: float | None = None) -> dict[str, Any
                     name: plugin.get("counters") or {}
                     for name, plugin in (rec.get("plugins") or {}).items()
                 },
+                "durations": rec.get("durations") or {},
             }
         )
     processes.sort(key=lambda p: (p["host"], p["pid"]))
     out["processes"] = processes
     out["totals"] = totals(p["counters"] for p in processes)
+    out["durations"] = duration_totals(p["durations"] for p in processes)
+    return out
+
+
+def duration_totals(per_process: Any) -> dict[str, dict[str, Any]]:
+    """Duration histograms (:mod:`hookpipe.durations`) summed over processes: every
+    process has the same buckets, so counts add bucket by bucket, and so do sums."""
+    out: dict[str, dict[str, Any]] = {}
+    for series in per_process:
+        for key, one in series.items():
+            into = out.get(key)
+            if into is None:
+                out[key] = {**one, "buckets": dict(one["buckets"])}
+                continue
+            if list(into["buckets"]) != list(one["buckets"]):
+                continue  # another version's buckets: cannot be added
+            for le, n in one["buckets"].items():
+                into["buckets"][le] += n
+            into["sum"] += one["sum"]
+            into["count"] += one["count"]
     return out
 
 

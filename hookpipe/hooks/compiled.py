@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import iscoroutinefunction
 
+from .. import durations
 from .api import hook_label, overrides, unique
+
+if TYPE_CHECKING:
+    from ..durations import Durations
 
 
 class HookMethod:
@@ -37,11 +41,16 @@ class HookMethod:
         "route_entry",
     )
 
-    def __init__(self, hook: Any, phase: str, position: int, gposition: int) -> None:
+    def __init__(
+        self, hook: Any, phase: str, position: int, gposition: int, timer: Durations | None = None
+    ) -> None:
         self.hook = hook
         self.phase = phase
         self.fn: Callable[..., Any] = getattr(hook, phase)
         self.is_async = iscoroutinefunction(self.fn)
+        if timer is not None:  # METRICS["DURATIONS"]: the runners call the timed one
+            series = timer.series("hook", hook_label(hook), phase)
+            self.fn = durations.timed(self.fn, series, self.is_async)
         #: Position of the hook in its list, and in the global list (or a huge number).
         self.position = position
         self.gposition = gposition
@@ -107,7 +116,10 @@ class HookList:
     )
 
     def __init__(
-        self, hooks: Sequence[Any], global_positions: Mapping[int, int] | None = None
+        self,
+        hooks: Sequence[Any],
+        global_positions: Mapping[int, int] | None = None,
+        timer: Durations | None = None,
     ) -> None:
         # sorted() is stable: equal priorities keep their declaration order.
         self.hooks = tuple(sorted(unique(hooks), key=lambda h: h.priority))
@@ -121,7 +133,7 @@ class HookList:
 
         def program(phase: str, reverse: bool) -> Program:
             methods = [
-                HookMethod(hook, phase, i, gpos.get(id(hook), sys.maxsize))
+                HookMethod(hook, phase, i, gpos.get(id(hook), sys.maxsize), timer)
                 for i, hook in enumerate(self.hooks)
                 if overrides(hook, phase)
             ]

@@ -37,6 +37,7 @@ from .runners import (
 
 if TYPE_CHECKING:
     from ..context import RequestContext
+    from ..durations import Durations
     from .config import HookSpec
 
 logger = logging.getLogger("hookpipe")
@@ -48,9 +49,16 @@ VIEW_CACHE_SIZE = 4096
 class HookRuntime:
     """The hooks of one pipeline build: the global list and the per-view lists."""
 
-    def __init__(self, global_hooks: Sequence[Any] = (), specs: Sequence[HookSpec] = ()):
-        """``specs``, if given, are the settings entries ``global_hooks`` were built from."""
-        self.globals = HookList(global_hooks)
+    def __init__(
+        self,
+        global_hooks: Sequence[Any] = (),
+        specs: Sequence[HookSpec] = (),
+        timer: Durations | None = None,
+    ):
+        """``specs``, if given, are the settings entries ``global_hooks`` were built from;
+        ``timer``, if given, times every hook method (``METRICS["DURATIONS"]``)."""
+        self._timer = timer
+        self.globals = HookList(global_hooks, timer=timer)
         self._specs = {id(h): s for h, s in zip(global_hooks, specs, strict=False)}
         #: True when there are global hooks: MAIN then runs on_route, after and the
         #: routing-error check; otherwise it only looks for a state made by a view's hooks.
@@ -82,7 +90,7 @@ class HookRuntime:
         own = view_hooks(view)
         if not own:
             return self.globals if self.active else None
-        return HookList((*self.globals.hooks, *own), self._gpos)
+        return HookList((*self.globals.hooks, *own), self._gpos, self._timer)
 
     # -------------------------------------------------------------- in MAIN
 

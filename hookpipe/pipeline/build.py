@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
-from .. import conf
+from .. import conf, durations
 from ..hooks import HookConstructorError, HookRuntime, build_hooks
 from ..ordering import MAIN
 from ..plugins.dispatch import PluginRuntime
@@ -84,13 +84,17 @@ class Pipeline:
         self.config = built_plan.config
         self.explicit = built_plan.explicit
         self.registry = Registry(self.config)
+        #: This process's duration series when ``METRICS["DURATIONS"]`` is on, else None:
+        #: then nothing below is wrapped in a timer (see hookpipe.durations).
+        self.timer = durations.store() if self.config.metrics["DURATIONS"] else None
+        durations.store().handlers = self.timer is not None
         # Global hooks: instantiated once per build, sorted once (hookpipe.hooks). A
         # constructor that raises is a build failure, retried like a factory's.
         try:
             global_hooks = build_hooks(built_plan.hooks)
         except HookConstructorError as exc:
             raise BuildError(str(exc)) from exc
-        self.hooks = HookRuntime(global_hooks, built_plan.hooks)
+        self.hooks = HookRuntime(global_hooks, built_plan.hooks, self.timer)
         # Handlers and responders: instantiated once per build with their subconfig.
         try:
             plugins = build_plugins(built_plan.plugins)
@@ -99,15 +103,22 @@ class Pipeline:
         #: ``None`` without plugins, so that MAIN skips them (and the body) at once.
         self.plugins: PluginRuntime | None = (
             PluginRuntime(
-                plugins, built_plan.plugins, self.config.thread_pool, self.config.task_runner
+                plugins,
+                built_plan.plugins,
+                self.config.thread_pool,
+                self.config.task_runner,
+                self.timer,
             )
             if plugins
             else None
         )
+        main: tuple[Any, Any] = (main_sync, main_async)
         if self.hooks.active:
-            link = Link(MAIN, main_hooked_sync, main_hooked_async)
-        else:
-            link = Link(MAIN, main_sync, main_async)
+            main = (main_hooked_sync, main_hooked_async)
+        if self.timer is not None:
+            series = self.timer.series("main", MAIN, "call")
+            main = (durations.timed(main[0], series, False), durations.timed(main[1], series, True))
+        link = Link(MAIN, *main)
         infos: list[TweenInfo] = []
         # Innermost first: each factory needs the handler it wraps.
         for entry in reversed(built_plan.tweens):
@@ -142,6 +153,8 @@ class Pipeline:
             )
         is_async = is_async_tween(tween)
         bind(is_async)
+        if self.timer is not None:  # the tween and all it wraps, as its caller sees it
+            tween = durations.timed(tween, self.timer.series("tween", entry.name, "call"), is_async)
         link = Link.around(entry.name, tween, is_async, what)
         return link, dataclasses.replace(info, omitted=False, is_async=is_async)
 

@@ -23,7 +23,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponseBase
 
-from .. import conf
+from .. import conf, durations
 from ..cluster import publish as cluster_publish
 from ..context import GetResponse, RequestContext, attach_finished
 from ..plugins.body import accept_chunked
@@ -231,6 +231,9 @@ def _published_state() -> dict[str, Any]:
         "switched_off": sorted(built.switched_off) if built is not None else [],
         "plugins": plugins,
         "pool": pool.state() if pool is not None else None,
+        # METRICS["DURATIONS"]'s histograms (empty when off): buckets add up across the
+        # fleet, as counters do.
+        "durations": durations.store().snapshot(),
     }
 
 

@@ -39,6 +39,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from .. import conf
 from ..context import request_id
+from ..durations import Durations, timed_by_plugin
 from ..prefilters import Filtered, PrefilterIndex, Selection
 from ..runners import Runner, runner_for
 from ..runners.process_pool import counters
@@ -93,6 +94,7 @@ class PluginRuntime:
         specs: Sequence[PluginSpec] = (),
         thread_pool: Mapping[str, Any] | None = None,
         task_runner: Mapping[str, Any] | None = None,
+        timer: Durations | None = None,
     ) -> None:
         self.handlers: tuple[HandlerImplementation, ...] = tuple(
             p for p in plugins if isinstance(p, HandlerImplementation)
@@ -118,6 +120,14 @@ class PluginRuntime:
             id(r): iscoroutinefunction(r.respond) or inspect.isasyncgenfunction(r.respond)
             for r in self.responders
         }
+        # A responder's answer, timed per responder when ``timer`` is given
+        # (METRICS["DURATIONS"]); decided here, so that without it nothing is wrapped.
+        self._answer_sync: Callable[..., Any] = self._respond_sync
+        self._answer_async: Callable[..., Any] = self._respond_async
+        if timer is not None:
+            series = {id(r): timer.series("responder", r.name, "respond") for r in self.responders}
+            self._answer_sync = timed_by_plugin(self._respond_sync, series, False)
+            self._answer_async = timed_by_plugin(self._respond_async, series, True)
         self._filters = {id(p): prefilters(type(p)) for p in plugins}
         self.index: PrefilterIndex[Candidate] = PrefilterIndex(
             [
@@ -157,14 +167,7 @@ class PluginRuntime:
         if not isinstance(outcome, tuple):
             return outcome
         responder, content = outcome
-        try:
-            result = responder.respond(request, content)  # may be an async generator
-            if inspect.isawaitable(result):
-                result = await result
-            response = await self._streamer(request, responder).build_async(result)
-        except Exception as exc:
-            return self._settled(responder, error=exc)
-        return self._settled(responder, response)
+        return await self._answer_async(request, responder, content)  # type: ignore[no-any-return]
 
     def _prepare(
         self, request: HttpRequest, selection: Selection[Candidate], defer_async: bool
@@ -183,11 +186,29 @@ class PluginRuntime:
             return None
         if defer_async and self._async_respond[id(responder)]:
             return responder, content
+        return self._answer_sync(request, responder, content)  # type: ignore[no-any-return]
+
+    def _respond_sync(
+        self, request: HttpRequest, responder: ResponderImplementation, content: bytes
+    ) -> Answer:
+        """The chosen responder's answer: ``respond()``, its first chunk, the response."""
         try:
             result = responder.respond(request, content)
             if inspect.isawaitable(result):  # async def respond() under sync MAIN
                 result = async_to_sync(_await)(result)
             response = self._streamer(request, responder).build_sync(result)
+        except Exception as exc:
+            return self._settled(responder, error=exc)
+        return self._settled(responder, response)
+
+    async def _respond_async(
+        self, request: HttpRequest, responder: ResponderImplementation, content: bytes
+    ) -> Answer:
+        try:
+            result = responder.respond(request, content)  # may be an async generator
+            if inspect.isawaitable(result):
+                result = await result
+            response = await self._streamer(request, responder).build_async(result)
         except Exception as exc:
             return self._settled(responder, error=exc)
         return self._settled(responder, response)

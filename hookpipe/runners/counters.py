@@ -15,6 +15,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Final
 
+from .. import durations
+
 #: How many recent job durations the percentiles are computed over, per handler.
 DURATION_WINDOW: Final = 1000
 
@@ -94,6 +96,9 @@ class Counters:
             else:
                 counts.failed += 1
             counts.durations.append(seconds)
+        timer = durations.store()
+        if timer.handlers:  # METRICS["DURATIONS"]: buckets as well (hookpipe.durations)
+            timer.observe_handler(name, seconds)
 
     def in_flight(self) -> int:
         with self._lock:

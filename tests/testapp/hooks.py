@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -288,3 +289,16 @@ class AnswersInBefore(Hook):
 
     def after(self, state: State) -> None:
         EVENTS.append(Seen("answers", "after"))
+
+
+class SlowRoute(Hook):
+    """``on_route`` sleeps ``seconds`` (a known time for the duration histograms)."""
+
+    def __init__(self, seconds: float = 0.015) -> None:
+        self.seconds = seconds
+
+    def on_route(self, state: State) -> None:
+        time.sleep(self.seconds)
+
+    def after(self, state: State) -> None:
+        pass

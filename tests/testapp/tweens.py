@@ -3,6 +3,8 @@ header so tests can read the chain's order from a real response."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -226,3 +228,23 @@ def flaky(handler: Any, registry: Registry) -> Any:
     if len([c for c in CALLS if c[0] == "flaky"]) == 1:
         raise ConnectionError("database not up yet")
     return labelled(handler, registry, "flaky")
+
+
+def sleeping(handler: Any, registry: Registry, seconds: float = 0.03) -> Any:
+    """Sleeps ``seconds`` before it passes the request on: a known time for the
+    duration histograms (tests/test_durations.py)."""
+
+    def tween(request: HttpRequest) -> HttpResponseBase:
+        time.sleep(seconds)
+        return handler(request)  # type: ignore[no-any-return]
+
+    return tween
+
+
+@async_only_middleware
+def async_sleeping(handler: Any, registry: Registry, seconds: float = 0.03) -> Any:
+    async def tween(request: HttpRequest) -> HttpResponseBase:
+        await asyncio.sleep(seconds)
+        return await handler(request)  # type: ignore[no-any-return]
+
+    return tween
