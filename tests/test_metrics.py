@@ -66,3 +66,46 @@ def test_without_the_extra_the_view_says_so(monkeypatch: pytest.MonkeyPatch) -> 
     response = Client().get("/metrics/")
     assert response.status_code == 501
     assert b"pip install hookpipe[prometheus]" in response.content
+
+
+@override_settings(HOOKPIPE=PIPELINE)
+def test_task_counters_of_each_process() -> None:
+    task = {"enqueued": 5, "on_commit": 1, "enqueue_failed": 2, "fell_back": 1, "too_large": 0}
+    put(13, time.time(), {"audit": {"submitted": 0, "task": task}})
+    body = Client().get("/metrics/").content.decode()
+    assert 'hookpipe_task_enqueued_total{host="other",pid="13",plugin="audit"} 5.0' in body
+    assert 'hookpipe_task_enqueue_failed_total{host="other",pid="13",plugin="audit"} 2.0' in body
+    assert 'hookpipe_task_fell_back_total{host="other",pid="13",plugin="audit"} 1.0' in body
+    assert 'hookpipe_task_too_large_total{host="other",pid="13",plugin="audit"} 0.0' in body
+    assert 'hookpipe_task_on_commit{host="other",pid="13",plugin="audit"} 1.0' in body
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(
+    HOOKPIPE={
+        "HANDLERS": [{"class": "tests.testapp.plugins.TaskRecorder", "backend": "db"}],
+        "TASK_RUNNER": {"STALE_AFTER": 30},
+    }
+)
+def test_the_database_backend_s_tasks_by_status_and_stale() -> None:
+    import datetime
+
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for _ in range(3):
+        Client().post("/webhooks/in", b"x", content_type="a/b")
+    first = DBTaskResult.objects.order_by("pk").first()
+    assert first is not None
+    long_ago = timezone.now() - datetime.timedelta(seconds=60)
+    DBTaskResult.objects.filter(pk=first.pk).update(status="RUNNING", started_at=long_ago)
+    body = Client().get("/metrics/").content.decode()
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(body)
+        for s in family.samples
+    }
+    assert samples[("hookpipe_tasks", (("backend", "db"), ("status", "READY")))] == 2
+    assert samples[("hookpipe_tasks", (("backend", "db"), ("status", "RUNNING")))] == 1
+    assert samples[("hookpipe_tasks_stale_running", (("backend", "db"),))] == 1
