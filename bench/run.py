@@ -28,6 +28,7 @@ Variants (the letters are those of the issue and of bench/RESULTS.md):
         process_view and an after part, the innermost of which also asks the 15
         plugins' question by hand.
 * TH, D0  C without its plugins, and D without the plugins' question.
+* C-d   C with ``METRICS["DURATIONS"]``: its 5 tweens, 10 hook methods and MAIN timed.
 * E-n   C with n handlers (handles() asked each time); E-nf the same plugins with
         prefilters the request does not pass; P-nf those plugins alone.
 * F-*   the floor, B and C through Django's ASGI handler; F-Cx is C as one would write
@@ -150,6 +151,7 @@ def with_hookpipe(**config: Any) -> dict[str, Any]:
 def variants() -> list[Variant]:
     plain, empty = {"MIDDLEWARE": []}, {"MIDDLEWARE": HOOKPIPE_MW}
     c_settings = with_hookpipe(**reference.pipeline())
+    timed = with_hookpipe(**reference.pipeline(), METRICS={"DURATIONS": True})
     both = with_hookpipe(TWEENS=TWEENS, HOOKS=HOOKS)
     c_trace = (*_TWEENS, *_plugins(10), *_HOOKS)
     th_trace = (*_TWEENS, *_HOOKS)
@@ -169,6 +171,8 @@ def variants() -> list[Variant]:
         Variant("TH", "C without plugins", "wsgi", both, "A", trace=th_trace),
         Variant("D0", "D without plugins", "wsgi", native0, "A", trace=th_trace),
         Variant("TH/D0", "TH against D0", "wsgi", both, "D0", 1.00, th_trace),
+        Variant("C-d", "C with METRICS DURATIONS (every piece timed)", "wsgi", timed, "C",
+                trace=c_trace),
     ]  # fmt: skip
     most = max(plugins.SCALES)
     for count in plugins.SCALES:

@@ -31,6 +31,7 @@ machine and nowhere else:
 ``RQ_REDIS_URL``       ``redis://127.0.0.1:6379/1``: RQ's Redis (``rq`` only)
 ``DEMO_RQ_TIMEOUT``    ``300``: RQ's job timeout in seconds (``rq`` only)
 ``DEMO_RQ_QUEUE``      ``default``: the RQ queue of ``webhook-store`` (``rq`` only)
+``DEMO_DURATIONS``     ``true``: ``HOOKPIPE["METRICS"]["DURATIONS"]``
 =====================  =====================================================
 
 The demo's plugins read their own settings from ``HOOKPIPE_<NAME>_<KEY>`` variables
@@ -273,6 +274,9 @@ HOOKPIPE = {
     },
     # Each worker publishes its counters to the shared cache (CACHES above).
     "CLUSTER": {"PUBLISH_EVERY": env.float("DEMO_PUBLISH_EVERY", default=5.0)},
+    # Duration histograms of every plugin for /internal/metrics/ (opt in: each request
+    # pays for the timers; see docs/fleet.rst).
+    "METRICS": {"DURATIONS": env.bool("DEMO_DURATIONS", default=True)},
 }
 
 LOGGING = {

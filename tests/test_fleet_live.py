@@ -121,7 +121,10 @@ def test_fleet_totals_and_a_switch_reach_every_worker(
         cluster = _cluster(env)
         live_pids = {p["pid"] for p in cluster["processes"] if p["state"] == "live"}
         answered = cluster["totals"].get("clock", {}).get("answered")
-        if answered == sent and pids <= live_pids:
+        # The demo times its plugins (METRICS DURATIONS): the fleet's histogram of the
+        # clock responder, summed bucket by bucket, counts every request too.
+        timed = cluster["durations"].get("responder clock respond", {}).get("count")
+        if answered == sent and timed == sent and pids <= live_pids:
             break
         assert time.monotonic() - start < PUBLISH_EVERY * 3, (cluster, sent, pids)
         time.sleep(0.5)
@@ -151,6 +154,7 @@ def test_fleet_totals_and_a_switch_reach_every_worker(
         "requests_sent": sent,
         "per_worker": per_worker,
         "totals_seen_by_another_process": answered,
+        "responder_histogram_count": timed,
         "seconds_until_totals_seen": round(seen_after, 2),
         "seconds_for_disable_to_reach_every_worker": round(off, 2),
         "seconds_for_enable_to_reach_every_worker": round(on, 2),
