@@ -4,6 +4,7 @@ metrics view exposes them as Prometheus histograms."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -225,3 +226,44 @@ def test_the_view_exposes_the_fleet_s_histograms_parsed_by_prometheus(fetch: Fet
         s.value for s in histogram.samples if s.name.endswith("_count") and s.labels["pid"] == "77"
     ]
     assert other_count == [5]
+
+
+def test_no_observation_is_lost_while_another_thread_reads() -> None:
+    histogram = durations.Histogram()
+    per_thread, threads = 50_000, 4
+
+    # Through the timed wrapper, as requests do: it holds on to the list it appends to.
+    timed = durations.timed(lambda: None, histogram, False)
+
+    def observe() -> None:
+        for _ in range(per_thread):
+            timed()
+
+    done = threading.Event()
+    reads = [0]
+
+    def read() -> None:
+        while not done.is_set():
+            histogram.snapshot()  # folds while the others append
+            reads[0] += 1
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    workers = [threading.Thread(target=observe) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    done.set()
+    reader.join()
+    snap = histogram.snapshot()
+    assert snap["count"] == snap["buckets"]["+Inf"] == per_thread * threads
+    assert reads[0] > 1
+
+
+def test_without_the_cluster_publisher_nothing_is_timed() -> None:
+    # Nobody would read (and fold) the series: no timers rather than a growing list.
+    with override_settings(HOOKPIPE={"METRICS": ON, "CLUSTER": {"ENABLED": False}}):
+        pipeline = get_pipeline()
+        assert pipeline.timer is None
+        assert pipeline.top.call_sync is main_sync

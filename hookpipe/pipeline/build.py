@@ -86,7 +86,9 @@ class Pipeline:
         self.registry = Registry(self.config)
         #: This process's duration series when ``METRICS["DURATIONS"]`` is on, else None:
         #: then nothing below is wrapped in a timer (see hookpipe.durations).
-        self.timer = durations.store() if self.config.metrics["DURATIONS"] else None
+        #: Only with the cluster publisher on: it is what reads (and folds) the series.
+        timed = self.config.metrics["DURATIONS"] and self.config.cluster["ENABLED"]
+        self.timer = durations.store() if timed else None
         durations.store().handlers = self.timer is not None
         # Global hooks: instantiated once per build, sorted once (hookpipe.hooks). A
         # constructor that raises is a build failure, retried like a factory's.
