@@ -49,9 +49,8 @@ ON_FULL_CHOICES = ("block", "reject", "inline")
 #: Handlers that run as tasks (``RUNNER = "task"``); see docs/durable.rst.
 TASK_RUNNER_DEFAULTS: Mapping[str, Any] = MappingProxyType(
     {
-        # The JSON form of a request's snapshot (base64 body included) may be this big;
-        # a larger one is refused with 413 and counted, never truncated. 4 MiB holds
-        # Django's default DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MiB) once base64-encoded.
+        # The largest JSON form of a snapshot (base64 body included); a larger one is
+        # refused with 413, counted. 4 MiB holds Django's default 2.5 MiB body.
         "MAX_SNAPSHOT_BYTES": 4 * 1024 * 1024,
         # When the backend cannot store the job: "503" (the sender retries) or "pool"
         # (run it in this process's pool, as a handler without RUNNER = "task" would).

@@ -126,7 +126,8 @@ def test_fleet_totals_and_a_switch_reach_every_worker(
         timed = cluster["durations"].get("responder clock respond", {}).get("count")
         if answered == sent and timed == sent and pids <= live_pids:
             break
-        assert time.monotonic() - start < PUBLISH_EVERY * 3, (cluster, sent, pids)
+        seen = (answered, timed, sorted(live_pids))
+        assert time.monotonic() - start < PUBLISH_EVERY * 3, (seen, sent, pids, cluster)
         time.sleep(0.5)
     seen_after = time.monotonic() - start
     assert cluster["scope"] == "shared"
