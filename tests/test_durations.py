@@ -40,7 +40,7 @@ def timed_pipeline(tween: str = "sleeping", **extra: Any) -> dict[str, Any]:
             {"factory": P + "tweens." + tween, "name": "slow", "options": {"seconds": SLEEP}}
         ],
         "HOOKS": [{"class": P + "hooks.SlowRoute", "options": {"seconds": 0.015}}],
-        "RESPONDERS": [P + "plugins.Chunks"],
+        "RESPONDERS": [P + "plugins.Chunks", P + "plugins.AsyncChunks"],
         "PLUGINS": {"chunks": {"COUNT": 2, "DELAY": 0.2}},
         "METRICS": ON,
         **extra,
@@ -91,19 +91,22 @@ def test_requests_land_in_the_buckets_of_the_time_they_took(fetch: Fetch, tween:
         started = time.monotonic()
         assert whole(response) == b"chunk 0\nchunk 1\n"
         streamed = time.monotonic() - started
+        # An async respond(): on the event loop under ASGI, through async_to_sync under WSGI.
+        assert whole(fetch("/stream/async")).startswith(b"chunk 0")
+    assert series("responder", "async-chunks", "respond")["count"] == 1
     slow = series("tween", "slow", "call")
-    assert slow["count"] == 4
+    assert slow["count"] == 5
     assert slow["buckets"]["0.025"] == 0  # every request slept 30 ms in it
-    assert slow["buckets"]["1.0"] == 4
-    assert slow["sum"] >= 4 * SLEEP
+    assert slow["buckets"]["1.0"] == 5
+    assert slow["sum"] >= 5 * SLEEP
     # MAIN is inside the tween: less time, as often; what is left is the tween's own.
     main = series("main", MAIN, "call")
-    assert main["count"] == 4
-    assert main["sum"] < slow["sum"] - 4 * SLEEP * 0.9
+    assert main["count"] == 5
+    assert main["sum"] < slow["sum"] - 5 * SLEEP * 0.9
     hook = series("hook", P + "hooks.SlowRoute", "on_route")
-    assert hook["count"] == 4
+    assert hook["count"] == 5
     assert hook["buckets"]["0.01"] == 0  # 15 ms each
-    assert series("hook", P + "hooks.SlowRoute", "after")["count"] == 4
+    assert series("hook", P + "hooks.SlowRoute", "after")["count"] == 5
     # The responder: respond() and its first chunk, not the 200 ms until the second.
     respond = series("responder", "chunks", "respond")
     assert respond["count"] == 1
