@@ -16,7 +16,6 @@ Two kinds of keys, under ``KEY_PREFIX``:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import socket
@@ -24,6 +23,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from ..exiting import call_at_exit
 
 logger = logging.getLogger("hookpipe")
 
@@ -142,22 +143,12 @@ _at_exit = publish_final
 
 
 def _register_exit_hook() -> None:
-    # As the handler pool does (hookpipe.executor): threading's exit hooks run before
-    # the interpreter joins threads and tears modules down; atexit where it is missing.
+    # As the handler pool does: before Python joins the threads at exit.
     global _exit_hook_registered
     if _exit_hook_registered:
         return
     _exit_hook_registered = True
-    register: Callable[[Callable[[], None]], object] | None = getattr(
-        threading, "_register_atexit", None
-    )
-    if register is None:  # pragma: no cover - CPython 3.9+ has it
-        import atexit
-
-        atexit.register(_at_exit)
-        return
-    with contextlib.suppress(RuntimeError):
-        register(_at_exit)
+    call_at_exit(_at_exit)
 
 
 def stop() -> None:

@@ -9,16 +9,16 @@ in the child); ``os.register_at_fork`` drops it, and the counters, in the child.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+from ..exiting import call_at_exit
 from .counters import Counters
 from .pool import HandlerPool
 
@@ -130,23 +130,13 @@ def _at_exit() -> None:
 
 def _register_exit_hook() -> None:
     # Python joins the pool's threads at exit with no time limit, before atexit
-    # handlers run; threading's own exit hooks run before that join, so registering
-    # ours there drains with a bound first (and gives the threads their stop marks).
-    # Fall back to atexit where that API is missing.
+    # handlers run: drain from threading's exit hooks, with a bound, first (which also
+    # gives the threads their stop marks).
     global _exit_hook_registered
     if _exit_hook_registered:
         return
     _exit_hook_registered = True
-    register: Callable[[Callable[[], None]], object] | None = getattr(
-        threading, "_register_atexit", None
-    )
-    if register is None:  # pragma: no cover - CPython 3.9+ has it
-        import atexit
-
-        atexit.register(_at_exit)
-        return
-    with contextlib.suppress(RuntimeError):  # the interpreter is already exiting
-        register(_at_exit)
+    call_at_exit(_at_exit)
 
 
 def _after_fork_in_child() -> None:
