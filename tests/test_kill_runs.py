@@ -77,8 +77,10 @@ def test_no_answered_delivery_is_lost_when_workers_are_killed(
         assert outcome.answered >= DELIVERIES * 0.9, outcome
     assert outcome.lost == 0, outcome
     assert outcome.executed == outcome.answered, outcome
-    if engine == "rq":
-        # The kill landed mid-job (on a work horse), and RQ ran that job again.
+    if engine == "rq" and outcome.rq_horse_killed:
+        # The kill landed mid-job (on a work horse), and RQ ran that job again. Whether
+        # it lands there depends on timing; tests/test_task_rq.py abandons a job for
+        # certain and sees RQ run it again.
         assert outcome.recovered >= 1, outcome
 
 
