@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
 from . import live
+from .services import redis_or_skip
 
 WORKERS = 3
 CHECK_EVERY = 10.0
@@ -30,25 +29,13 @@ CLOCK = "/events/clock/?n=1&interval=0"
 REDIS_URL = os.environ.get("HOOKPIPE_TEST_REDIS_URL", "redis://127.0.0.1:6379/2")
 
 
-def _redis_reachable() -> bool:
-    url = urlsplit(REDIS_URL)
-    try:
-        with socket.create_connection((url.hostname or "127.0.0.1", url.port or 6379), 1):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(params=["database-cache", "redis"])
 def fleet(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[tuple[str, Any, dict[str, str]]]:
     extra = {}
     if request.param == "redis":
-        if not _redis_reachable():
-            if os.environ.get("CI") == "true":
-                pytest.fail(f"Redis is not reachable at {REDIS_URL} (CI=true: no skipping)")
-            pytest.skip(f"Redis is not reachable at {REDIS_URL}")
+        redis_or_skip(REDIS_URL)
         extra["REDIS_URL"] = REDIS_URL
     env = live.project_env(
         tmp_path,

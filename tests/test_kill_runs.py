@@ -10,7 +10,6 @@ is the measured run of bench/RESULTS.md.
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 from pathlib import Path
@@ -18,33 +17,9 @@ from pathlib import Path
 import pytest
 
 from tests import kill_runs, live
+from tests.services import postgres_or_skip, redis_or_skip
 
 DELIVERIES = 150
-
-
-def postgres_or_skip() -> None:
-    import psycopg
-
-    try:
-        psycopg.connect(f"{kill_runs.POSTGRES_URL}/postgres", connect_timeout=3).close()
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"PostgreSQL is not reachable at {kill_runs.POSTGRES_URL}: {exc}")
-
-
-def redis_or_skip() -> None:
-    import redis
-
-    client = redis.Redis.from_url(kill_runs.REDIS_URL, socket_connect_timeout=3)
-    try:
-        client.ping()
-    except redis.ConnectionError as exc:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"Redis is not reachable at {kill_runs.REDIS_URL}: {exc}")
-    finally:
-        client.close()
 
 
 @pytest.mark.live
@@ -64,9 +39,9 @@ def test_no_answered_delivery_is_lost_when_workers_are_killed(
     tmp_path: Path, db: str, engine: str, server: str
 ) -> None:
     if db == "postgres":
-        postgres_or_skip()
+        postgres_or_skip(kill_runs.POSTGRES_URL)
     if engine == "rq":
-        redis_or_skip()
+        redis_or_skip(kill_runs.REDIS_URL)
     outcome = kill_runs.run(
         tmp_path, runner="task", db=db, deliveries=DELIVERIES, engine=engine, server=server
     )

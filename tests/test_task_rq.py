@@ -5,7 +5,6 @@ without the queue class, RQ fails it instead. The kill run is tests/test_kill_ru
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from io import StringIO
@@ -20,6 +19,7 @@ from hookpipe.runners import process_pool as executor
 from hookpipe.runners import task as runner
 from hookpipe.runners import task_rq
 from hookpipe.runners.rq_queue import RedeliveringQueue
+from tests.services import redis_or_skip
 from tests.testapp import plugins as tp
 
 QUEUE = "hookpipe-tests"
@@ -34,23 +34,9 @@ HANDLER = {
 }
 
 
-def redis_or_skip() -> None:
-    import redis
-
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3)
-    try:
-        client.ping()
-    except redis.ConnectionError as exc:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"Redis is not reachable at {settings.REDIS_URL}: {exc}")
-    finally:
-        client.close()
-
-
 @pytest.fixture
 def queue() -> Iterator[Any]:
-    redis_or_skip()
+    redis_or_skip(settings.REDIS_URL)
     import django_rq
     from django_tasks_rq.backend import Job
 
