@@ -25,7 +25,7 @@ from .check_ids import (
     PLUGIN_IMPORT_FAILED,
     UNUSED_PLUGIN_SETTINGS,
 )
-from .subconfig import PluginConfig, env_prefix, resolve
+from .subconfig import PluginConfig, Setting, env_prefix, resolve
 from .validation import check_methods, check_name, check_prefilters, check_subconfig
 
 
@@ -116,34 +116,9 @@ def plan_plugins(
                         id=ENV_CLASH,
                     )
                 )
-        own = given.get(name, {})
-        if not isinstance(own, Mapping):
-            problems.append(
-                checks.Error(
-                    f'HOOKPIPE["PLUGINS"][{name!r}] must be a dict of subconfig values, '
-                    f"not {type(own).__name__}.",
-                    id=BAD_PLUGIN_SETTINGS,
-                )
-            )
-            continue
-        unknown = [key for key in own if key not in subconfig]
-        for key in unknown:
-            known = ", ".join(subconfig) or "none"
-            problems.append(
-                checks.Error(
-                    f'HOOKPIPE["PLUGINS"][{name!r}] has {key!r}, which {dotted(cls)} does '
-                    "not declare in its subconfig.",
-                    hint=f"Declared keys: {known}.",
-                    id=BAD_PLUGIN_SETTINGS,
-                )
-            )
-        config, config_problems = resolve(name, subconfig, own, environ_)
-        for check_id, key, message in config_problems:
-            setting = subconfig[key]
-            hint = f"{key}: {setting.cast.__name__}" + (f", {setting.help}" if setting.help else "")
-            problems.append(checks.Error(f"{where}: {message}", hint=hint, id=check_id))
+        config = configure(where, name, cls, subconfig, given.get(name, {}), environ_, problems)
         runner = choose(where, cls, raw_entry, problems) if kind == "handler" else None
-        if config_problems or unknown or clash or (kind == "handler" and runner is None):
+        if config is None or clash or (kind == "handler" and runner is None):
             continue
         specs.append(PluginSpec(kind, index, path, cls, name, config, runner))
     configured = set(by_prefix.values())
@@ -221,3 +196,42 @@ def build_plugins(specs: Sequence[PluginSpec]) -> list[Plugin]:
             plugin.config = spec.config
         plugins.append(plugin)
     return plugins
+
+
+def configure(
+    where: str,
+    name: str,
+    cls: type[Plugin],
+    subconfig: Mapping[str, Setting],
+    own: Any,
+    environ_: Mapping[str, str],
+    problems: list[checks.CheckMessage],
+) -> PluginConfig | None:
+    """Plugin ``name``'s config from ``own`` (its ``HOOKPIPE["PLUGINS"]`` entry) and
+    ``environ_``; ``None``, with the reasons in ``problems``, if anything is wrong. Shared
+    by the pipeline's plan and :func:`hookpipe.testing.build_plugin`."""
+    if not isinstance(own, Mapping):
+        problems.append(
+            checks.Error(
+                f'HOOKPIPE["PLUGINS"][{name!r}] must be a dict of subconfig values, '
+                f"not {type(own).__name__}.",
+                id=BAD_PLUGIN_SETTINGS,
+            )
+        )
+        return None
+    unknown = [key for key in own if key not in subconfig]
+    for key in unknown:
+        problems.append(
+            checks.Error(
+                f'HOOKPIPE["PLUGINS"][{name!r}] has {key!r}, which {dotted(cls)} does '
+                "not declare in its subconfig.",
+                hint=f"Declared keys: {', '.join(subconfig) or 'none'}.",
+                id=BAD_PLUGIN_SETTINGS,
+            )
+        )
+    config, config_problems = resolve(name, subconfig, own, environ_)
+    for check_id, key, message in config_problems:
+        setting = subconfig[key]
+        hint = f"{key}: {setting.cast.__name__}" + (f", {setting.help}" if setting.help else "")
+        problems.append(checks.Error(f"{where}: {message}", hint=hint, id=check_id))
+    return None if unknown or config_problems else config

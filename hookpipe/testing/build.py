@@ -9,8 +9,8 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from ..plugins.base import HandlerImplementation, Plugin, ResponderImplementation, dotted
-from ..plugins.check_ids import BAD_PLUGIN_SETTINGS
-from ..plugins.subconfig import PluginConfig, resolve
+from ..plugins.planning import configure
+from ..plugins.subconfig import PluginConfig
 from ..plugins.validation import check_methods, check_name, check_prefilters, check_subconfig
 from ..runners.choice import choose
 
@@ -73,34 +73,7 @@ def build_plugin(
     given = {} if values is None else values
     config: PluginConfig | None = None
     if name is not None and subconfig is not None:
-        if not isinstance(given, Mapping):
-            problems.append(
-                checks.Error(
-                    f'HOOKPIPE["PLUGINS"][{name!r}] must be a dict of subconfig values, '
-                    f"not {type(given).__name__}.",
-                    id=BAD_PLUGIN_SETTINGS,
-                )
-            )
-        else:
-            # The same messages as hookpipe.plugins.planning gives for HOOKPIPE["PLUGINS"]
-            # (tests/test_testing.py compares them).
-            for key in given:
-                if key not in subconfig:
-                    problems.append(
-                        checks.Error(
-                            f'HOOKPIPE["PLUGINS"][{name!r}] has {key!r}, which {dotted(cls)} '
-                            "does not declare in its subconfig.",
-                            hint=f"Declared keys: {', '.join(subconfig) or 'none'}.",
-                            id=BAD_PLUGIN_SETTINGS,
-                        )
-                    )
-            config, config_problems = resolve(name, subconfig, given, environ or {})
-            for check_id, key, message in config_problems:
-                setting = subconfig[key]
-                hint = f"{key}: {setting.cast.__name__}" + (
-                    f", {setting.help}" if setting.help else ""
-                )
-                problems.append(checks.Error(f"{WHERE}: {message}", hint=hint, id=check_id))
+        config = configure(WHERE, name, cls, subconfig, given, environ or {}, problems)
     errors = [p for p in problems if p.is_serious()]
     if errors or config is None:  # no config without an error to say why
         raise PluginConfigError(cls, errors)
