@@ -48,7 +48,7 @@ from ..streaming.streams import Context
 from .base import HandlerImplementation, Plugin, ResponderImplementation, dotted
 from .body import read_content
 from .planning import PluginSpec
-from .snapshot import RequestSnapshot
+from .snapshot import PendingSnapshot
 from .subconfig import env_prefix
 from .validation import prefilters
 
@@ -246,7 +246,7 @@ class PluginRuntime:
     ) -> HttpResponse | None:
         """Run or submit every matching handler; a response if a runner refused a job
         (a task handler's, not stored): the request is answered with it."""
-        snapshot: RequestSnapshot | None = None
+        snapshot: PendingSnapshot | None = None
         for handler, handles in selection.handlers:
             try:
                 if not handles(request, content):
@@ -259,7 +259,7 @@ class PluginRuntime:
             subject: Any = request
             if runner.wants_snapshot:
                 if snapshot is None:  # one snapshot per request, shared by the handlers
-                    snapshot = RequestSnapshot.from_request(request, content, rid)
+                    snapshot = PendingSnapshot(request, content, rid)
                 subject = snapshot
             refused = runner.submit(handler, subject, content, rid)
             if refused is not None:

@@ -3,8 +3,10 @@
 A runner is chosen for each handler when the pipeline is built
 (:func:`hookpipe.runners.runner_for`) and never per request. For each request a handler
 ``handles()``, the plugins' dispatch calls :meth:`Runner.submit` once, with the live
-request or, when the runner ``wants_snapshot``, a :class:`~hookpipe.RequestSnapshot`
-made once per request and shared by every such handler.
+request or, when the runner ``wants_snapshot``, a
+:class:`~hookpipe.plugins.snapshot.PendingSnapshot` taken once per request and shared by
+every such handler: its ``get()`` gives the :class:`~hookpipe.RequestSnapshot`, made in
+the thread that first asks (the pool's, for a pool handler).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ class Runner(Protocol):
 
     @property
     def wants_snapshot(self) -> bool:
-        """True: ``submit`` gets a snapshot of the request; False: the live ``HttpRequest``."""
+        """True: ``submit`` gets a ``PendingSnapshot`` of the request; False: the live
+        ``HttpRequest``."""
 
     def submit(
         self, handler: HandlerImplementation, subject: Any, content: bytes, request_id: str

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import deque
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -47,49 +47,44 @@ class Counters:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._counts: dict[str, _Counts] = {}
-
-    def _get(self, name: str) -> _Counts:
-        counts = self._counts.get(name)
-        if counts is None:
-            counts = self._counts[name] = _Counts()
-        return counts
+        # A handler's counts appear with its first job.
+        self._counts: defaultdict[str, _Counts] = defaultdict(_Counts)
 
     def queued(self, name: str) -> None:
         with self._lock:
-            counts = self._get(name)
+            counts = self._counts[name]
             counts.submitted += 1
             counts.queued += 1
 
     def rejected(self, name: str) -> None:
         with self._lock:
-            counts = self._get(name)
+            counts = self._counts[name]
             counts.submitted += 1
             counts.rejected += 1
 
     def dropped(self, name: str) -> None:
         """A queued job that will never run (cancelled at shutdown): rejected after all."""
         with self._lock:
-            counts = self._get(name)
+            counts = self._counts[name]
             counts.queued -= 1
             counts.rejected += 1
 
     def started(self, name: str) -> None:
         with self._lock:
-            counts = self._get(name)
+            counts = self._counts[name]
             counts.queued -= 1
             counts.running += 1
 
     def started_inline(self, name: str) -> None:
         with self._lock:
-            counts = self._get(name)
+            counts = self._counts[name]
             counts.submitted += 1
             counts.inline += 1
             counts.running += 1
 
     def finished(self, name: str, ok: bool, seconds: float) -> None:
         with self._lock:
-            counts = self._get(name)
+            counts = self._counts[name]
             counts.running -= 1
             if ok:
                 counts.succeeded += 1

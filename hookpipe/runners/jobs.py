@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.db import close_old_connections
+from django.db.backends.signals import connection_created
 
 from .counters import Counters
 
@@ -14,6 +17,27 @@ logger = logging.getLogger("hookpipe")
 
 
 Job = Callable[[], object]
+
+#: Per thread: ``connected`` is set once the thread has opened a database connection.
+#: Django's connections belong to the thread that opened them, so a pool thread that
+#: never opened one has none to close, and skips ``close_old_connections()``: it looks
+#: up every alias in a context-aware thread local, 2 to 6 µs per call, which was most of
+#: what a job that does not touch the database cost the pool (issue 12).
+_threads = threading.local()
+
+
+def _note_connection(sender: Any, connection: Any, **kwargs: Any) -> None:
+    _threads.connected = True
+
+
+connection_created.connect(_note_connection, dispatch_uid="hookpipe.runners.jobs")
+
+
+def _close_stale_connections() -> None:
+    """Close this thread's connections as Django closes a request's (past
+    ``CONN_MAX_AGE``, or broken), if it ever opened one."""
+    if getattr(_threads, "connected", False):
+        close_old_connections()
 
 
 def run_inline(name: str, job: Job, counters: Counters, *, request_id: str = "-") -> None:
@@ -34,14 +58,14 @@ def run_counted(
     check_before: bool = True,
 ) -> None:
     """Run ``job``, counted. In a pool thread, which lives long, database connections
-    are closed when Django would close a request's (past ``CONN_MAX_AGE``, or broken):
+    it opened are closed when Django would close a request's (past ``CONN_MAX_AGE``, or broken):
     after each job, and before one unless ``check_before`` is false, which the pool
     passes for a job taken straight after another (just checked, no time to age)."""
     ok = False
     start = time.perf_counter()
     try:
         if pool_thread and check_before:
-            close_old_connections()
+            _close_stale_connections()
         job()
         ok = True
     except Exception as exc:
@@ -57,7 +81,7 @@ def run_counted(
     finally:
         try:
             if pool_thread:
-                close_old_connections()
+                _close_stale_connections()
         except Exception:  # a broken connection must not lose the count
             logger.exception("hookpipe: closing database connections after %r failed", name)
         counters.finished(name, ok, time.perf_counter() - start)

@@ -63,6 +63,8 @@ class HandlerPool:
         self.max_workers = max_workers
         self.max_queue = max_queue
         self.on_full = on_full
+        #: What :func:`~hookpipe.runners.process_pool.get_pool` compares, per submission.
+        self.settings = (max_workers, max_queue, on_full)
         self.block_timeout = block_timeout
         self.counters = counters
         self._limit = max_workers + max_queue
@@ -76,10 +78,6 @@ class HandlerPool:
         self._started = 0  # ever, to number them
         self._waiting = 0  # threads waiting on _changed: notify only when some do
         self._closed = False
-
-    @property
-    def settings(self) -> tuple[int, int, str]:
-        return self.max_workers, self.max_queue, self.on_full
 
     def submit(self, name: str, job: Job, *, request_id: str = "-") -> Outcome:
         """Run ``job`` (no arguments, result ignored) for handler ``name``.

@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from ..exiting import call_at_exit
@@ -24,6 +24,7 @@ from .pool import HandlerPool
 
 if TYPE_CHECKING:
     from ..plugins.base import HandlerImplementation
+    from ..plugins.snapshot import PendingSnapshot, RequestSnapshot
 
 logger = logging.getLogger("hookpipe")
 
@@ -65,8 +66,12 @@ def get_pool(settings: Mapping[str, Any]) -> HandlerPool:
     """This process's pool for ``settings`` (``HOOKPIPE["THREAD_POOL"]`` normalised),
     started on first use. New settings (``override_settings``) start a new pool; the old
     one finishes its queued jobs."""
+    return pool_for((settings["MAX_WORKERS"], settings["MAX_QUEUE"], settings["ON_FULL"]))
+
+
+def pool_for(wanted: tuple[int, int, str]) -> HandlerPool:
+    """:func:`get_pool`, for settings given as ``(MAX_WORKERS, MAX_QUEUE, ON_FULL)``."""
     global _pool
-    wanted = (settings["MAX_WORKERS"], settings["MAX_QUEUE"], settings["ON_FULL"])
     pool = _pool
     if pool is not None and pool.settings == wanted:
         return pool
@@ -165,6 +170,13 @@ def reset_for_tests(pools: Iterable[HandlerPool] = ()) -> None:
         _shut_down = False
 
 
+def _handle_snapshot(
+    handle: Callable[[RequestSnapshot, bytes], object], pending: PendingSnapshot, content: bytes
+) -> None:
+    """A pool job: the snapshot is made here, in the pool's thread, not the request's."""
+    handle(pending.get(), content)
+
+
 class PoolRunner:
     """Runs a handler's jobs in this process's pool, with a snapshot of the request."""
 
@@ -174,12 +186,14 @@ class PoolRunner:
     def __init__(self, settings: Mapping[str, Any]) -> None:
         #: ``HOOKPIPE["THREAD_POOL"]``, normalised.
         self.settings = settings
+        # Read once: a submission only compares it with the running pool's.
+        self._wanted = (settings["MAX_WORKERS"], settings["MAX_QUEUE"], settings["ON_FULL"])
 
     def submit(
         self, handler: HandlerImplementation, subject: Any, content: bytes, request_id: str
     ) -> None:
-        job = functools.partial(handler.handle, subject, content)
-        get_pool(self.settings).submit(handler.name, job, request_id=request_id)
+        job = functools.partial(_handle_snapshot, handler.handle, subject, content)
+        pool_for(self._wanted).submit(handler.name, job, request_id=request_id)
 
     def describe(self) -> dict[str, Any]:
         return {"runner": self.kind}

@@ -154,7 +154,7 @@ class TaskRunner:
     ) -> HttpResponse | None:
         """Store the job (or arrange for it on commit); a response means: answer the
         request with it instead (413 or 503), the job was not stored."""
-        snapshot: RequestSnapshot = subject
+        snapshot: RequestSnapshot = subject.get()  # a PendingSnapshot: made here, now
         name = self.handler.name
         try:
             payload, _ = dumps(snapshot, self.limit)

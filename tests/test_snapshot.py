@@ -1,0 +1,147 @@
+"""The snapshot a pool handler gets, taken in two halves (issue 12): what the request's
+thread must take it takes at once, the rest is made in the pool's thread, and the
+result is the same as a snapshot made at once from the live request."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from django.http import HttpRequest
+from django.test import AsyncRequestFactory, RequestFactory, override_settings
+
+from hookpipe import RequestSnapshot
+from hookpipe.plugins.snapshot import PendingSnapshot
+from hookpipe.runners import process_pool
+from tests.conftest import Fetch
+from tests.testapp import plugins as tp
+
+P = "tests.testapp.plugins."
+
+AWKWARD = [
+    ("/plain/", ""),
+    ("/with space/and%20escape", ""),
+    ("/ünïcode/路径", "q=ü&x=a b"),
+    ("/semi;colon/@/!$&'()*+,=", "a=1&a=2&b=%2F"),
+    ("/q", "raw=%E2%9C%93&iri=✓"),
+    ("/trailing-no-slash", "empty="),
+]
+
+
+def wsgi_request(path: str, query: str) -> HttpRequest:
+    request = RequestFactory().get(path)
+    # As a WSGI server hands it over: the bytes read as ISO-8859-1.
+    request.META["QUERY_STRING"] = query.encode().decode("iso-8859-1")
+    return request
+
+
+def asgi_request(path: str, query: str) -> HttpRequest:
+    request = AsyncRequestFactory().get(path)
+    request.META["QUERY_STRING"] = query
+    return request
+
+
+@pytest.mark.parametrize("make", [wsgi_request, asgi_request], ids=["wsgi", "asgi"])
+@pytest.mark.parametrize(("path", "query"), AWKWARD)
+def test_the_full_path_is_djangos_own(make: object, path: str, query: str) -> None:
+    request = make(path, query)  # type: ignore[operator]
+    snapshot = PendingSnapshot(request, b"", "rid").get()
+    assert snapshot.full_path == request.get_full_path()
+    assert snapshot.path == request.path
+
+
+def test_what_changes_after_the_snapshot_was_taken_is_not_seen() -> None:
+    # A later middleware (or the view) may rewrite META, e.g. REMOTE_ADDR behind a proxy;
+    # the handler sees the request as it was when the handlers were asked.
+    request = RequestFactory().post(
+        "/hook?a=1", data=b"{}", content_type="application/json", HTTP_X_SIGNATURE="s1"
+    )
+    pending = PendingSnapshot(request, b"{}", "rid")
+    request.META["REMOTE_ADDR"] = "10.9.9.9"
+    request.META["HTTP_X_SIGNATURE"] = "changed"
+    request.META["QUERY_STRING"] = "a=2"
+    request.path = "/elsewhere"
+    snapshot = pending.get()
+    assert snapshot.remote_addr == "127.0.0.1"
+    assert snapshot.headers["X-Signature"] == "s1"
+    assert snapshot.full_path == "/hook?a=1"
+    assert snapshot.query == (("a", "1"),)
+    assert snapshot.path == "/hook"
+
+
+def test_it_equals_a_snapshot_made_at_once() -> None:
+    request = RequestFactory().put(
+        "/x/ÿ?k=v&k=w", data=b"body", content_type="text/plain", HTTP_ACCEPT="*/*"
+    )
+    made = PendingSnapshot(request, b"body", "rid").get()
+    assert made == RequestSnapshot.from_request(request, b"body", "rid")
+    assert made.headers["content-type"] == "text/plain"
+    assert (made.method, made.scheme, made.user_id, made.request_id) == ("PUT", "http", None, "rid")
+
+
+def test_every_get_gives_the_same_snapshot_even_from_several_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made: list[str] = []
+    make = PendingSnapshot._make
+
+    def counted(self: PendingSnapshot) -> RequestSnapshot:
+        made.append(threading.current_thread().name)
+        return make(self)
+
+    monkeypatch.setattr(PendingSnapshot, "_make", counted)
+    pending = PendingSnapshot(RequestFactory().get("/"), b"", "rid")
+    start = threading.Barrier(8)
+    got: list[RequestSnapshot] = []
+
+    def ask() -> None:
+        start.wait()
+        got.append(pending.get())
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert len(got) == 8
+    assert all(snapshot is got[0] for snapshot in got)
+    assert len(made) == 1
+
+
+@pytest.fixture
+def _pool() -> Iterator[None]:
+    tp.reset()
+    process_pool.reset_for_tests()
+    yield
+    process_pool.shutdown(5)
+    process_pool.reset_for_tests()
+    tp.reset()
+
+
+@pytest.mark.usefixtures("_pool")
+@override_settings(HOOKPIPE={"HANDLERS": [P + "Recorder"]})
+def test_through_a_request_the_pool_thread_makes_the_snapshot(
+    fetch: Fetch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made_in: list[str] = []
+    make = PendingSnapshot._make
+
+    def watched(self: PendingSnapshot) -> RequestSnapshot:
+        made_in.append(threading.current_thread().name)
+        return make(self)
+
+    monkeypatch.setattr(PendingSnapshot, "_make", watched)
+    fetch("/webhooks/in?id=7", method="post", data=b"{}", content_type="application/json")
+    assert tp.DONE["recorder"].wait(5)
+    [(snapshot, _, thread)] = tp.SEEN["recorder"]
+    assert made_in == [thread]
+    assert thread.startswith("hookpipe-handler")
+    assert snapshot.full_path == "/webhooks/in?id=7"
+
+
+def test_the_header_names_are_djangos() -> None:
+    request = RequestFactory().get("/", HTTP_X_HUB_SIGNATURE_256="sha256=1", CONTENT_LENGTH="0")
+    snapshot = PendingSnapshot(request, b"", "rid").get()
+    assert dict(snapshot.headers) == dict(request.headers)
+    assert snapshot.headers["x-hub-signature-256"] == "sha256=1"
