@@ -51,7 +51,9 @@ executes per request, with valgrind's callgrind: for each variant, one process r
 100 requests and another 400 (after the same warm-up), and the difference over 300
 requests is the count per request. Counts do not move with the machine's load (a shared
 VM's timings do, by 10 % and more), but they leave out what the kernel does, so they do
-not show thread hops: ASGI variants are only timed. Slow (about 20 s per variant).
+not show thread hops: ASGI variants are only timed. Slow (about 20 s per variant). O and
+O0 are counted in the request's thread only (callgrind's ``--separate-threads``), and
+the key ``pool`` counts the pool alone: instructions per no-op job, every thread.
 """
 
 from __future__ import annotations
@@ -496,10 +498,9 @@ def scaling(timings: dict[str, list[float]]) -> str:
     return "\n".join(lines) if found else ""
 
 
-def pool_rate(rounds: int, jobs: int) -> tuple[str, dict[str, Any]]:
-    """The pool on its own: ``jobs`` no-op jobs submitted from one thread as fast as it
-    can, then drained; per round, jobs per second (submission to the last job's end)
-    and the CPU the pool's threads spent per job (process CPU less the submitter's)."""
+def pool_jobs(jobs: int) -> None:
+    """``jobs`` no-op jobs submitted from this thread as fast as it can to a pool of 8
+    threads, then drained."""
     try:
         from hookpipe.runners.counters import Counters
         from hookpipe.runners.pool import HandlerPool
@@ -509,14 +510,21 @@ def pool_rate(rounds: int, jobs: int) -> tuple[str, dict[str, Any]]:
     def noop() -> None:
         pass
 
+    pool = HandlerPool(8, jobs, "block", Counters())
+    for _ in range(jobs):
+        pool.submit("bench", noop)
+    if not pool.drain(60):
+        raise SystemExit("bench: the pool did not drain within 60 s")
+
+
+def pool_rate(rounds: int, jobs: int) -> tuple[str, dict[str, Any]]:
+    """The pool on its own (:func:`pool_jobs`); per round, jobs per second (submission
+    to the last job's end) and the CPU the pool's threads spent per job (process CPU
+    less the submitter's)."""
     rates, cpu = [], []
     for _ in range(rounds + 1):  # the first round warms up and is not counted
-        pool = HandlerPool(8, jobs, "block", Counters())
         started, cpu0, mine0 = time.perf_counter(), time.process_time(), time.thread_time()
-        for _ in range(jobs):
-            pool.submit("bench", noop)
-        if not pool.drain(60):
-            raise SystemExit("bench: the pool did not drain within 60 s")
+        pool_jobs(jobs)
         elapsed = time.perf_counter() - started
         spent = (time.process_time() - cpu0) - (time.thread_time() - mine0)
         rates.append(jobs / elapsed)
@@ -550,23 +558,31 @@ def offload_cost(timings: dict[str, list[float]]) -> str:
     )
 
 
-def count_one(variant: Variant, requests: int) -> None:
-    """What ``--instructions`` runs under callgrind: a warm-up, then ``requests``."""
+def count_one(variant: Variant | None, requests: int) -> None:
+    """What ``--instructions`` runs under callgrind: a warm-up, then ``requests`` (of
+    ``variant``, or no-op pool jobs when it is ``None``)."""
     import gc
 
-    runner = runner_for(variant)
-    runner.run(50)
+    if variant is None:
+        pool_jobs(200)
+    else:
+        runner = runner_for(variant)
+        runner.run(50)
     # A full collection scans every object of the process; when one falls within the
     # counted requests of one process and not the other, it swamps the difference.
     # Frozen, the objects made so far are left out of them: collections then scan what
     # the requests made, as they would in a long-running server.
     gc.collect()
     gc.freeze()
-    runner.run(requests)
+    if variant is None:
+        pool_jobs(requests)
+    else:
+        runner.run(requests)
 
 
-def callgrind(key: str, requests: int) -> int:
-    """Instructions (callgrind's total) of a process that runs ``requests`` of ``key``."""
+def callgrind(key: str, requests: int, *, main_thread: bool = False) -> int:
+    """Instructions (callgrind's total) of a process that runs ``requests`` of ``key``;
+    of its main thread only with ``main_thread`` (the request's, for O and O0)."""
     import os
     import subprocess
     import tempfile
@@ -575,27 +591,34 @@ def callgrind(key: str, requests: int) -> int:
         out = Path(tmp) / "callgrind.out"
         subprocess.run(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+             *(["--separate-threads=yes"] if main_thread else []),
              sys.executable, str(Path(__file__).resolve()), "--count-one", key,
              "--requests", str(requests)],
             check=True, capture_output=True, timeout=1200,
             env={**os.environ, "PYTHONHASHSEED": "0"},  # the same dict layouts each time
         )  # fmt: skip
-        for line in out.read_text().splitlines():
+        # With --separate-threads, one file per thread: "-01" is the main thread's.
+        found = Path(tmp) / "callgrind.out-01" if main_thread else out
+        for line in found.read_text().splitlines():
             if line.startswith(("summary:", "totals:")):
                 return int(line.split()[1])
     raise SystemExit(f"bench: no total in callgrind's output for {key}")
 
 
-def instructions(chosen: list[Variant]) -> str:
-    """The ``--instructions`` table: instructions per request, and ratios."""
+def instructions(chosen: list[Variant], pool: bool = False) -> str:
+    """The ``--instructions`` table: instructions per request, and ratios; with
+    ``pool``, the pool's instructions per job too."""
     per: dict[str, float] = {}
     counted: dict[str, float] = {}  # by settings and path: C/D is C, counted once
     for v in chosen:
-        if v.interface != "wsgi" or v.clock != "wall":
+        if v.interface != "wsgi":
             continue
-        same = json.dumps([v.settings, v.path], sort_keys=True, default=str)
+        same = json.dumps([v.settings, v.path, v.clock], sort_keys=True, default=str)
         if same not in counted:
-            counted[same] = (callgrind(v.key, 400) - callgrind(v.key, 100)) / 300
+            main = v.clock == "cpu"  # timed by the request thread's CPU: count that thread
+            counted[same] = (
+                callgrind(v.key, 400, main_thread=main) - callgrind(v.key, 100, main_thread=main)
+            ) / 300
         per[v.key] = counted[same]
     lines = [
         "| variant | what | instructions per request | ratio | vs | target | |",
@@ -613,6 +636,11 @@ def instructions(chosen: list[Variant]) -> str:
             f"| {v.key} | {v.label} | {per[v.key]:.0f} | {ratio:.3f} | {v.floor} | {target} | "
             f"{verdict} |"
         )
+    if "O" in per and "O0" in per:
+        lines.append(f"\nOffloading one job: {per['O'] - per['O0']:.0f} instructions (O - O0).")
+    if pool:
+        jobs = (callgrind("pool", 12000) - callgrind("pool", 2000)) / 10000
+        lines.append(f"\nThe pool alone: {jobs:.0f} instructions per no-op job (every thread).")
     return "\n".join(lines)
 
 
@@ -639,7 +667,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--asgi-requests", type=int, help="per ASGI variant and round (default: requests / 4)"
     )
-    parser.add_argument("--only", help="comma-separated variant keys (floors are added)")
+    parser.add_argument(
+        "--only", help="comma-separated variant keys (floors are added); pool: the pool alone"
+    )
     parser.add_argument("--profile", metavar="KEY", help="profile one variant with cProfile")
     parser.add_argument(
         "--instructions", metavar="KEYS", help="count instructions (callgrind), WSGI only"
@@ -654,7 +684,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     chosen = variants()
     if args.count_one:
-        count_one(next(v for v in chosen if v.key == args.count_one), args.requests)
+        key = args.count_one
+        count_one(None if key == "pool" else next(v for v in chosen if v.key == key), args.requests)
         return
     if args.profile:
         found = [v for v in chosen if v.key == args.profile]
@@ -675,7 +706,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"Instructions per request (callgrind); Python {platform.python_version()}, "
             f"Django {django.get_version()}\n"
         )
-        print(instructions(chosen))
+        print(instructions(chosen, pool="pool" in args.instructions.split(",")))
         return
     asgi_requests = args.asgi_requests or max(args.requests // 4, 1)
     timings = measure(chosen, args.rounds, args.requests, asgi_requests)
@@ -695,7 +726,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if offload:
         print(f"\n{offload}")
     pool: dict[str, Any] = {}
-    if args.pool_jobs and not args.only:
+    if args.pool_jobs and (not args.only or "pool" in args.only.split(",")):
         text, pool = pool_rate(args.rounds, args.pool_jobs)
         print(f"\n{text}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
