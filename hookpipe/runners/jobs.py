@@ -18,6 +18,7 @@ logger = logging.getLogger("hookpipe")
 
 Job = Callable[[], object]
 
+
 class _ThreadState(threading.local):
     """Per thread: ``connected`` is set once the thread has opened a database connection.
 
