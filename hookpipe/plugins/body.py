@@ -82,21 +82,23 @@ class _ChunkedBody(LimitedStream):
 def read_content(request: HttpRequest) -> bytes | HttpResponse:
     """The body, read once; a 413 response if it is over the limit, a 411 if it is
     chunked and the WSGI server cannot say where it ends."""
+    meta = request.META
     try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        declared = int(meta.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     chunked = False
     if declared <= 0 and isinstance(request, WSGIRequest):
         # Django reads no body from a WSGI request without a Content-Length; the
-        # common GET costs nothing. A chunked one is read where the server ends it
-        # (accept_chunked has pointed request.body there).
-        if "chunked" not in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        # common GET costs nothing (not even the setting below: a settings read is a
+        # Python call of Django's LazySettings). A chunked one is read where the server
+        # ends it (accept_chunked has pointed request.body there).
+        if "chunked" not in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
             return b""
-        if not request.META.get("wsgi.input_terminated"):
+        if not meta.get("wsgi.input_terminated"):
             return _length_required(request)
         chunked = True
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     if limit is not None and declared > limit:
         return too_large(request, declared)
     try:
@@ -123,7 +125,7 @@ def read_content(request: HttpRequest) -> bytes | HttpResponse:
         return too_large(request, len(content))
     if chunked:
         # The body's length is known now; request.POST (multipart) reads it here.
-        request.META["CONTENT_LENGTH"] = str(len(content))
+        meta["CONTENT_LENGTH"] = str(len(content))
     return content
 
 
