@@ -116,8 +116,11 @@ class PrefilterIndex(Generic[V]):
         }
         #: For a method that no plugin names: the plugins without ``methods``.
         self._other: _Bucket[V] = _Bucket([r for r in ranked if r[1].methods is None])
-        #: True when no plugin has a prefilter: every request meets every plugin.
-        self.unfiltered = all(p.methods is None and p.prefixes is None for p in plugins)
+        #: When no plugin has a prefilter, the one selection every request gets (every
+        #: plugin), so that a caller need not ask :meth:`select`; else ``None``.
+        self.everyone: Selection[V] | None = None
+        if all(p.methods is None and p.prefixes is None for p in plugins):
+            self.everyone = self._other.fixed
 
     def select(self, method: str, path: str) -> Selection[V] | None:
         """The plugins a ``method`` request for ``path`` may meet; ``None``: none."""

@@ -146,9 +146,11 @@ class PluginRuntime:
 
     def run_sync(self, request: HttpRequest) -> Answer | None:
         """From sync ``MAIN``: the answer, or ``None`` for "Django carries on"."""
-        selection = self.index.select(request.method or "", request.path_info)
+        selection = self.index.everyone  # no plugin has prefilters: the usual case
         if selection is None:
-            return None  # no plugin is plausible: the body is not even read
+            selection = self.index.select(request.method or "", request.path_info)
+            if selection is None:
+                return None  # no plugin is plausible: the body is not even read
         return self._prepare(request, selection, defer_async=False)  # type: ignore[return-value]
 
     # ---------------------------------------------------------------- async
@@ -158,9 +160,11 @@ class PluginRuntime:
 
         No hop at all when no plugin is plausible (the prefilters run on the loop).
         """
-        selection = self.index.select(request.method or "", request.path_info)
+        selection = self.index.everyone
         if selection is None:
-            return None
+            selection = self.index.select(request.method or "", request.path_info)
+            if selection is None:
+                return None
         outcome = await sync_to_async(self._prepare, thread_sensitive=True)(
             request, selection, defer_async=True
         )
