@@ -12,7 +12,7 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("hookpipe")
 
 GetResponse = Callable[[HttpRequest], Any]
+AsyncGetResponse = Callable[[HttpRequest], Awaitable[Any]]
 
 
 #: OS randomness read ahead per thread, 16 bytes per id: ``os.urandom`` is a system call
@@ -75,14 +76,16 @@ def request_id(request: HttpRequest) -> str:
 class RequestContext:
     """Per-request state, as ``request.hookpipe``.
 
-    ``get_response`` is the rest of Django below the middleware that received the
-    request; ``MAIN`` calls it. Keeping it here lets one chain serve every middleware
+    ``below_sync`` and ``below_async`` are the rest of Django below the middleware that
+    received the request, as sync code calls it and as async code awaits it (adapted
+    once per middleware instance, in :mod:`hookpipe.middleware`); ``MAIN`` calls the one
+    of its kind. Keeping them here lets one chain serve every middleware
     instance in the process (the test client builds a new one per client).
     """
 
     pipeline: Pipeline
-    get_response: GetResponse
-    get_response_is_async: bool
+    below_sync: GetResponse
+    below_async: AsyncGetResponse
     #: What hooks see of the request; made in MAIN when there are global hooks, or in
     #: ``process_view`` when only the view has hooks; ``None`` when no hook runs.
     state: State | None = None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import async_to_sync, iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponseBase
 
 from . import hooks, mode
@@ -39,6 +39,15 @@ class HookpipeMiddleware(metaclass=_AsksForItsMode):
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
+        # MAIN calls the rest of Django from sync or from async code, whichever its
+        # caller is (a tween of the other kind may sit above it): adapted here, once,
+        # as Django adapts its middleware, rather than once per request.
+        self.below_sync: Callable[[HttpRequest], Any] = get_response
+        self.below_async: Callable[[HttpRequest], Awaitable[Any]] = get_response
+        if self.is_async:
+            self.below_sync = async_to_sync(get_response)
+        else:
+            self.below_async = sync_to_async(get_response, thread_sensitive=True)
         # Django calls process_view after URL resolution, for every request, adapted to
         # the handler's mode: a sync one costs a thread hop per request under ASGI. So it
         # is there only when some request may have ``before`` hooks to run (global hooks,
@@ -57,5 +66,5 @@ class HookpipeMiddleware(metaclass=_AsksForItsMode):
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         if self.is_async:
-            return serve_async(request, self.get_response)
-        return serve_sync(request, self.get_response)
+            return serve_async(request, self.below_sync, self.below_async)
+        return serve_sync(request, self.below_sync, self.below_async)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponseBase
 
 from ..context import RequestContext
@@ -10,20 +10,6 @@ from ..failsafe import failsafe_response
 from ..hooks import HookRuntime, State
 from ..plugins.base import ResponderImplementation
 from ..plugins.dispatch import Answer
-
-
-def _below_sync(ctx: RequestContext, request: HttpRequest) -> HttpResponseBase:
-    """The rest of Django below the middleware, called from sync code."""
-    if ctx.get_response_is_async:
-        return async_to_sync(ctx.get_response)(request)  # type: ignore[no-any-return]
-    return ctx.get_response(request)  # type: ignore[no-any-return]
-
-
-async def _below_async(ctx: RequestContext, request: HttpRequest) -> HttpResponseBase:
-    if ctx.get_response_is_async:
-        return await ctx.get_response(request)  # type: ignore[no-any-return]
-    return await sync_to_async(ctx.get_response, thread_sensitive=True)(request)  # type: ignore[no-any-return]
-
 
 # MAIN: the hookpipe core, the innermost link. With global hooks it runs on_route. Then
 # the handlers and responders (hookpipe.plugins.dispatch), when any are configured: handlers get
@@ -48,7 +34,7 @@ def main_sync(request: HttpRequest) -> HttpResponseBase:
         answer = plugins.run_sync(request)
         if answer is not None:
             return answered_sync(request, answer, ctx.pipeline.hooks, None)
-    response = _below_sync(ctx, request)
+    response: HttpResponseBase = ctx.below_sync(request)
     made = ctx.state  # by process_view, for a view with hooks
     if made is None:
         return response
@@ -67,7 +53,7 @@ def main_hooked_sync(request: HttpRequest) -> HttpResponseBase:
         plugins = pipeline.plugins
         answer = None if plugins is None else plugins.run_sync(request)
         if answer is None:
-            response = _below_sync(ctx, request)
+            response = ctx.below_sync(request)
             if state.view is None and response.status_code >= 400:  # did routing fail?
                 response = hooks.routed_sync(state, response)
         else:
@@ -88,7 +74,7 @@ async def main_async(request: HttpRequest) -> HttpResponseBase:
         answer = await plugins.run_async(request)
         if answer is not None:
             return await answered_async(request, answer, ctx.pipeline.hooks, None)
-    response = await _below_async(ctx, request)
+    response: HttpResponseBase = await ctx.below_async(request)
     made = ctx.state
     if made is None:
         return response
@@ -107,7 +93,7 @@ async def main_hooked_async(request: HttpRequest) -> HttpResponseBase:
         plugins = pipeline.plugins
         answer = None if plugins is None else await plugins.run_async(request)
         if answer is None:
-            response = await _below_async(ctx, request)
+            response = await ctx.below_async(request)
             if state.view is None and response.status_code >= 400:
                 response = await hooks.routed_async(state, response)
         else:

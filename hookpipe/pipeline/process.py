@@ -25,7 +25,7 @@ from django.http import HttpRequest, HttpResponseBase
 
 from .. import conf, durations
 from ..cluster import publish as cluster_publish
-from ..context import GetResponse, RequestContext, attach_finished
+from ..context import AsyncGetResponse, GetResponse, RequestContext, attach_finished
 from ..plugins.body import accept_chunked
 from ..runners import process_pool
 from ..switches import apply as switch_apply
@@ -103,9 +103,12 @@ def _drop(*, setting: str, **kwargs: Any) -> None:
         _counts_home = None
 
 
-def serve_sync(request: HttpRequest, get_response: GetResponse) -> HttpResponseBase:
+def serve_sync(
+    request: HttpRequest, below_sync: GetResponse, below_async: AsyncGetResponse
+) -> HttpResponseBase:
     """Run ``request`` through the process's pipeline, from sync code (the middleware's
-    ``__call__``); ``get_response`` is the rest of Django below the middleware."""
+    ``__call__``); ``below_sync`` and ``below_async`` are the rest of Django below the
+    middleware, for sync and for async callers (see :class:`RequestContext`)."""
     pipeline = _current
     # One float comparison per request; see hookpipe.switches.watch.
     if pipeline is None or _monotonic() >= switch_watch.next_at:
@@ -114,7 +117,7 @@ def serve_sync(request: HttpRequest, get_response: GetResponse) -> HttpResponseB
             _warn_if_nothing_drains()
     if "HTTP_TRANSFER_ENCODING" in request.META:  # rare: one dict lookup for the rest
         accept_chunked(request)
-    ctx = RequestContext(pipeline, get_response, False)
+    ctx = RequestContext(pipeline, below_sync, below_async)
     request.hookpipe = ctx  # type: ignore[attr-defined]
     response: HttpResponseBase = pipeline.top.call_sync(request)
     if ctx.finished is not None:
@@ -122,7 +125,9 @@ def serve_sync(request: HttpRequest, get_response: GetResponse) -> HttpResponseB
     return response
 
 
-async def serve_async(request: HttpRequest, get_response: GetResponse) -> HttpResponseBase:
+async def serve_async(
+    request: HttpRequest, below_sync: GetResponse, below_async: AsyncGetResponse
+) -> HttpResponseBase:
     """Run ``request`` through the process's pipeline, on the event loop."""
     pipeline = _current
     if pipeline is None or _monotonic() >= switch_watch.next_at:
@@ -130,7 +135,7 @@ async def serve_async(request: HttpRequest, get_response: GetResponse) -> HttpRe
         # chain, and the switch check reads the database: sync code, so not here.
         pipeline = await sync_to_async(_refresh, thread_sensitive=True)()
         _warn_if_nothing_drains()
-    ctx = RequestContext(pipeline, get_response, True)
+    ctx = RequestContext(pipeline, below_sync, below_async)
     request.hookpipe = ctx  # type: ignore[attr-defined]
     response: HttpResponseBase = await pipeline.top.call_async(request)
     if ctx.finished is not None:

@@ -229,4 +229,5 @@ def _give_context(request: HttpRequest) -> None:
     """What the middleware would have attached, so that handlers and snapshots share
     one request id and ``context_of(request)`` works in an inline handler."""
     if not isinstance(getattr(request, "hookpipe", None), RequestContext):
-        request.hookpipe = RequestContext(get_pipeline(), _no_rest_of_django, False)  # type: ignore[attr-defined]
+        context = RequestContext(get_pipeline(), _no_rest_of_django, _no_rest_of_django)
+        request.hookpipe = context  # type: ignore[attr-defined]
