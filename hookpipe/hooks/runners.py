@@ -20,7 +20,7 @@ hooks may answer, else Django's own exception handling does.
 from __future__ import annotations
 
 import logging
-from typing import Any, cast
+from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
@@ -263,9 +263,16 @@ async def error_response_async(state: State, exc: Exception) -> HttpResponseBase
     return response
 
 
-def after_sync(state: State, program: Program) -> HttpResponseBase:
-    """after: every paired hook runs; an error is handled like a view error and the
-    remaining hooks see the response that handling produced."""
+def after_sync(state: State, response: HttpResponseBase) -> HttpResponseBase:
+    """after, on ``response``: every paired hook runs (see :func:`paired`), in reverse;
+    an error is handled like a view error and the remaining hooks see the response that
+    handling produced. Returns the final response."""
+    state.response = response
+    hook_list = state._list
+    # The usual end of a request, every before ran, is paired()'s first answer: here
+    # without the call.
+    routed = state._before_done >= hook_list.count
+    program = hook_list.after_routed if routed else paired(state)
     if program.all_sync:
         for method in program.methods:
             previous = state.response
@@ -276,20 +283,22 @@ def after_sync(state: State, program: Program) -> HttpResponseBase:
             except Exception as failure:
                 _log_failure(state, method, failure)
                 state.response = error_response_sync(state, failure)
-        return cast(HttpResponseBase, state.response)
+        return state.response
     i, n = 0, len(program.methods)
     while i < n:
         i, _, error = _segment_sync(state, program, i, None)
         if error is not None:
             state.response = error_response_sync(state, error)
-    # Set by leave_sync; the runners only ever replace it with a response.
-    return cast(HttpResponseBase, state.response)
+    # The runners only ever replace it with a response.
+    return state.response
 
 
-async def after_async(state: State, program: Program) -> HttpResponseBase:
+async def after_async(state: State, response: HttpResponseBase) -> HttpResponseBase:
+    state.response = response
+    program = paired(state)
     i, n = 0, len(program.methods)
     while i < n:
         i, _, error = await _segment_async(state, program, i, None)
         if error is not None:
             state.response = await error_response_async(state, error)
-    return cast(HttpResponseBase, state.response)
+    return state.response
