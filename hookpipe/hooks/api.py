@@ -8,6 +8,7 @@ an object is a usable hook (:func:`hook_problem`) and which methods it overrides
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -135,7 +136,8 @@ def with_hooks(*hooks: Any) -> Callable[[_V], _V]:
         # The lists computed for views are cached per pipeline; a view decorated after
         # the pipeline was built is new to that cache anyway, but a re-decorated one is
         # not: dropping the caches keeps them right without a per-request check.
-        generation[0] += 1
+        for cache in list(view_caches):
+            cache.forget_views()
         return view
 
     return decorate
@@ -190,5 +192,6 @@ def overrides(hook: Any, phase: str) -> bool:
     return callable(fn) and getattr(fn, "__func__", None) is not getattr(Hook, phase)
 
 
-#: Bumped by ``with_hooks``; a pipeline drops its per-view cache when it changes.
-generation = [0]
+#: What keeps views' hook lists (each build's ``HookRuntime``): ``with_hooks`` calls
+#: their ``forget_views()``. Weak, so that a pipeline that was dropped is not kept.
+view_caches: weakref.WeakSet[Any] = weakref.WeakSet()

@@ -20,7 +20,7 @@ from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
 from ..routes import walk_urlconf
-from .api import METHODS, State, generation, hook_label, overrides, view_hooks
+from .api import METHODS, State, hook_label, overrides, view_caches, view_hooks
 from .compiled import HookList
 from .routing import routing_error
 from .runners import (
@@ -66,16 +66,18 @@ class HookRuntime:
         #: ``enter_sync``/``enter_async`` but does what they do then, in place.
         self.routes = bool(self.globals.on_route.methods)
         self._gpos = MappingProxyType({id(h): i for i, h in enumerate(self.globals.hooks)})
-        self._seen_generation = generation[0]
         #: view -> its list (or None), computed on the first request to the view.
-        self._views: dict[Any, HookList | None] = {}
+        #: ``process_view`` reads it in place, and asks :meth:`for_view` on a miss.
+        self.views: dict[Any, HookList | None] = {}
+        view_caches.add(self)
+
+    def forget_views(self) -> None:
+        """A view was (re-)decorated with hooks: compute every view's list again."""
+        self.views = {}
 
     def for_view(self, view: Any) -> HookList | None:
         """This view's hook list (global + its own), or ``None`` when it has no hooks."""
-        if self._seen_generation != generation[0]:
-            self._seen_generation = generation[0]
-            self._views = {}
-        views = self._views
+        views = self.views
         try:
             return views[view]
         except KeyError:
@@ -224,7 +226,8 @@ def _routed(
 
 
 # Django calls process_view for every request, hooks or not: the case without hooks for
-# the view costs a getattr and a dict lookup (for_view), nothing more.
+# the view costs a getattr and a dict lookup, nothing more. The lookup of a view seen
+# before is done in place (for_view does it on a miss): one call less per request.
 
 
 def process_view_sync(
@@ -234,7 +237,11 @@ def process_view_sync(
     ctx: RequestContext | None = getattr(request, "hookpipe", None)
     if ctx is None:
         return None
-    hook_list = ctx.pipeline.hooks.for_view(view)
+    runtime = ctx.pipeline.hooks
+    try:
+        hook_list = runtime.views[view]
+    except (KeyError, TypeError):  # a view new to this build, or not hashable
+        hook_list = runtime.for_view(view)
     if hook_list is None:
         return None
     state = _routed(ctx, hook_list, request, view, args, kwargs)
@@ -261,7 +268,11 @@ async def process_view_async(
     ctx: RequestContext | None = getattr(request, "hookpipe", None)
     if ctx is None:
         return None
-    hook_list = ctx.pipeline.hooks.for_view(view)
+    runtime = ctx.pipeline.hooks
+    try:
+        hook_list = runtime.views[view]
+    except (KeyError, TypeError):
+        hook_list = runtime.for_view(view)
     if hook_list is None:
         return None
     state = _routed(ctx, hook_list, request, view, args, kwargs)
