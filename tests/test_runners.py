@@ -298,13 +298,20 @@ def test_pool_jobs_close_old_connections_before_and_after(
     assert calls == ["job", "inline", pool_thread, pool_thread, "later", pool_thread]
 
 
+@pytest.fixture
+def checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What ran, in order: jobs append their names, Django's connection check "check"."""
+    calls: list[str] = []
+    monkeypatch.setattr(jobs, "close_old_connections", lambda: calls.append("check"))
+    return calls
+
+
 def test_a_pool_thread_without_a_database_connection_checks_none(
-    pools: list[HandlerPool], monkeypatch: pytest.MonkeyPatch
+    pools: list[HandlerPool], checks: list[str]
 ) -> None:
     # Issue 12: Django's check cost 2 to 6 µs per call, most of a job that does not use
     # the database; a thread that never opened a connection has none to check.
-    calls: list[str] = []
-    monkeypatch.setattr(jobs, "close_old_connections", lambda: calls.append("check"))
+    calls = checks
     pool = make(pools, 2, 10, "block")
     for number in range(5):
         pool.submit("http", lambda number=number: calls.append(f"job {number}"))
@@ -313,12 +320,11 @@ def test_a_pool_thread_without_a_database_connection_checks_none(
 
 
 def test_a_job_that_follows_another_at_once_skips_the_check_before_it(
-    pools: list[HandlerPool], monkeypatch: pytest.MonkeyPatch
+    pools: list[HandlerPool], checks: list[str]
 ) -> None:
     # Issue 12: the check after one job is the check before the next, when nothing
     # came between them; it cost 2.6 to 5.6 µs per job.
-    calls: list[str] = []
-    monkeypatch.setattr(jobs, "close_old_connections", lambda: calls.append("check"))
+    calls = checks
     pool = make(pools, 1, 5, "block")
     gate = Gate()
     pool.submit("db", lambda: open_connection() or calls.append("job 1") or gate.job())

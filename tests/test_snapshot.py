@@ -80,17 +80,23 @@ def test_it_equals_a_snapshot_made_at_once() -> None:
     assert (made.method, made.scheme, made.user_id, made.request_id) == ("PUT", "http", None, "rid")
 
 
-def test_every_get_gives_the_same_snapshot_even_from_several_threads(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    made: list[str] = []
+@pytest.fixture
+def made_in(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the threads that made a snapshot, one per snapshot made."""
+    threads: list[str] = []
     make = PendingSnapshot._make
 
-    def counted(self: PendingSnapshot) -> RequestSnapshot:
-        made.append(threading.current_thread().name)
+    def watched(self: PendingSnapshot) -> RequestSnapshot:
+        threads.append(threading.current_thread().name)
         return make(self)
 
-    monkeypatch.setattr(PendingSnapshot, "_make", counted)
+    monkeypatch.setattr(PendingSnapshot, "_make", watched)
+    return threads
+
+
+def test_every_get_gives_the_same_snapshot_even_from_several_threads(
+    made_in: list[str],
+) -> None:
     pending = PendingSnapshot(RequestFactory().get("/"), b"", "rid")
     start = threading.Barrier(8)
     got: list[RequestSnapshot] = []
@@ -106,7 +112,7 @@ def test_every_get_gives_the_same_snapshot_even_from_several_threads(
         thread.join(5)
     assert len(got) == 8
     assert all(snapshot is got[0] for snapshot in got)
-    assert len(made) == 1
+    assert len(made_in) == 1
 
 
 @pytest.fixture
@@ -122,16 +128,8 @@ def _pool() -> Iterator[None]:
 @pytest.mark.usefixtures("_pool")
 @override_settings(HOOKPIPE={"HANDLERS": [P + "Recorder"]})
 def test_through_a_request_the_pool_thread_makes_the_snapshot(
-    fetch: Fetch, monkeypatch: pytest.MonkeyPatch
+    fetch: Fetch, made_in: list[str]
 ) -> None:
-    made_in: list[str] = []
-    make = PendingSnapshot._make
-
-    def watched(self: PendingSnapshot) -> RequestSnapshot:
-        made_in.append(threading.current_thread().name)
-        return make(self)
-
-    monkeypatch.setattr(PendingSnapshot, "_make", watched)
     fetch("/webhooks/in?id=7", method="post", data=b"{}", content_type="application/json")
     assert tp.DONE["recorder"].wait(5)
     [(snapshot, _, thread)] = tp.SEEN["recorder"]
