@@ -132,8 +132,8 @@ class PendingSnapshot:
     later, ``REMOTE_ADDR`` behind a proxy say), the path, the scheme, the query and the
     user (whose lazy session belongs to the request). Made on the first :meth:`get`, in
     the thread that runs the first handler: the headers as Django names them, the full
-    path, and the frozen :class:`RequestSnapshot`, four fifths of the cost (issue 12:
-    offloading a job should cost the request's thread a few microseconds). Every
+    path, and the frozen :class:`RequestSnapshot`, most of the cost (issue 12: offloading
+    a job should cost the request's thread a few microseconds). Every
     :meth:`get` returns the same object: the handlers of one request share one snapshot.
     """
 
@@ -219,7 +219,7 @@ def _full_path(path: str, query_string: str) -> str:
 
     Django's own formula (``HttpRequest._get_full_path`` with no slash appended), with
     Django's own escaping, so that it can run after the request has gone: quoting the
-    path is a third of what a snapshot cost the request's thread.
+    path was half of what remained of the snapshot in the request's thread.
     ``tests/test_snapshot.py`` holds it equal to Django's on awkward paths."""
     # RFC 3986 wants the query string in ASCII: Django encodes it, so does this.
     return escape_uri_path(path) + ("?" + iri_to_uri(query_string) if query_string else "")
