@@ -63,7 +63,7 @@ class HookRuntime:
         #: routing-error check; otherwise it only looks for a state made by a view's hooks.
         self.active = bool(self.globals.hooks)
         #: True when a global hook defines ``on_route``. Without, MAIN does not call
-        #: ``enter_sync``/``enter_async`` but does what they do then, in place.
+        #: ``enter_sync``/``enter_async``: its ``State`` starts past on_route.
         self.routes = bool(self.globals.on_route.methods)
         self._gpos = MappingProxyType({id(h): i for i, h in enumerate(self.globals.hooks)})
         #: view -> its list (or None), computed on the first request to the view.

@@ -48,11 +48,8 @@ def main_hooked_sync(request: HttpRequest) -> HttpResponseBase:
     pipeline = ctx.pipeline
     hooks = pipeline.hooks
     state = ctx.state = State(request, hooks.globals)
-    if hooks.routes:
-        response = hooks.enter_sync(state)
-    else:  # no on_route to run: every global hook is past it (as enter_sync would say)
-        state._route_done = hooks.globals.count
-        response = None
+    # Without on_route methods the state starts past on_route (see State): no call.
+    response = hooks.enter_sync(state) if hooks.routes else None
     if response is None:
         plugins = pipeline.plugins
         answer = None if plugins is None else plugins.run_sync(request)
@@ -92,11 +89,7 @@ async def main_hooked_async(request: HttpRequest) -> HttpResponseBase:
     pipeline = ctx.pipeline
     hooks = pipeline.hooks
     state = ctx.state = State(request, hooks.globals)
-    if hooks.routes:
-        response = await hooks.enter_async(state)
-    else:
-        state._route_done = hooks.globals.count
-        response = None
+    response = await hooks.enter_async(state) if hooks.routes else None
     if response is None:
         plugins = pipeline.plugins
         answer = None if plugins is None else await plugins.run_async(request)
