@@ -311,12 +311,11 @@ def test_a_pool_thread_without_a_database_connection_checks_none(
 ) -> None:
     # Issue 12: Django's check cost 2 to 6 µs per call, most of a job that does not use
     # the database; a thread that never opened a connection has none to check.
-    calls = checks
     pool = make(pools, 2, 10, "block")
     for number in range(5):
-        pool.submit("http", lambda number=number: calls.append(f"job {number}"))
+        pool.submit("http", lambda number=number: checks.append(f"job {number}"))
     assert pool.drain(5)
-    assert sorted(calls) == [f"job {number}" for number in range(5)]
+    assert sorted(checks) == [f"job {number}" for number in range(5)]
 
 
 def test_a_job_that_follows_another_at_once_skips_the_check_before_it(
@@ -324,16 +323,15 @@ def test_a_job_that_follows_another_at_once_skips_the_check_before_it(
 ) -> None:
     # Issue 12: the check after one job is the check before the next, when nothing
     # came between them; it cost 2.6 to 5.6 µs per job.
-    calls = checks
     pool = make(pools, 1, 5, "block")
     gate = Gate()
-    pool.submit("db", lambda: open_connection() or calls.append("job 1") or gate.job())
+    pool.submit("db", lambda: open_connection() or checks.append("job 1") or gate.job())
     assert gate.started.acquire(timeout=5)
-    pool.submit("db", lambda: calls.append("job 2"))
-    pool.submit("db", lambda: calls.append("job 3"))
+    pool.submit("db", lambda: checks.append("job 2"))
+    pool.submit("db", lambda: checks.append("job 3"))
     gate.open.set()
     assert pool.drain(5)
-    assert calls == ["job 1", "check", "job 2", "check", "job 3", "check"]
+    assert checks == ["job 1", "check", "job 2", "check", "job 3", "check"]
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
