@@ -101,13 +101,13 @@ class Sleeper(HandlerImplementation):
 
 
 class Offloaded(HandlerImplementation):
-    """Wants every request and does nothing, in the pool: what offloading one job costs
-    (variant O)."""
+    """Wants the requests with ``X-Bench-Offload: 1`` and does nothing with them, in the
+    pool: what offloading one job costs (variants O and O0, which send 1 and 0)."""
 
     name = "offloaded"
 
     def handles(self, request: HttpRequest, content: bytes) -> bool:
-        return True
+        return _asked(request, self.name) or request.META.get("HTTP_X_BENCH_OFFLOAD") == "1"
 
     def handle(self, request: Any, content: bytes) -> None:
         pass
