@@ -2,7 +2,7 @@
 ``wrk``.
 
 Run from the repository root with ``make bench-e2e`` (or ``.venv/bin/python
-bench/e2e.py [--duration 5] [--rounds 3]``). It needs ``wrk`` on the PATH and installs
+bench/e2e.py [--duration 5] [--rounds 5]``). It needs ``wrk`` on the PATH and installs
 nothing; on Debian or Ubuntu: ``apt-get install wrk``. Without it, it says so and stops.
 
 For each variant of ``bench/e2e_settings.py`` (plain Django; the reference pipeline of
@@ -10,8 +10,10 @@ For each variant of ``bench/e2e_settings.py`` (plain Django; the reference pipel
 request) it starts gunicorn with the demo's ``gunicorn.conf.py`` on a free port (access
 log off, so that writing it is not measured), all variants at once, warms each up for
 2 s, then runs ``wrk -t2 -c16 -d5s --latency`` against ``/bench/`` (a page that does
-no work of its own) of each in turn, for 3 rounds: on a shared machine, a busy moment
-then falls on every variant. Each variant's row is its median round. Then it stops
+no work of its own) of each in turn, for 5 rounds (every other one in the reverse
+order): on a shared machine, a busy moment then falls on every variant. Each variant's
+row shows its median round; its ratios to plain Django are the medians of the ratios
+within each round (the smallest and largest beside them). Then it stops
 gunicorn with SIGTERM: each worker drains its handler pool and writes its final
 counters to a file (``hookpipe.gunicorn.worker_exit``), which shows that every job was
 counted: ``submitted == succeeded + failed + rejected``, none still queued or running.
@@ -21,7 +23,7 @@ Then plain and reference again under uvicorn (2 workers, access log off; the sam
 reference pipeline). ``--servers gunicorn`` or ``--servers uvicorn`` runs one of them.
 
 Everything is bounded: each wrk run by its duration, each server start and stop by
-``tests/live.py``'s timeouts, the whole run to about two minutes. Only 127.0.0.1.
+``tests/live.py``'s timeouts, the whole run to about three minutes. Only 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -162,9 +165,11 @@ def run_server_kind(
         urls = {name: f"{server.base_url}/bench/" for name, server in servers.items()}
         warm = {name: wrk(url, WARM_UP) for name, url in urls.items()}  # pipelines, caches
         runs: dict[str, list[WrkResult]] = {name: [] for name in names}
-        for _ in range(rounds):
-            for name, url in urls.items():
-                runs[name].append(wrk(url, duration))
+        for turn in range(rounds):
+            # Every other round in the reverse order, so that no variant always follows
+            # the same one (the machine takes a moment to settle after a busy run).
+            for name in names if turn % 2 == 0 else names[::-1]:
+                runs[name].append(wrk(urls[name], duration))
         logs = {}
         for name, server in servers.items():
             # Stop each gracefully, so that its workers drain and write their counters.
@@ -209,19 +214,30 @@ def versions() -> dict[str, str]:
     }
 
 
+def paired(row: dict[str, Any], plain: dict[str, Any], key: str) -> list[float]:
+    """``row``'s rounds over plain Django's, round by round (``key``: ``"rps"`` or
+    ``"p99_ms"``): a moment when the shared machine was busy falls on both runs of a
+    round, and cancels out of their ratio."""
+    mine, base = row[f"rounds_{key}"], plain[f"rounds_{key}"]
+    return [m / b for m, b in zip(mine, base, strict=True)]
+
+
 def report(rows: list[dict[str, Any]]) -> str:
-    plain = {r["server"]: r["wrk"] for r in rows if r["variant"] == "plain"}
+    plain = {r["server"]: r for r in rows if r["variant"] == "plain"}
     lines = [
-        "| server | variant | what | requests/s | vs plain | p50 ms | p99 ms | p99 vs plain "
-        "| requests | errors |",
+        "| server | variant | what | requests/s | vs plain (min-max) | p50 ms | p99 ms "
+        "| p99 vs plain (min-max) | requests | errors |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
-        w, base = row["wrk"], plain.get(row["server"], row["wrk"])
+        w, base = row["wrk"], plain.get(row["server"], row)
+        rps, p99 = paired(row, base, "rps"), paired(row, base, "p99_ms")
         lines.append(
             f"| {row['server']} | {row['variant']} | {row['what']} | {w['rps']:.0f} | "
-            f"{w['rps'] / base['rps']:.3f} | {w['p50_ms']:.2f} | {w['p99_ms']:.2f} | "
-            f"{w['p99_ms'] / base['p99_ms']:.3f} | {w['requests']} | {w['errors']} |"
+            f"{statistics.median(rps):.3f} ({min(rps):.3f}-{max(rps):.3f}) | "
+            f"{w['p50_ms']:.2f} | {w['p99_ms']:.2f} | "
+            f"{statistics.median(p99):.3f} ({min(p99):.3f}-{max(p99):.3f}) | "
+            f"{w['requests']} | {w['errors']} |"
         )
     for row in rows:
         counters = row["counters"]
@@ -255,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--duration", type=int, default=5, help="seconds of wrk per variant and round"
     )
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--only", help="comma-separated variants (default: all)")
     parser.add_argument(
         "--servers", default="gunicorn,uvicorn", help="comma-separated: gunicorn, uvicorn"
@@ -286,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     info = versions()
     print(
         f"wrk -t{THREADS} -c{CONNECTIONS} -d{args.duration}s --latency, {args.rounds} rounds "
-        "(median round), GET /bench/, gunicorn "
+        "(median round; ratios: median of the rounds' ratios), GET /bench/, gunicorn "
         f"gthread ({os.environ.get('DEMO_WORKERS', '2')} workers x "
         f"{os.environ.get('DEMO_THREADS', '4')} threads), uvicorn (2 workers); "
         + ", ".join(f"{k} {v}" for k, v in info.items())
