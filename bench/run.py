@@ -100,7 +100,15 @@ settings.configure(
     MIDDLEWARE=[],
     # For the runtime switches' table, which each process reads once per CHECK_EVERY
     # seconds (hookpipe.switches.watch): the cost a real deployment pays.
-    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+    # In memory, and shared by the threads: Django runs sync code of the ASGI variants
+    # in a thread of its own, which a plain ":memory:" database would leave without the
+    # switches table (an error logged every CHECK_EVERY seconds, inside the timings).
+    DATABASES={
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": "file:hookpipe-bench?mode=memory&cache=shared",
+        }
+    },
     USE_TZ=True,
     LOGGING_CONFIG=None,
     HOOKPIPE={},
