@@ -22,14 +22,26 @@ Then plain and reference again under uvicorn (2 workers, access log off; the sam
 ``wrk`` runs), where hookpipe runs in the mode its pieces ask for (sync, for the
 reference pipeline). ``--servers gunicorn`` or ``--servers uvicorn`` runs one of them.
 
+The ``native`` variant is plain Django doing the reference pipeline's work as 10
+middleware (``bench/run.py``'s variant D): the reference pipeline against it is what
+hookpipe itself costs, against ``plain`` what hookpipe and the pieces' own work cost.
+
 Everything is bounded: each wrk run by its duration, each server start and stop by
-``tests/live.py``'s timeouts, the whole run to about three minutes. Only 127.0.0.1.
+``tests/live.py``'s timeouts, the whole run to about four minutes. Only 127.0.0.1.
+
+``--instructions`` measures without wrk: for plain, native and reference it runs one
+gunicorn worker under valgrind's callgrind twice, for 100 and for 400 requests sent one
+after another, and gives the difference per request. Counts do not move with the load
+of a shared VM (wrk's per-round ratios there ran from 0.35 to 2.8), but they leave out
+the kernel's part (the sockets), the same for every variant, so that the ratios they
+give are a bound for a server limited by its CPU. About 8 minutes.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import json
 import os
 import platform
@@ -51,6 +63,7 @@ from tests import live  # noqa: E402
 
 VARIANTS = {
     "plain": "plain Django (the demo's middleware, no hookpipe)",
+    "native": "plain Django doing the reference pipeline's work as 10 middleware",
     "reference": "hookpipe, reference pipeline",
     "sleepy": "reference + a handler sleeping 50 ms per request",
 }
@@ -62,7 +75,10 @@ WARM_UP = 2
 STOP_TIMEOUT = 30.0
 HANDLER = "sleep-50ms"
 #: The variants each server runs (the sleepy one needs gunicorn's worker_exit hook).
-SERVERS = {"gunicorn": tuple(VARIANTS), "uvicorn": ("plain", "reference")}
+SERVERS = {"gunicorn": tuple(VARIANTS), "uvicorn": ("plain", "native", "reference")}
+#: What ``--instructions`` counts, and the requests of its two counts per variant.
+COUNTED = ("plain", "native", "reference")
+COUNTS = (100, 400)
 
 
 @dataclass
@@ -224,20 +240,26 @@ def paired(row: dict[str, Any], plain: dict[str, Any], key: str) -> list[float]:
 
 def report(rows: list[dict[str, Any]]) -> str:
     plain = {r["server"]: r for r in rows if r["variant"] == "plain"}
+    native = {r["server"]: r for r in rows if r["variant"] == "native"}
     lines = [
         "| server | variant | what | requests/s | vs plain (min-max) | p50 ms | p99 ms "
-        "| p99 vs plain (min-max) | requests | errors |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| p99 vs plain (min-max) | requests/s vs native | requests | errors |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         w, base = row["wrk"], plain.get(row["server"], row)
         rps, p99 = paired(row, base, "rps"), paired(row, base, "p99_ms")
+        same_work = native.get(row["server"])
+        against_native = ""
+        if same_work is not None and row["variant"] in ("reference", "sleepy"):
+            mine = paired(row, same_work, "rps")
+            against_native = f"{statistics.median(mine):.3f} ({min(mine):.3f}-{max(mine):.3f})"
         lines.append(
             f"| {row['server']} | {row['variant']} | {row['what']} | {w['rps']:.0f} | "
             f"{statistics.median(rps):.3f} ({min(rps):.3f}-{max(rps):.3f}) | "
             f"{w['p50_ms']:.2f} | {w['p99_ms']:.2f} | "
             f"{statistics.median(p99):.3f} ({min(p99):.3f}-{max(p99):.3f}) | "
-            f"{w['requests']} | {w['errors']} |"
+            f"{against_native} | {w['requests']} | {w['errors']} |"
         )
     for row in rows:
         counters = row["counters"]
@@ -266,6 +288,102 @@ def report(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def count_instructions(variant: str, requests: int, tmp: Path) -> int:
+    """Instructions (callgrind's total) that one gunicorn worker (gthread, 4 threads)
+    executes for ``variant`` from its start to its exit, with 50 warm-up requests and
+    then ``requests`` more, sent one after another on one kept-alive connection."""
+    env = live.project_env(
+        tmp,
+        settings="bench.e2e_settings",
+        BENCH_E2E_VARIANT=variant,
+        BENCH_E2E_QUIET_TIMERS="1",
+        HOOKPIPE_LOG_LEVEL="WARNING",
+        DEMO_WORKERS="1",
+        PYTHONHASHSEED="0",  # the same dict layouts in every count
+    )
+    out = tmp / f"callgrind-{variant}-{requests}"
+    out.mkdir()
+    port = live.free_port()
+    cmd = [
+        "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/callgrind.%p",
+        "--trace-children=yes", sys.executable, "-m", "gunicorn",
+        "--bind", f"127.0.0.1:{port}", "--config", str(live.DEMO_GUNICORN_CONF),
+        "--access-logfile", "/dev/null", "--timeout", "900",
+    ]  # fmt: skip
+    with open(tmp / f"callgrind-{variant}-{requests}.log", "wb") as log:
+        server = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        connection = _connect_when_ready(port, server, deadline=time.monotonic() + 600)
+        for _ in range(50 + requests):
+            connection.request("GET", "/bench/")
+            reply = connection.getresponse()
+            body = reply.read()
+            if reply.status != 200:
+                raise SystemExit(f"bench/e2e.py: {variant} answered {reply.status}: {body[:200]!r}")
+        connection.close()
+        server.terminate()
+        server.wait(900)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, 9)
+            server.wait(60)
+    # One file per process: the master's bears its pid, the worker's is the other one.
+    workers = [f for f in out.iterdir() if f.name != f"callgrind.{server.pid}"]
+    if len(workers) != 1:
+        raise SystemExit(f"bench/e2e.py: expected one worker's count, found {workers}")
+    for line in workers[0].read_text().splitlines():
+        if line.startswith(("summary:", "totals:")):
+            return int(line.split()[1])
+    raise SystemExit(f"bench/e2e.py: no total in {workers[0]}")
+
+
+def _connect_when_ready(port: int, server: Any, deadline: float) -> http.client.HTTPConnection:
+    """A connection that has had one answer from the server (slow under valgrind)."""
+    while True:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            connection.request("GET", "/bench/")
+            connection.getresponse().read()
+            return connection
+        except OSError as error:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(
+                    f"bench/e2e.py: gunicorn under valgrind did not answer on port {port}"
+                ) from error
+            time.sleep(1)
+
+
+def instructions(tmp: Path) -> str:
+    """The ``--instructions`` table: per request in a gunicorn worker, each variant's
+    count over :data:`COUNTS` (the difference of two runs, so that start-up and exit
+    cancel), and what the ratios would mean for a server bound by its CPU."""
+    few, many = COUNTS
+    per = {
+        variant: (count_instructions(variant, many, tmp) - count_instructions(variant, few, tmp))
+        / (many - few)
+        for variant in COUNTED
+    }
+    lines = [
+        "| variant | what | instructions per request | vs plain | requests/s vs plain, "
+        "if bound by these |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for variant in COUNTED:
+        ratio = per[variant] / per["plain"]
+        lines.append(
+            f"| {variant} | {VARIANTS[variant]} | {per[variant]:.0f} | {ratio:.3f} | "
+            f"{1 / ratio:.3f} |"
+        )
+    lines.append(
+        f"\nreference against native: {per['reference'] / per['native']:.3f} times the "
+        f"instructions ({per['reference'] - per['native']:+.0f} per request); the pieces' "
+        f"own work (native against plain): {per['native'] - per['plain']:+.0f}."
+    )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument(
@@ -276,7 +394,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--servers", default="gunicorn,uvicorn", help="comma-separated: gunicorn, uvicorn"
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions per request in a gunicorn worker (valgrind), not wrk",
+    )
     args = parser.parse_args(argv)
+    if args.instructions:
+        with tempfile.TemporaryDirectory(prefix="hookpipe-e2e-") as name:
+            tmp = Path(name)
+            env = live.project_env(tmp, settings="bench.e2e_settings")
+            live.manage("migrate", "--noinput", env=env)
+            live.manage("createcachetable", env=env)
+            import django
+            import gunicorn
+
+            print(
+                "Instructions per request in one gunicorn worker (gthread), GET /bench/ on one "
+                f"kept-alive connection, callgrind; python {platform.python_version()}, "
+                f"django {django.get_version()}, gunicorn {gunicorn.__version__}\n"
+            )
+            print(instructions(tmp))
+        return 0
     if shutil.which("wrk") is None:
         print(
             "bench/e2e.py: skipped, wrk is not installed. It is the load generator; on "

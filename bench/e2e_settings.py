@@ -5,6 +5,8 @@
 * ``plain``: the demo's middleware without hookpipe, and no ``HOOKPIPE``;
 * ``reference``: the demo's middleware, hookpipe last, and the reference pipeline of
   ``bench/run.py`` (variant C) in place of the demo's own;
+* ``native``: the demo's middleware, then the same work as 10 plain middleware
+  (``bench/run.py``'s variant D), no hookpipe;
 * ``sleepy``: ``reference`` plus a thread-safe handler that sleeps 50 ms on every
   request, in a pool sized to keep up (``BENCH_E2E_POOL_WORKERS``, default 128 threads
   per process: at about 2000 requests/s per process, 50 ms per job keeps about 100
@@ -21,7 +23,7 @@ from bench import reference
 from demo_project.settings import *  # noqa: F403
 from demo_project.settings import MIDDLEWARE as DEMO_MIDDLEWARE
 
-VARIANTS = ("plain", "reference", "sleepy")
+VARIANTS = ("plain", "native", "reference", "sleepy")
 VARIANT = os.environ.get("BENCH_E2E_VARIANT", "reference")
 if VARIANT not in VARIANTS:
     raise ValueError(f"BENCH_E2E_VARIANT must be one of {VARIANTS}, not {VARIANT!r}")
@@ -30,8 +32,10 @@ _HOOKPIPE_MW = "hookpipe.middleware.HookpipeMiddleware"
 ROOT_URLCONF = "bench.e2e_urls"
 MIDDLEWARE = [m for m in DEMO_MIDDLEWARE if m != _HOOKPIPE_MW]
 
-if VARIANT == "plain":
+if VARIANT in ("plain", "native"):
     del HOOKPIPE  # noqa: F821 - from the demo's settings; absent means "not used"
+    if VARIANT == "native":
+        MIDDLEWARE += reference.NATIVE
 else:
     MIDDLEWARE.append(_HOOKPIPE_MW)
     HOOKPIPE = reference.pipeline()

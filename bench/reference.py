@@ -1,4 +1,5 @@
-"""The reference pipeline (variant C of ``bench/run.py``) as ``HOOKPIPE`` values.
+"""The reference pipeline (variant C of ``bench/run.py``) as ``HOOKPIPE`` values, and
+the same work as plain middleware (variant D).
 
 Plain data, importable before Django is set up, so that the in-process benchmark and
 the end-to-end settings (``bench/e2e_settings.py``) measure the same pipeline.
@@ -19,6 +20,13 @@ HOOKS: list[dict[str, Any]] = [{"class": "bench.parts.Noop", "options": {"n": i}
 #: The same as ``async def`` tweens and hooks (the ASGI variant F-Cx).
 ASYNC_TWEENS = [{**t, "factory": "bench.parts.passthrough_async"} for t in TWEENS]
 ASYNC_HOOKS = [{**h, "class": "bench.parts.AsyncNoop"} for h in HOOKS]
+#: D: what the reference pipeline's tweens and hooks do, and what its plugins ask, as 10
+#: plain middleware.
+NATIVE = [
+    *(f"bench.parts.Passthrough{i}" for i in range(5)),
+    *(f"bench.parts.Hook{i}" for i in range(4)),
+    "bench.parts.Dispatch4",
+]
 
 
 def pipeline(handlers: int = 10, *, filtered: bool = False, **extra: Any) -> dict[str, Any]:

@@ -124,15 +124,9 @@ from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 from django.test import override_settings  # noqa: E402
 
 from bench import parts, plugins, reference  # noqa: E402
-from bench.reference import ASYNC_HOOKS, ASYNC_TWEENS, HOOKS, TWEENS  # noqa: E402
+from bench.reference import ASYNC_HOOKS, ASYNC_TWEENS, HOOKS, NATIVE, TWEENS  # noqa: E402
 
 HOOKPIPE_MW = ["hookpipe.middleware.HookpipeMiddleware"]
-#: D: what C's tweens and hooks do, and what its plugins ask, as 10 plain middleware.
-NATIVE = [
-    *(f"bench.parts.Passthrough{i}" for i in range(5)),
-    *(f"bench.parts.Hook{i}" for i in range(4)),
-    "bench.parts.Dispatch4",
-]
 #: D0: the same without the plugins' question.
 NATIVE_NO_PLUGINS = [*NATIVE[:-1], "bench.parts.Hook4"]
 
