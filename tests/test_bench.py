@@ -5,11 +5,12 @@ reading of wrk's report. The timings themselves are not tested: timed tests flak
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
 
-from bench.e2e import parse_wrk
+from bench.e2e import paired, parse_wrk, report
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,3 +64,33 @@ def test_wrk_reports_are_read_with_their_units() -> None:
     assert (result.requests, result.seconds, result.rps) == (40960, 10.0, 4095.5)
     assert (result.p50_ms, result.p99_ms) == (3.6, 0.85)
     assert result.errors == 2 + 1 + 4
+
+
+def _row(server: str, variant: str, rps: list[float], p99: list[float]) -> dict[str, object]:
+    median = sorted(rps)[len(rps) // 2]
+    return {
+        "server": server,
+        "variant": variant,
+        "what": variant,
+        "wrk": {"rps": median, "p50_ms": 1.0, "p99_ms": p99[0], "requests": 10, "errors": 0},
+        "rounds_rps": rps,
+        "rounds_p99_ms": p99,
+        "counters": None,
+    }
+
+
+def test_e2e_ratios_are_taken_round_by_round() -> None:
+    # Round 2 was slow for every variant: paired, it cancels (0.96 in that round); the
+    # ratio of the two medians would be 900 / 1000.
+    rows = [
+        _row("gunicorn", "plain", [1000.0, 500.0, 1000.0], [10.0, 20.0, 10.0]),
+        _row("gunicorn", "native", [950.0, 475.0, 950.0], [10.0, 20.0, 10.0]),
+        _row("gunicorn", "reference", [900.0, 480.0, 1800.0], [11.0, 22.0, 11.0]),
+    ]
+    assert paired(rows[2], rows[0], "rps") == [0.9, 0.96, 1.8]
+    lines = {line.split(" | ")[1]: line for line in report(rows).splitlines()[2:]}
+    assert "| 0.960 (0.900-1.800) |" in lines["reference"]
+    assert "| 1.100 (1.100-1.100) |" in lines["reference"]  # p99
+    against_native = statistics.median([900 / 950, 480 / 475, 1800 / 950])
+    assert f"| {against_native:.3f} (0.947-1.895) |" in lines["reference"]
+    assert lines["plain"].count("|  |") == 1  # no ratio to native for the baselines
