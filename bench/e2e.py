@@ -30,8 +30,10 @@ Everything is bounded: each wrk run by its duration, each server start and stop 
 ``tests/live.py``'s timeouts, the whole run to about four minutes. Only 127.0.0.1.
 
 ``--instructions`` measures without wrk: for plain, native and reference it runs one
-gunicorn worker under valgrind's callgrind twice, for 100 and for 400 requests sent one
-after another, and gives the difference per request. Counts do not move with the load
+gunicorn worker under valgrind's callgrind twice, for 100 and for 1300 requests sent one
+after another, and gives the difference per request. (Over 300 requests a count moved
+by some 25,000 instructions a request from one run to the next, as a full garbage
+collection fell inside the counted requests or not; over 1200, less.) Counts do not move with the load
 of a shared VM (wrk's per-round ratios there ran from 0.35 to 2.8), but they leave out
 the kernel's part (the sockets), the same for every variant, so that the ratios they
 give are a bound for a server limited by its CPU. About 8 minutes.
@@ -78,7 +80,7 @@ HANDLER = "sleep-50ms"
 SERVERS = {"gunicorn": tuple(VARIANTS), "uvicorn": ("plain", "native", "reference")}
 #: What ``--instructions`` counts, and the requests of its two counts per variant.
 COUNTED = ("plain", "native", "reference")
-COUNTS = (100, 400)
+COUNTS = (100, 1300)
 
 
 @dataclass
