@@ -31,12 +31,13 @@ Everything is bounded: each wrk run by its duration, each server start and stop 
 
 ``--instructions`` measures without wrk: for plain, native and reference it runs one
 gunicorn worker under valgrind's callgrind twice, for 100 and for 1300 requests sent one
-after another, and gives the difference per request. (Over 300 requests a count moved
-by some 25,000 instructions a request from one run to the next, as a full garbage
-collection fell inside the counted requests or not; over 1200, less.) Counts do not move with the load
-of a shared VM (wrk's per-round ratios there ran from 0.35 to 2.8), but they leave out
-the kernel's part (the sockets), the same for every variant, so that the ratios they
-give are a bound for a server limited by its CPU. About 8 minutes.
+after another, and gives the difference per request. Over 300 requests a count moved
+by some 24,000 instructions a request from one run to the next, as a full garbage
+collection fell inside the counted requests or not; over 1200 that weighs a quarter as
+much. Counts do not move with the load of a shared VM (wrk's per-round ratios there ran
+from 0.35 to 2.8), but they leave out the kernel's part (the sockets), the same for
+every variant, so that the ratios they give are a bound for a server limited by its
+CPU. About 9 minutes.
 """
 
 from __future__ import annotations

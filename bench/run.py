@@ -43,9 +43,9 @@ Variants (the letters are those of the issue and of bench/RESULTS.md):
         (O) and not those with ``0`` (O0): O - O0 is what offloading a job costs the
         request's thread. They are not rows of the table: the difference is some 10 %
         of a request, less than the machine's own drift between two rounds, so the
-        requests of O, O0 and A are interleaved one by one in the same process and each
-        is timed by the request thread's CPU (``time.thread_time``); the report gives the
-        median over the rounds of O - O0, and of (O - O0) / A. The pool's own
+        requests of O, O0 and A are interleaved in blocks of 50 in the same process,
+        each block timed by the request thread's CPU (``time.thread_time``); the report
+        gives the median over the rounds of O - O0, and of (O - O0) / A. The pool's own
         throughput (jobs per second, its CPU per job) is measured after that, also in
         rounds.
 
@@ -572,7 +572,7 @@ def offload_paired(chosen: Sequence[Variant], rounds: int, requests: int) -> tup
     """What offloading one job costs the request's thread: O - O0, in CPU.
 
     O, O0 and the floor A take turns in blocks of :data:`OFFLOAD_BLOCK` requests, in one
-    process, ``requests`` of each per round, every request timed by the thread's CPU;
+    process, ``requests`` of each per round, every block timed by the thread's CPU;
     per round, O - O0 and (O - O0) / A. On a shared VM where A took some 165 µs, O - O0
     moved between -34 and +123 µs from round to round when O and O0 were rows of the
     table, each timed in a stretch of its own; interleaved, between 16 and 27 µs."""
@@ -583,33 +583,19 @@ def offload_paired(chosen: Sequence[Variant], rounds: int, requests: int) -> tup
     with override_settings(**offload.settings):
         hooked = WSGIHandler()
         kinds = [
-            (handler, {**_environ(), **dict(by_key[key].meta)})
+            wsgi_runner(handler, "/", time.thread_time, by_key[key].meta)
             for key, handler in (("O0", hooked), ("O", hooked), ("A", plain))
         ]
-        clock = time.thread_time
-
-        def one(handler: WSGIHandler, base: dict[str, Any]) -> float:
-            env = dict(base)
-            env["wsgi.input"] = BytesIO(b"")
-            started = clock()
-            result = handler(env, _start_response)
-            for _chunk in result:
-                pass
-            result.close()  # type: ignore[attr-defined]
-            return clock() - started
-
-        for _ in range(max(requests // 10, 20)):  # warm up, and start the pool's threads
-            for kind in kinds:
-                one(*kind)
+        for run in kinds:  # warm up, and start the pool's threads
+            run(max(requests // 10, 20))
         costs, shares = [], []
         blocks = max(requests // OFFLOAD_BLOCK, 1)
         for _ in range(rounds):
-            spent = [0.0, 0.0, 0.0]
+            spent = [0.0, 0.0, 0.0]  # mean CPU per request, summed over the blocks
             for _ in range(blocks):
-                for i, kind in enumerate(kinds):
-                    for _ in range(OFFLOAD_BLOCK):
-                        spent[i] += one(*kind)
-            o0, o, a = (t / (blocks * OFFLOAD_BLOCK) for t in spent)
+                for i, run in enumerate(kinds):
+                    spent[i] += run(OFFLOAD_BLOCK)
+            o0, o, a = (t / blocks for t in spent)
             costs.append((o - o0) * 1e6)
             shares.append((o - o0) / a)
     cost, share = statistics.median(costs), statistics.median(shares)
