@@ -50,6 +50,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -330,7 +331,7 @@ def count_instructions(variant: str, requests: int, tmp: Path) -> int:
         server.wait(900)
     finally:
         if server.poll() is None:
-            os.killpg(server.pid, 9)
+            os.killpg(server.pid, signal.SIGKILL)
             server.wait(60)
     # One file per process: the master's bears its pid, the worker's is the other one.
     workers = [f for f in out.iterdir() if f.name != f"callgrind.{server.pid}"]
@@ -342,7 +343,9 @@ def count_instructions(variant: str, requests: int, tmp: Path) -> int:
     raise SystemExit(f"bench/e2e.py: no total in {workers[0]}")
 
 
-def _connect_when_ready(port: int, server: Any, deadline: float) -> http.client.HTTPConnection:
+def _connect_when_ready(
+    port: int, server: subprocess.Popen[bytes], deadline: float
+) -> http.client.HTTPConnection:
     """A connection that has had one answer from the server (slow under valgrind)."""
     while True:
         try:
@@ -387,6 +390,24 @@ def instructions(tmp: Path) -> str:
     return "\n".join(lines)
 
 
+def count_and_print() -> None:
+    """``--instructions``: the counts, in a database of their own."""
+    import django
+    import gunicorn
+
+    with tempfile.TemporaryDirectory(prefix="hookpipe-e2e-") as name:
+        tmp = Path(name)
+        env = live.project_env(tmp, settings="bench.e2e_settings")
+        live.manage("migrate", "--noinput", env=env)
+        live.manage("createcachetable", env=env)
+        print(
+            "Instructions per request in one gunicorn worker (gthread), GET /bench/ on one "
+            f"kept-alive connection, callgrind; python {platform.python_version()}, "
+            f"django {django.get_version()}, gunicorn {gunicorn.__version__}\n"
+        )
+        print(instructions(tmp))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument(
@@ -404,20 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.instructions:
-        with tempfile.TemporaryDirectory(prefix="hookpipe-e2e-") as name:
-            tmp = Path(name)
-            env = live.project_env(tmp, settings="bench.e2e_settings")
-            live.manage("migrate", "--noinput", env=env)
-            live.manage("createcachetable", env=env)
-            import django
-            import gunicorn
-
-            print(
-                "Instructions per request in one gunicorn worker (gthread), GET /bench/ on one "
-                f"kept-alive connection, callgrind; python {platform.python_version()}, "
-                f"django {django.get_version()}, gunicorn {gunicorn.__version__}\n"
-            )
-            print(instructions(tmp))
+        count_and_print()
         return 0
     if shutil.which("wrk") is None:
         print(
