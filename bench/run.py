@@ -783,10 +783,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     asgi_requests = args.asgi_requests or max(args.requests // 4, 1)
     # O and O0 are not rows: offload_paired measures them, interleaved with A.
-    timings = measure(
-        [v for v in chosen if v.clock != "cpu"], args.rounds, args.requests, asgi_requests
-    )
-    text, rows = table([v for v in chosen if v.clock != "cpu"], timings)
+    rowed = [v for v in chosen if v.clock != "cpu"]
+    timings = measure(rowed, args.rounds, args.requests, asgi_requests)
+    text, rows = table(rowed, timings)
     print(
         f"{args.rounds} rounds x {args.requests} requests per WSGI variant, {asgi_requests} "
         f"per ASGI variant; Python {platform.python_version()}, Django "

@@ -63,7 +63,7 @@ class HandlerPool:
         self.max_workers = max_workers
         self.max_queue = max_queue
         self.on_full = on_full
-        #: What :func:`~hookpipe.runners.process_pool.get_pool` compares, per submission.
+        #: What :func:`~hookpipe.runners.process_pool.pool_for` compares, per submission.
         self.settings = (max_workers, max_queue, on_full)
         self.block_timeout = block_timeout
         self.counters = counters

@@ -66,11 +66,16 @@ def get_pool(settings: Mapping[str, Any]) -> HandlerPool:
     """This process's pool for ``settings`` (``HOOKPIPE["THREAD_POOL"]`` normalised),
     started on first use. New settings (``override_settings``) start a new pool; the old
     one finishes its queued jobs."""
-    return pool_for((settings["MAX_WORKERS"], settings["MAX_QUEUE"], settings["ON_FULL"]))
+    return pool_for(pool_key(settings))
+
+
+def pool_key(settings: Mapping[str, Any]) -> tuple[int, int, str]:
+    """``(MAX_WORKERS, MAX_QUEUE, ON_FULL)`` of ``settings``: what tells two pools apart."""
+    return settings["MAX_WORKERS"], settings["MAX_QUEUE"], settings["ON_FULL"]
 
 
 def pool_for(wanted: tuple[int, int, str]) -> HandlerPool:
-    """:func:`get_pool`, for settings given as ``(MAX_WORKERS, MAX_QUEUE, ON_FULL)``."""
+    """:func:`get_pool`, for settings already made into a :func:`pool_key`."""
     global _pool
     pool = _pool
     if pool is not None and pool.settings == wanted:
@@ -184,10 +189,9 @@ class PoolRunner:
     wants_snapshot: Final = True
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
-        #: ``HOOKPIPE["THREAD_POOL"]``, normalised.
-        self.settings = settings
-        # Read once: a submission only compares it with the running pool's.
-        self._wanted = (settings["MAX_WORKERS"], settings["MAX_QUEUE"], settings["ON_FULL"])
+        # ``HOOKPIPE["THREAD_POOL"]``, normalised, read once: a submission only compares
+        # it with the running pool's.
+        self._wanted = pool_key(settings)
 
     def submit(
         self, handler: HandlerImplementation, subject: Any, content: bytes, request_id: str
