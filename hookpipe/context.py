@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger("hookpipe")
 
 GetResponse = Callable[[HttpRequest], Any]
+#: Called with the final response and whether the request succeeded; returns a response
+#: to answer with instead, or ``None``.
+OutcomeCallback = Callable[[HttpResponseBase, bool], "HttpResponseBase | None"]
 AsyncGetResponse = Callable[[HttpRequest], Awaitable[Any]]
 
 
@@ -92,6 +95,16 @@ class RequestContext:
     _request_id: str | None = field(default=None, repr=False)
     #: What :meth:`add_finished_callback` collected; ``None`` until it is first called.
     finished: list[Callable[[HttpRequest], object]] | None = None
+    #: What became of each handler that took the request, by handler name (see
+    #: :meth:`job`); ``None`` until a handler takes it.
+    jobs: dict[str, str] | None = None
+    #: True once something in the pipeline raised (the view, a hook, a responder, a
+    #: tween), also when an ``on_error`` hook then answered: such a request does not
+    #: count as a success for the jobs that wait for its outcome.
+    raised: bool = False
+    #: Work that waits for the request's outcome (a task handler's job is stored only
+    #: when the request succeeds): see :meth:`when_answered`.
+    _waiting: list[OutcomeCallback] | None = field(default=None, repr=False)
 
     @property
     def request_id(self) -> str:
@@ -117,6 +130,57 @@ class RequestContext:
         if self.finished is None:
             self.finished = []
         self.finished.append(fn)
+
+    def job(self, handler_name: str) -> str | None:
+        """What became of handler ``handler_name``'s job for this request, ``None`` when
+        it did not take the request.
+
+        ``"inline"`` (it ran in the request's thread), ``"pool"`` (given to the thread
+        pool), ``"pending"`` (a task job, stored once the response succeeds: final
+        status below 400, nothing raised), ``"refused"`` (too large to store: the
+        request is answered 413), or ``"switched_off"`` for a handler an operator
+        switched off. After the response: ``"stored"``, ``"not_stored"`` (the request
+        failed), ``"failed"`` (the backend could not store it) or ``"fell_back"`` (run in
+        the pool instead). A view that answers 202 for a ``"pending"`` job keeps the
+        promise: if storing then fails, the sender gets a 503 instead.
+        """
+        if handler_name in self.pipeline.switched_off:
+            return "switched_off"
+        return None if self.jobs is None else self.jobs.get(handler_name)
+
+    def set_job(self, handler_name: str, outcome: str) -> None:
+        if self.jobs is None:
+            self.jobs = {}
+        self.jobs[handler_name] = outcome
+
+    def when_answered(self, fn: OutcomeCallback) -> None:
+        """Call ``fn(response, succeeded)`` once the pipeline has the final response,
+        after every tween, hook and the view (so after their transactions closed),
+        before the response leaves hookpipe's middleware. A response ``fn`` returns
+        replaces it."""
+        if self._waiting is None:
+            self._waiting = []
+        self._waiting.append(fn)
+
+    def answered(self, response: HttpResponseBase) -> HttpResponseBase:
+        """Run what waits for the outcome (see :meth:`when_answered`); sync code only,
+        since storing a job is I/O."""
+        waiting, self._waiting = self._waiting, None
+        succeeded = response.status_code < 400 and not self.raised
+        for fn in waiting or ():
+            replacement = fn(response, succeeded)
+            if replacement is not None:
+                response.close()
+                response = replacement
+                succeeded = False
+        return response
+
+
+def mark_raised(request: HttpRequest) -> None:
+    """Something in the pipeline raised while ``request`` was served."""
+    ctx = getattr(request, "hookpipe", None)
+    if isinstance(ctx, RequestContext):
+        ctx.raised = True
 
 
 def context_of(request: HttpRequest) -> RequestContext:

@@ -50,7 +50,7 @@ LEVELS = ("queued", "running")
 #: Keys of a process's pool state exposed as gauges.
 POOL = ("workers", "running", "queue_depth", "max_workers", "max_queue")
 #: A task handler's task counters (its ``"task"`` → ``"counters"``) that only grow.
-TASK_MONOTONIC = ("enqueued", "enqueue_failed", "fell_back", "too_large")
+TASK_MONOTONIC = ("enqueued", "not_stored", "enqueue_failed", "fell_back", "too_large")
 
 
 class FleetCollector:
@@ -92,16 +92,11 @@ class FleetCollector:
         tasks = {
             key: CounterMetricFamily(
                 f"hookpipe_task_{key}",
-                f"Task handler counter {key!r} (jobs given to the task backend)",
+                f"Task handler counter {key!r}",
                 labels=["plugin", "host", "pid"],
             )
             for key in TASK_MONOTONIC
         }
-        waiting = GaugeMetricFamily(
-            "hookpipe_task_on_commit",
-            "Task handler jobs waiting for their transaction to commit",
-            labels=["plugin", "host", "pid"],
-        )
         histograms = HistogramMetricFamily(
             "hookpipe_plugin_duration_seconds",
             "Time spent in a plugin, per call (METRICS['DURATIONS']); a tween's includes "
@@ -122,8 +117,6 @@ class FleetCollector:
                 for key in TASK_MONOTONIC:
                     if isinstance(task.get(key), int):
                         tasks[key].add_metric([name, *where], task[key])
-                if isinstance(task.get("on_commit"), int):
-                    waiting.add_metric([name, *where], task["on_commit"])
                 kind = "handler" if "submitted" in values else "responder"
                 for key in MONOTONIC:
                     if isinstance(values.get(key), int):
@@ -142,7 +135,6 @@ class FleetCollector:
         yield from counters.values()
         yield from (jobs, durations, pool, up, histograms)
         yield from tasks.values()
-        yield waiting
         yield from task_backend_gauges()
 
 

@@ -10,6 +10,7 @@ from asgiref.sync import async_to_sync, iscoroutinefunction, markcoroutinefuncti
 from django.http import HttpRequest, HttpResponseBase
 
 from . import hooks, mode
+from .context import mark_raised
 from .pipeline.process import serve_async, serve_sync
 
 
@@ -62,6 +63,7 @@ class HookpipeMiddleware(metaclass=_AsksForItsMode):
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> Any:
         """The view raised: ``on_error`` hooks may answer (Django calls this sync)."""
+        mark_raised(request)
         return hooks.process_exception(request, exception)
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:

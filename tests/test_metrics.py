@@ -70,14 +70,15 @@ def test_without_the_extra_the_view_says_so(monkeypatch: pytest.MonkeyPatch) -> 
 
 @override_settings(HOOKPIPE=PIPELINE)
 def test_task_counters_of_each_process() -> None:
-    task = {"enqueued": 5, "on_commit": 1, "enqueue_failed": 2, "fell_back": 1, "too_large": 0}
+    task = {"enqueued": 5, "not_stored": 1, "enqueue_failed": 2, "fell_back": 1, "too_large": 0}
     put(13, time.time(), {"audit": {"submitted": 0, "task": task}})
     body = Client().get("/metrics/").content.decode()
     assert 'hookpipe_task_enqueued_total{host="other",pid="13",plugin="audit"} 5.0' in body
     assert 'hookpipe_task_enqueue_failed_total{host="other",pid="13",plugin="audit"} 2.0' in body
     assert 'hookpipe_task_fell_back_total{host="other",pid="13",plugin="audit"} 1.0' in body
     assert 'hookpipe_task_too_large_total{host="other",pid="13",plugin="audit"} 0.0' in body
-    assert 'hookpipe_task_on_commit{host="other",pid="13",plugin="audit"} 1.0' in body
+    assert 'hookpipe_task_not_stored_total{host="other",pid="13",plugin="audit"} 1.0' in body
+    assert "hookpipe_task_on_commit" not in body  # a gauge no rollback could bring down
 
 
 @pytest.mark.django_db(transaction=True)
@@ -95,7 +96,7 @@ def test_the_database_backend_s_tasks_by_status_and_stale() -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
     for _ in range(3):
-        Client().post("/webhooks/in", b"x", content_type="a/b")
+        Client().post("/webhooks/accept", b"x", content_type="a/b")
     first = DBTaskResult.objects.order_by("pk").first()
     assert first is not None
     long_ago = timezone.now() - datetime.timedelta(seconds=60)

@@ -59,7 +59,7 @@ def work(queue: Any) -> None:
 
 
 def deliver(queue: Any) -> Any:
-    Client().post("/webhooks/in", b"payload", content_type="a/b")
+    Client().post("/webhooks/accept", b"payload", content_type="a/b")
     [job_id] = queue.get_job_ids()
     return queue.fetch_job(job_id)
 
@@ -84,7 +84,7 @@ def test_a_task_handler_job_is_stored_on_redis_with_retries_and_runs(queue: Any)
     assert runner.counters().snapshot("task-recorder")["enqueued"] == 1
     work(queue)
     [(request, content, _)] = tp.SEEN["task-recorder"]
-    assert request.path == "/webhooks/in"
+    assert request.path == "/webhooks/accept"
     assert content == b"payload"
     assert job.get_status(refresh=True) == "finished"
 

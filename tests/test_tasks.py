@@ -114,11 +114,12 @@ def task_handlers(*entries: Any, **extra: Any) -> Any:
 @pytest.mark.django_db(transaction=True)
 @task_handlers("TaskRecorder", PLUGINS={"task-recorder": {"TOKEN": "s3cret"}})
 def test_a_task_handler_runs_with_the_snapshot_and_its_own_config(fetch: Fetch) -> None:
-    response = fetch("/webhooks/in?x=1", method="post", data=b"\x01\x02", content_type="a/b")
-    assert response.status_code == 404  # no view: Django carries on as usual
+    response = fetch("/webhooks/accept?x=1", method="post", data=b"\x01\x02", content_type="a/b")
+    assert response.status_code == 202
     [(request, content, token)] = tp.SEEN["task-recorder"]
     assert isinstance(request, RequestSnapshot)
-    assert (request.method, request.full_path, content) == ("POST", "/webhooks/in?x=1", b"\x01\x02")
+    assert (request.method, request.full_path) == ("POST", "/webhooks/accept?x=1")
+    assert content == b"\x01\x02"
     assert request.headers["Content-Type"] == "a/b"
     assert len(request.request_id) == 32
     assert token == "s3cret"  # resolved by the worker, not carried in the task
@@ -128,7 +129,7 @@ def test_a_task_handler_runs_with_the_snapshot_and_its_own_config(fetch: Fetch) 
 @pytest.mark.django_db(transaction=True)
 @task_handlers({"class": P + "Recorder", "runner": "task"})
 def test_a_settings_entry_makes_a_pool_handler_a_task(fetch: Fetch) -> None:
-    fetch("/webhooks/in", method="post", data=b"x", content_type="text/plain")
+    fetch("/webhooks/accept", method="post", data=b"x", content_type="text/plain")
     [(request, _, thread)] = tp.SEEN["recorder"]
     assert isinstance(request, RequestSnapshot)
     assert not thread.startswith("hookpipe-handler")  # not the pool: the immediate backend
@@ -140,8 +141,8 @@ def test_a_settings_entry_makes_a_pool_handler_a_task(fetch: Fetch) -> None:
 def test_a_failing_task_is_logged_with_the_handler_name(
     fetch: Fetch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    response = fetch("/webhooks/in", method="post", data=b"x", content_type="text/plain")
-    assert response.status_code == 404
+    response = fetch("/webhooks/accept", method="post", data=b"x", content_type="text/plain")
+    assert response.status_code == 202
     assert "handler 'failing-task' raised RuntimeError: the task handler broke" in caplog.text
 
 
@@ -169,7 +170,7 @@ def broken_backend() -> Any:
 def test_when_enqueueing_fails_the_default_policy_answers_503(
     fetch: Fetch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    response = fetch("/webhooks/in", method="post", data=b"x", content_type="a/b")
+    response = fetch("/webhooks/accept", method="post", data=b"x", content_type="a/b")
     assert response.status_code == 503
     assert response["Retry-After"] == str(runner.RETRY_AFTER)
     counts = runner.counters().snapshot("task-recorder")
@@ -182,8 +183,8 @@ def test_when_enqueueing_fails_the_default_policy_answers_503(
     {"class": P + "TaskRecorder", "backend": "gone"}, TASK_RUNNER={"ON_ENQUEUE_ERROR": "pool"}
 )
 def test_when_enqueueing_fails_the_pool_policy_runs_it_here(fetch: Fetch) -> None:
-    response = fetch("/webhooks/in", method="post", data=b"x", content_type="a/b")
-    assert response.status_code == 404
+    response = fetch("/webhooks/accept", method="post", data=b"x", content_type="a/b")
+    assert response.status_code == 202
     assert tp.DONE["task-recorder"].wait(5.0)
     counts = runner.counters().snapshot("task-recorder")
     assert (counts["enqueue_failed"], counts["fell_back"]) == (1, 1)
@@ -197,8 +198,7 @@ def test_inside_a_transaction_the_job_is_stored_on_commit() -> None:
     from django_tasks_db.models import DBTaskResult
 
     with transaction.atomic():
-        Client().post("/webhooks/in", b"x", content_type="a/b")
-        assert runner.counters().snapshot("task-recorder")["on_commit"] == 1
+        Client().post("/webhooks/accept", b"x", content_type="a/b")
         assert not DBTaskResult.objects.exists()
     [stored] = DBTaskResult.objects.all()
     assert stored.task_path == job.TASK_PATH == f"{job.__name__}.run_handler"
@@ -208,7 +208,7 @@ def test_inside_a_transaction_the_job_is_stored_on_commit() -> None:
     assert "TOKEN" not in json.dumps(stored.args_kwargs)  # no subconfig travels
     assert RequestSnapshot.from_wire(form).content == b"x"
     with transaction.atomic():
-        Client().post("/webhooks/in", b"y", content_type="a/b")
+        Client().post("/webhooks/accept", b"y", content_type="a/b")
         transaction.set_rollback(True)
     assert DBTaskResult.objects.count() == 1  # rolled back: never enqueued
 
@@ -234,7 +234,7 @@ def test_stale_running_tasks_are_made_ready_again() -> None:
     from django_tasks_db.models import DBTaskResult
 
     for _ in range(3):
-        Client().post("/webhooks/in", b"x", content_type="a/b")
+        Client().post("/webhooks/accept", b"x", content_type="a/b")
     old, fresh, done = DBTaskResult.objects.all()
     long_ago = timezone.now() - datetime.timedelta(seconds=60)
     for result, status, started in (
@@ -262,7 +262,7 @@ def test_stale_running_tasks_are_made_ready_again() -> None:
 def test_the_command_shows_runner_backend_queue_and_counts() -> None:
     from django.test import Client
 
-    Client().post("/webhooks/in", b"x", content_type="a/b")
+    Client().post("/webhooks/accept", b"x", content_type="a/b")
     out = StringIO()
     call_command("hookpipe", "--json", stdout=out)
     [handler] = json.loads(out.getvalue())["handlers"]
@@ -327,7 +327,7 @@ def test_the_admin_page_shows_runner_backend_queue_and_the_backends_view(
 ) -> None:
     from django.test import Client
 
-    Client().post("/webhooks/in", b"x", content_type="a/b")
+    Client().post("/webhooks/accept", b"x", content_type="a/b")
     admin = Client()
     admin.force_login(django_user_model.objects.create_superuser("ops", "", "pw"))
     html = admin.get("/admin/hookpipe/pipeline/").content.decode()

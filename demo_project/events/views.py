@@ -6,17 +6,28 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from hookpipe import context_of
+
 
 @csrf_exempt  # webhooks come from other systems, with no CSRF cookie
 @require_POST
 def webhook(request: HttpRequest, source: str) -> JsonResponse:
-    """Answer at once; the ``webhook-store`` handler stores the event in the background.
+    """Answer ``202`` only when the ``webhook-store`` handler took the delivery.
 
-    The answer is the same whether or not the handler took the delivery (a wrong token,
-    an unknown source): the sender learns nothing about the checks. The request id lets
-    you find the event in the admin, and the handler's log lines.
+    As a task (the demo's default), its job is then stored as the response leaves;
+    should storing fail, hookpipe answers 503 instead, so a 202 always means stored.
+    A delivery it did not take (a wrong token) gets a 403. While an operator has the
+    handler switched off, or a full pool refused its job, a 503 with ``Retry-After``
+    asks the sender to deliver it again later. The request id lets you find the event
+    in the admin, and the handler's log lines.
     """
-    return JsonResponse(
-        {"accepted": True, "source": source, "request_id": request.hookpipe.request_id},  # type: ignore[attr-defined]
-        status=202,
-    )
+    ctx = context_of(request)
+    job = ctx.job("webhook-store")
+    body = {"source": source, "request_id": ctx.request_id, "job": job}
+    if job in ("pending", "pool", "inline"):  # a task job, or the pool when so configured
+        return JsonResponse({"accepted": True, **body}, status=202)
+    if job in ("switched_off", "rejected"):  # switched off, or the pool was full
+        response = JsonResponse({"accepted": False, **body}, status=503)
+        response["Retry-After"] = "60"
+        return response
+    return JsonResponse({"accepted": False, **body}, status=403)

@@ -26,6 +26,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
 from django.http import Http404, HttpResponseBase
 
+from ..context import mark_raised
 from ..failsafe import NotAResponse, django_response
 from .api import State
 from .compiled import HookMethod, Program
@@ -220,6 +221,7 @@ def paired(state: State) -> Program:
 
 def on_error_sync(state: State, exc: Exception) -> HttpResponseBase | None:
     state.exception = exc
+    mark_raised(state.request)
     program = reached(state, state._list.on_error)
     if program.all_sync:
         for method in program.methods:
@@ -243,6 +245,7 @@ def on_error_sync(state: State, exc: Exception) -> HttpResponseBase | None:
 
 async def on_error_async(state: State, exc: Exception) -> HttpResponseBase | None:
     state.exception = exc
+    mark_raised(state.request)
     program = reached(state, state._list.on_error)
     i, n = 0, len(program.methods)
     while i < n:

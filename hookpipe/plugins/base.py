@@ -87,6 +87,10 @@ class HandlerImplementation(Plugin):
     TASK_BACKEND: ClassVar[str] = "default"
     TASK_QUEUE_NAME: ClassVar[str] = "default"
     TASK_PRIORITY: ClassVar[int] = 0
+    #: For ``RUNNER = "task"``: ``"success"`` stores the job only when the request
+    #: succeeds (final status below 400, nothing raised, its transaction committed);
+    #: ``"any"`` stores it whatever the response.
+    TASK_STORE_ON: ClassVar[str] = "success"
 
     def handle(self, request: Any, content: bytes) -> None:
         """Do the work. ``request`` is a :class:`RequestSnapshot` (or, with

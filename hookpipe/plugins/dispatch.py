@@ -265,7 +265,7 @@ class PluginRuntime:
                 if snapshot is None:  # one snapshot per request, shared by the handlers
                     snapshot = PendingSnapshot(request, content, rid)
                 subject = snapshot
-            refused = runner.submit(handler, subject, content, rid)
+            refused = runner.submit(handler, subject, content, request.hookpipe)  # type: ignore[attr-defined]
             if refused is not None:
                 return refused
         return None

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from django.http import HttpResponse
 
+    from ..context import RequestContext
     from ..plugins.base import HandlerImplementation
 
 
@@ -32,10 +33,11 @@ class Runner(Protocol):
         ``HttpRequest``."""
 
     def submit(
-        self, handler: HandlerImplementation, subject: Any, content: bytes, request_id: str
+        self, handler: HandlerImplementation, subject: Any, content: bytes, context: RequestContext
     ) -> HttpResponse | None:
-        """Run (or arrange to run) ``handler.handle(subject, content)``; never raises what
-        the handler raises: that is logged with the handler's name and counted.
+        """Run (or arrange to run) ``handler.handle(subject, content)`` and say so in
+        ``context`` (:meth:`~hookpipe.RequestContext.job`); never raises what the
+        handler raises: that is logged with the handler's name and counted.
 
         ``None``, or a response the request is answered with instead because the job was
         refused (the task runner's 413 and 503: the job was not stored)."""

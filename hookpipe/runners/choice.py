@@ -1,8 +1,8 @@
 """Where a handler runs: ``inline``, ``pool`` or ``task``, decided once per build.
 
 A handler class says it with ``RUNNER`` (and, for ``"task"``, ``TASK_BACKEND``,
-``TASK_QUEUE_NAME``, ``TASK_PRIORITY``); a ``HOOKPIPE["HANDLERS"]`` entry written as a
-dict overrides any of them for that project::
+``TASK_QUEUE_NAME``, ``TASK_PRIORITY``, ``TASK_STORE_ON``); a ``HOOKPIPE["HANDLERS"]``
+entry written as a dict overrides any of them for that project::
 
     "HANDLERS": [
         "myapp.plugins.Audit",
@@ -26,7 +26,11 @@ RunnerName = Literal["inline", "pool", "task"]
 RUNNERS: Final[tuple[RunnerName, ...]] = ("inline", "pool", "task")
 
 #: The keys of a ``HANDLERS`` entry written as a dict.
-ENTRY_KEYS: Final = ("class", "runner", "backend", "queue_name", "priority")
+ENTRY_KEYS: Final = ("class", "runner", "backend", "queue_name", "priority", "store_on")
+
+#: When a task handler's job is stored: ``"success"`` (the request's final status is
+#: below 400 and nothing raised) or ``"any"`` outcome.
+STORE_ON: Final = ("success", "any")
 
 # Check id, written once here; docs/checks.rst describes it.
 BAD_RUNNER: Final = "hookpipe.E050"
@@ -43,6 +47,7 @@ class RunnerChoice:
     backend: str = "default"
     queue_name: str = "default"
     priority: int = 0
+    store_on: str = "success"
 
 
 def entry_class_path(raw: Any) -> Any:
@@ -104,6 +109,18 @@ def choose(
                 id=BAD_RUNNER,
             )
         )
+    store_on = overrides.get("store_on", getattr(cls, "TASK_STORE_ON", "success"))
+    if store_on not in STORE_ON:
+        problems.append(
+            checks.Error(
+                f"{where}: store_on must be one of "
+                + ", ".join(map(repr, STORE_ON))
+                + f", not {store_on!r}.",
+                hint='"success": stored only when the request succeeds (status below 400); '
+                '"any": stored whatever the response.',
+                id=BAD_RUNNER,
+            )
+        )
     if len(problems) > before:
         return None
-    return RunnerChoice(runner, values["backend"], values["queue_name"], priority)
+    return RunnerChoice(runner, values["backend"], values["queue_name"], priority, store_on)

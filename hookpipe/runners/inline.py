@@ -10,6 +10,7 @@ from .jobs import run_inline
 from .process_pool import counters
 
 if TYPE_CHECKING:
+    from ..context import RequestContext
     from ..plugins.base import HandlerImplementation
 
 
@@ -20,10 +21,11 @@ class InlineRunner:
     wants_snapshot: Final = False
 
     def submit(
-        self, handler: HandlerImplementation, subject: Any, content: bytes, request_id: str
+        self, handler: HandlerImplementation, subject: Any, content: bytes, context: RequestContext
     ) -> None:
+        context.set_job(handler.name, self.kind)
         job = functools.partial(handler.handle, subject, content)
-        run_inline(handler.name, job, counters(), request_id=request_id)
+        run_inline(handler.name, job, counters(), request_id=context.request_id)
 
     def describe(self) -> dict[str, Any]:
         return {"runner": self.kind}

@@ -23,6 +23,7 @@ from .counters import Counters
 from .pool import HandlerPool
 
 if TYPE_CHECKING:
+    from ..context import RequestContext
     from ..plugins.base import HandlerImplementation
     from ..plugins.snapshot import PendingSnapshot, RequestSnapshot
 
@@ -194,10 +195,11 @@ class PoolRunner:
         self._wanted = pool_key(settings)
 
     def submit(
-        self, handler: HandlerImplementation, subject: Any, content: bytes, request_id: str
+        self, handler: HandlerImplementation, subject: Any, content: bytes, context: RequestContext
     ) -> None:
         job = functools.partial(_handle_snapshot, handler.handle, subject, content)
-        pool_for(self._wanted).submit(handler.name, job, request_id=request_id)
+        taken = pool_for(self._wanted).submit(handler.name, job, request_id=context.request_id)
+        context.set_job(handler.name, "rejected" if taken == "rejected" else self.kind)
 
     def describe(self) -> dict[str, Any]:
         return {"runner": self.kind}

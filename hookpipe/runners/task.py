@@ -1,22 +1,26 @@
-"""The ``task`` runner: a handler's job stored on a Django Tasks backend before the
-response leaves.
+"""The ``task`` runner: a handler's job stored on a Django Tasks backend once the
+request's outcome is known.
 
-For each matching request :meth:`TaskRunner.submit`:
+For each matching request :meth:`TaskRunner.submit` turns the snapshot into its JSON
+form; one over ``MAX_SNAPSHOT_BYTES`` is refused: counted (``too_large``), logged, and
+the request answered 413, so the sender knows it was not stored. Otherwise the job
+waits for the request's outcome (:meth:`~hookpipe.RequestContext.when_answered`), and
+:meth:`TaskRunner._settle` then:
 
-1. turns the snapshot into its JSON form (:mod:`hookpipe.plugins.wire`); one over
-   ``MAX_SNAPSHOT_BYTES`` is refused: counted (``too_large``), logged, and the request
-   answered 413, so the sender knows it was not stored;
+1. stores nothing when the request failed (final status 400 or more, or something
+   raised): the writes that went with it were rolled back (``ATOMIC_REQUESTS``,
+   ``TransactionHook`` and atomic tweens have all closed by then); a handler with
+   ``store_on = "any"`` is stored whatever the outcome;
 2. enqueues :data:`hookpipe.worker.run_handler` with the handler's name, its class
-   and the snapshot, on the handler's backend, queue and priority. Inside a transaction
-   (``ATOMIC_REQUESTS``, ``TransactionHook``, an ``atomic`` tween) it is enqueued on
-   commit instead, so a worker never sees a job whose transaction rolled back;
+   and the snapshot, on the handler's backend, queue and priority; inside a transaction
+   opened above hookpipe's middleware, on that transaction's commit;
 3. when the backend cannot store it (database or broker down), ``ON_ENQUEUE_ERROR``
    decides, logged and counted (``enqueue_failed``): ``"503"`` answers 503 with
-   ``Retry-After`` so that the sender retries, ``"pool"`` runs the job in this
+   ``Retry-After`` instead of the view's response, ``"pool"`` runs the job in this
    process's thread pool instead (``fell_back``: not durable, but not refused). After a
-   commit a 503 is no longer possible: ``"503"`` then raises, and the request ends in
-   a 500, which a sender retries too.
+   commit nothing can be answered or raised any more: the failure is logged and counted.
 
+What became of the job is in ``request.hookpipe`` (:meth:`~hookpipe.RequestContext.job`).
 The counters are this process's (forked children start from zero).
 """
 
@@ -32,7 +36,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Final
 
 from django.db import transaction
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBase
 from django.utils.module_loading import import_string
 
 from .choice import RunnerChoice
@@ -41,6 +45,7 @@ from .task_backends import backend_class_path
 from .task_recovery import TASK_PATH, backend_view
 
 if TYPE_CHECKING:
+    from ..context import RequestContext
     from ..plugins.base import HandlerImplementation
     from ..plugins.snapshot import RequestSnapshot
 
@@ -68,15 +73,11 @@ def dumps(snapshot: RequestSnapshot, limit: int) -> tuple[dict[str, Any], int]:
     return form, size
 
 
-class EnqueueFailed(RuntimeError):
-    """The backend did not store a handler's job after the transaction committed."""
-
-
 @dataclass
 class _Counts:
     enqueued: int = 0
-    #: waiting for their transaction to commit
-    on_commit: int = 0
+    #: not stored because the request failed (final status 400 or more, or an error)
+    not_stored: int = 0
     enqueue_failed: int = 0
     fell_back: int = 0
     too_large: int = 0
@@ -135,6 +136,8 @@ class TaskRunner:
         self._thread_pool = thread_pool
         self._class_path = f"{type(handler).__module__}.{type(handler).__qualname__}"
         self._task: Any = None
+        #: False: the job is stored only when the request succeeds (DESIGN.md).
+        self.store_any_outcome = choice.store_on == "any"
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -150,16 +153,18 @@ class TaskRunner:
         }
 
     def submit(
-        self, handler: HandlerImplementation, subject: Any, content: bytes, request_id: str
+        self, handler: HandlerImplementation, subject: Any, content: bytes, context: RequestContext
     ) -> HttpResponse | None:
-        """Store the job (or arrange for it on commit); a response means: answer the
-        request with it instead (413 or 503), the job was not stored."""
+        """Take the job for storing once the request's outcome is known (see
+        :meth:`_settle`); a response means: answer the request with it instead (413),
+        the job will not be stored."""
         snapshot: RequestSnapshot = subject.get()  # a PendingSnapshot: made here, now
         name = self.handler.name
         try:
             payload, _ = dumps(snapshot, self.limit)
         except SnapshotTooLarge as exc:
             _counters.add(name, "too_large")
+            context.set_job(name, "refused")
             logger.warning(
                 "hookpipe: handler %r job refused: %s bytes "
                 "(HOOKPIPE['TASK_RUNNER']['MAX_SNAPSHOT_BYTES']); answered 413 (request %s)",
@@ -174,20 +179,49 @@ class TaskRunner:
                 status=413,
                 content_type="text/plain; charset=utf-8",
             )
+        context.set_job(name, "pending")
         args = (name, self._class_path, payload)
-        if transaction.get_connection().in_atomic_block:
-            _counters.add(name, "on_commit")
-            transaction.on_commit(functools.partial(self._after_commit, snapshot, args))
+        context.when_answered(functools.partial(self._settle, context, snapshot, args))
+        return None
+
+    def _settle(
+        self,
+        context: RequestContext,
+        snapshot: RequestSnapshot,
+        args: tuple[Any, ...],
+        response: HttpResponseBase,
+        succeeded: bool,
+    ) -> HttpResponse | None:
+        """The request has its final response, and every transaction the pipeline
+        opened (``ATOMIC_REQUESTS``, ``TransactionHook``, an atomic tween) is closed.
+
+        A request that failed stores nothing (unless the handler asks for any outcome),
+        since the writes that went with it were rolled back. Inside a transaction
+        opened above hookpipe, the job is stored when that one commits."""
+        name = self.handler.name
+        if not succeeded and not self.store_any_outcome:
+            _counters.add(name, "not_stored")
+            context.set_job(name, "not_stored")
             return None
-        return self._enqueue(snapshot, args, committed=False)
+        if transaction.get_connection().in_atomic_block:
+            context.set_job(name, "on_commit")
+            transaction.on_commit(
+                functools.partial(self._after_commit, snapshot, args), robust=True
+            )
+            return None
+        outcome, answer = self._enqueue(snapshot, args, committed=False)
+        context.set_job(name, outcome)
+        return answer
 
     def _after_commit(self, snapshot: RequestSnapshot, args: tuple[Any, ...]) -> None:
-        _counters.add(self.handler.name, "on_commit", -1)
+        # Django runs this after the commit, where nothing may raise any more: a
+        # failure is logged and counted by _failed, never raised.
         self._enqueue(snapshot, args, committed=True)
 
     def _enqueue(
         self, snapshot: RequestSnapshot, args: tuple[Any, ...], *, committed: bool
-    ) -> HttpResponse | None:
+    ) -> tuple[str, HttpResponse | None]:
+        """Store the job: ``("stored", None)``, else what :meth:`_failed` made of it."""
         name = self.handler.name
         try:
             if self._task is None:
@@ -201,17 +235,19 @@ class TaskRunner:
         except Exception as exc:
             return self._failed(snapshot, exc, committed)
         _counters.add(name, "enqueued")
-        return None
+        return "stored", None
 
     def _failed(
         self, snapshot: RequestSnapshot, exc: Exception, committed: bool
-    ) -> HttpResponse | None:
+    ) -> tuple[str, HttpResponse | None]:
+        """The backend did not store the job: ``("fell_back", None)`` when it runs in the
+        pool instead, else ``("failed", 503)``, or no answer after a commit."""
         name = self.handler.name
         rid = snapshot.request_id
         _counters.add(name, "enqueue_failed")
         action = {
             "pool": "running it in this process's pool instead",
-            "503": "raising (after commit)" if committed else "answering 503",
+            "503": "lost: the transaction had committed" if committed else "answering 503",
         }[self.on_error]
         logger.error(
             "hookpipe: handler %r job could not be stored on task backend %r: %s: %s; "
@@ -233,12 +269,9 @@ class TaskRunner:
                 functools.partial(self.handler.handle, snapshot, snapshot.content),
                 request_id=rid,
             )
-            return None
+            return "fell_back", None
         if committed:
-            raise EnqueueFailed(
-                f"handler {name!r}: the task backend {self.choice.backend!r} did not store "
-                f"the job: {type(exc).__name__}: {exc}"
-            ) from exc
+            return "failed", None  # logged and counted above; nothing raises after a commit
         response = HttpResponse(
             f"Service unavailable: the job for handler {name!r} could not be stored; "
             "retry later.\n",
@@ -246,4 +279,4 @@ class TaskRunner:
             content_type="text/plain; charset=utf-8",
         )
         response["Retry-After"] = str(RETRY_AFTER)
-        return response
+        return "failed", response

@@ -90,6 +90,24 @@ class TaskRecorder(HandlerImplementation):
         DONE[self.name].set()
 
 
+class DeliveryChecker(HandlerImplementation):
+    """A task on the database backend that reads the row the view wrote with its job:
+    records whether the worker found it."""
+
+    name = "delivery-checker"
+    RUNNER = "task"
+    TASK_BACKEND = "db"
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return wants(request, "/webhooks/store")
+
+    def handle(self, request: Any, content: bytes) -> None:
+        from .models import Delivery
+
+        key = request.headers["X-Key"]
+        SEEN[self.name].append((key, Delivery.objects.filter(key=key).exists()))
+
+
 class FailingTask(HandlerImplementation):
     name = "failing-task"
     RUNNER = "task"

@@ -12,4 +12,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("metrics/", metrics_view),
     path("hooks/", include("tests.testapp.hook_urls")),
+    path("webhooks/accept", views.accept_webhook),
+    path("webhooks/store", views.store_delivery),
 ]

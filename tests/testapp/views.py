@@ -4,6 +4,10 @@ import asyncio
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from hookpipe import context_of
+
+from .models import Delivery
+
 
 def index(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"trace_in": request.META.get("trace_in", [])})
@@ -16,3 +20,18 @@ async def async_index(request: HttpRequest) -> HttpResponse:
 
 def broken(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("view failed")
+
+
+def accept_webhook(request: HttpRequest) -> HttpResponse:
+    """What a webhook view does: 202 when a handler's job will be stored, with what
+    ``request.hookpipe`` says of each handler's job."""
+    return JsonResponse({"jobs": context_of(request).jobs or {}}, status=202)
+
+
+def store_delivery(request: HttpRequest) -> HttpResponse:
+    """Writes the delivery's row, then raises when asked to (``?fail=1``): under a
+    transaction the row is rolled back, and the job that went with it must be too."""
+    Delivery.objects.create(key=request.headers["X-Key"])
+    if request.GET.get("fail"):
+        raise RuntimeError("the view failed after writing")
+    return JsonResponse({"jobs": context_of(request).jobs or {}}, status=202)
