@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "hookpipe",
+    "hookpipe.fleet",
     "django_tasks_db",
     "demo_project.pages",
     "demo_project.events",

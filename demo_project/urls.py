@@ -8,7 +8,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.urls import URLPattern, URLResolver, include, path, re_path
 from django.views.static import serve
 
-from hookpipe.metrics import metrics_view
+from hookpipe.fleet import metrics_view
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("demo_project.pages.urls")),

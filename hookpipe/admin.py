@@ -12,6 +12,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 import django
+from django.apps import apps
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
@@ -24,14 +25,19 @@ from .introspection.data import inspect_pipeline
 from .introspection.display import PluginView, flatten, global_hooks, kind_label, plugin_view
 from .models import Pipeline
 from .pipeline.plan import plan
-from .switches import apply as switch_apply
-from .switches import store as switch_store
-from .switches import watch as switch_watch
 
 if TYPE_CHECKING:
     _ModelAdmin = admin.ModelAdmin[Pipeline]
 else:  # ModelAdmin cannot be subscripted at run time
     _ModelAdmin = admin.ModelAdmin
+
+
+def _bad_request(message: str) -> HttpResponse:
+    """A 400 whose message may echo what the user sent: plain text, and marked so that
+    no browser sniffs it into HTML (as Django's default ``text/html`` would render it)."""
+    response = HttpResponseBadRequest(message + "\n", content_type="text/plain; charset=utf-8")
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 class PipelineAdmin(_ModelAdmin):
@@ -59,32 +65,36 @@ class PipelineAdmin(_ModelAdmin):
         ]
 
     def has_switch_permission(self, request: HttpRequest) -> bool:
-        """May switch plugins on and off: ``hookpipe.change_pipeline``."""
-        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+        """May switch plugins on and off: the fleet app is installed (it keeps the
+        switches) and the user has ``hookpipe.change_pipeline``."""
+        return apps.is_installed("hookpipe.fleet") and request.user.has_perm(
+            f"{self.opts.app_label}.change_{self.opts.model_name}"
+        )
 
     def switch_view(self, request: HttpRequest) -> HttpResponse:
         """POST ``name`` and ``action`` (``disable`` or ``enable``): store the switch, log
         it as an admin ``LogEntry``, and go back to the page."""
         if not self.has_switch_permission(request):
             raise PermissionDenied
+        # The fleet's modules define its models: importable only with the app installed.
+        from .fleet import store, switchable, watch
+
         name = request.POST.get("name", "")
         action = request.POST.get("action", "")
         if action not in ("disable", "enable"):
-            return HttpResponseBadRequest("action must be 'disable' or 'enable'.\n")
+            return _bad_request("action must be 'disable' or 'enable'.")
         built_plan = plan(conf.get_config())
-        known = switch_apply.switchable(built_plan)
+        known = switchable.switchable(built_plan)
         if name not in known:
-            return HttpResponseBadRequest(f"No configured plugin is named {name!r}.\n")
+            return _bad_request(f"No configured plugin is named {name!r}.")
         if name in built_plan.config.switches["LOCKED"]:
-            return HttpResponseBadRequest(
-                f'{name!r} is locked on (HOOKPIPE["SWITCHES"]["LOCKED"]).\n'
-            )
+            return _bad_request(f'{name!r} is locked on (HOOKPIPE["SWITCHES"]["LOCKED"]).')
         user = request.user.get_username()
-        row, changed = switch_store.set_enabled(name, action == "enable", user)
+        row, changed = store.set_enabled(name, action == "enable", user, via="admin")
         if changed:
             message = f"{'Enabled' if row.enabled else 'Disabled'} the {known[name]} {name!r}."
             self.log_change(request, row, message)  # type: ignore[arg-type]
-            switch_watch.expire()  # this process applies it at once; the others soon
+            watch.expire()  # this process applies it at once; the others soon
             every = built_plan.config.switches["CHECK_EVERY"]
             self.message_user(
                 request,

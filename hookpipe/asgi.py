@@ -39,7 +39,7 @@ import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from .cluster import publish as cluster_publish
+from .pipeline import process
 from .runners import process_pool
 
 logger = logging.getLogger("hookpipe")
@@ -91,9 +91,9 @@ async def lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             try:
                 await asyncio.to_thread(drain)
-                # The process's last record for the fleet (hookpipe.cluster): the server
-                # may end it without running Python's exit hooks.
-                await asyncio.to_thread(cluster_publish.publish_final)
+                # The process's last record for the fleet, with the fleet app: the
+                # server may end it without running Python's exit hooks.
+                await asyncio.to_thread(process.exiting)
             except Exception as exc:  # the server reports it; the process still stops
                 logger.exception("hookpipe: draining the thread pool failed")
                 await send({"type": "lifespan.shutdown.failed", "message": repr(exc)})

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,41 +30,13 @@ OutcomeCallback = Callable[[HttpResponseBase, bool], "HttpResponseBase | None"]
 AsyncGetResponse = Callable[[HttpRequest], Awaitable[Any]]
 
 
-#: OS randomness read ahead per thread, 16 bytes per id: ``os.urandom`` is a system call
-#: that cost 25 µs per id on a small VM, and a handler's job needs an id per request.
-_ENTROPY_BATCH = 4096
-
-
-class _Entropy(threading.local):
-    data = b""
-    used = 0
-
-
-_entropy = _Entropy()
-
-
-def _forget_entropy() -> None:
-    # A forked child must not hand out the ids its parent read ahead.
-    global _entropy
-    _entropy = _Entropy()
-
-
-os.register_at_fork(after_in_child=_forget_entropy)
-
-
 def new_request_id() -> str:
-    """A fresh request id: 32 hex digits of OS randomness (``os.urandom``).
+    """A fresh request id: 32 hex digits of OS randomness.
 
     Unique across processes and threads without coordination, and not guessable, so an
-    id that reaches a client or a log cannot be predicted by someone else. The bytes
-    are read a few kilobytes at a time, per thread, and never reused.
+    id that reaches a client or a log cannot be predicted by someone else.
     """
-    mine = _entropy
-    if mine.used >= len(mine.data):
-        mine.data, mine.used = os.urandom(_ENTROPY_BATCH), 0
-    start = mine.used
-    mine.used = start + 16
-    return mine.data[start : start + 16].hex()
+    return os.urandom(16).hex()
 
 
 def request_id(request: HttpRequest) -> str:

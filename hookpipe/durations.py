@@ -9,7 +9,7 @@ branch for it (a handler job pays one attribute test, in its own thread).
 
 Each series is a histogram the Prometheus way: a count per upper bound (``le``),
 cumulative when read, a sum and a count. Every process uses the same bounds
-(:data:`BUCKETS`), so the records the processes publish (:mod:`hookpipe.cluster`) add
+(:data:`BUCKETS`), so the records the processes publish (:mod:`hookpipe.fleet`) add
 up bucket by bucket into the fleet's histogram, which percentiles cannot do.
 
 What a series times (``kind``, ``plugin``, ``phase``):
@@ -26,7 +26,6 @@ What a series times (``kind``, ``plugin``, ``phase``):
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from bisect import bisect_left
@@ -60,14 +59,19 @@ LE: Final = (*(repr(b) for b in BUCKETS), "+Inf")
 MARK: Final = "__hookpipe_timed__"
 
 
+#: Durations a series keeps unfolded at most (see :class:`Histogram`).
+FOLD_AT: Final = 4096
+
+
 class Histogram:
     """One series: a count per bucket, a sum and a count.
 
     A request only appends its duration to ``pending`` (one C call, atomic, no lock:
     a lock and the bucket search cost a request three times as much); the durations are
     put into their buckets when the series is read (:meth:`snapshot`), which the
-    cluster publisher does every ``PUBLISH_EVERY`` seconds. So between two reads a
-    process holds every duration it measured, about 32 bytes each.
+    fleet's publisher does every ``PUBLISH_EVERY`` seconds, or by the request that
+    finds :data:`FOLD_AT` of them waiting, so that a process nobody reads holds at most
+    that many per series.
     """
 
     __slots__ = ("_counts", "_lock", "_sum", "pending")
@@ -79,7 +83,13 @@ class Histogram:
         self._sum = 0.0
 
     def observe(self, seconds: float) -> None:
-        self.pending.append(seconds)
+        pending = self.pending
+        pending.append(seconds)
+        if len(pending) >= FOLD_AT and self._lock.acquire(blocking=False):
+            try:
+                self._fold()
+            finally:
+                self._lock.release()
 
     def _fold(self) -> None:
         pending = self.pending
@@ -212,11 +222,9 @@ def is_timed(fn: Any) -> bool:
     return hasattr(fn, MARK)
 
 
-def _after_fork_in_child() -> None:
-    # A new process counts from zero, like its counters; a new store rather than a
-    # cleared one, whose lock another thread of the parent may have held at the fork.
+def forget_after_fork() -> None:
+    """A new process counts from zero, like its counters (the process's fork handler
+    calls this): a new store rather than a cleared one, whose lock another thread of
+    the parent may have held at the fork."""
     global _store
     _store = Durations()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)

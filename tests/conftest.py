@@ -14,8 +14,7 @@ from asgiref.sync import async_to_sync
 from django.http import HttpResponseBase
 from django.test import AsyncClient, Client
 
-from hookpipe.cluster import publish
-from hookpipe.switches import watch
+from hookpipe.fleet import publish, watch
 from tests.testapp import tweens
 
 Fetch = Callable[..., HttpResponseBase]

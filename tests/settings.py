@@ -18,6 +18,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "hookpipe",
+    "hookpipe.fleet",
     "tests.testapp",
     "django_tasks_db",
     "django_rq",

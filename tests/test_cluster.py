@@ -15,8 +15,8 @@ from django.core.management import call_command
 from django.test import Client, override_settings
 
 from hookpipe import conf
-from hookpipe.cluster import fleet, publish
-from hookpipe.switches import watch
+from hookpipe.fleet import publish, watch
+from hookpipe.fleet import read as fleet
 from tests.conftest import Fetch
 
 P = "tests.testapp.plugins."

@@ -18,12 +18,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hookpipe import conf, durations
 from hookpipe.checks import check_hookpipe
-from hookpipe.cluster import fleet, publish
+from hookpipe.fleet import publish, watch
+from hookpipe.fleet import read as fleet
 from hookpipe.ordering import MAIN
 from hookpipe.pipeline import get_pipeline
 from hookpipe.pipeline.main import main_hooked_sync, main_sync
 from hookpipe.runners import process_pool
-from hookpipe.switches import watch
 from tests.conftest import Fetch
 from tests.test_cluster import FAST, put, wait_for
 from tests.test_responders import aread, read
@@ -264,9 +264,12 @@ def test_no_observation_is_lost_while_another_thread_reads() -> None:
     assert reads[0] > 1
 
 
-def test_without_the_cluster_publisher_nothing_is_timed() -> None:
-    # Nobody would read (and fold) the series: no timers rather than a growing list.
-    with override_settings(HOOKPIPE={"METRICS": ON, "CLUSTER": {"ENABLED": False}}):
-        pipeline = get_pipeline()
-        assert pipeline.timer is None
-        assert pipeline.top.call_sync is main_sync
+def test_a_series_nobody_reads_stays_bounded() -> None:
+    # Without the fleet's publisher nothing reads (and folds) the series: the requests
+    # fold it themselves, so memory stays bounded and nothing is lost.
+    histogram = durations.Histogram()
+    n = durations.FOLD_AT * 3 + 5
+    for _ in range(n):
+        histogram.observe(0.001)
+        assert len(histogram.pending) < durations.FOLD_AT
+    assert histogram.snapshot()["count"] == n

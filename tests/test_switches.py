@@ -16,8 +16,8 @@ from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from django.test import Client, override_settings
 
-from hookpipe.models import PluginSwitch
-from hookpipe.switches import store, watch
+from hookpipe.fleet import store, watch
+from hookpipe.fleet.models import PluginSwitch
 from tests.conftest import Fetch
 from tests.testapp import hooks as th
 from tests.testapp import plugins as tp
@@ -52,7 +52,7 @@ def switches_live() -> Iterator[None]:
 
 
 def switch(name: str, enabled: bool) -> None:
-    store.set_enabled(name, enabled, "tests")
+    store.set_enabled(name, enabled, "tests", via="command")
     watch.expire()  # as if CHECK_EVERY had passed
 
 
@@ -109,7 +109,7 @@ def test_no_query_per_request_until_check_every_has_passed(
     fetch: Fetch, django_assert_num_queries: Any
 ) -> None:
     fetch("/")  # builds the pipeline and reads the switches once
-    store.set_enabled("inner", False, "tests")
+    store.set_enabled("inner", False, "tests", via="command")
     with django_assert_num_queries(0):
         for _ in range(5):
             # Not yet seen: this process reads the table again only after 60 s.
@@ -299,7 +299,7 @@ def test_an_unreadable_table_keeps_the_last_set_and_warns_once(
     assert len(warnings) == 1
     assert "(ConnectionError: database down); keeping ['inner']" in warnings[0].getMessage()
     monkeypatch.undo()
-    store.set_enabled("inner", True, "tests")
+    store.set_enabled("inner", True, "tests", via="command")
     watch.expire()
     assert fetch("/")[TRACE] == "inner,outer"
     assert any("can be read again" in r.getMessage() for r in caplog.records)

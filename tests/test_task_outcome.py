@@ -30,7 +30,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def _fresh() -> Iterator[None]:
     tp.reset()
-    runner.reset_for_tests()
+    runner.reset_counters()
     yield
     executor.shutdown(5.0)
     executor.reset_for_tests()

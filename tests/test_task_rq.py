@@ -42,7 +42,7 @@ def queue() -> Iterator[Any]:
 
     tp.reset()
     executor.reset_for_tests()
-    runner.reset_for_tests()
+    runner.reset_counters()
     with override_settings(TASKS=RQ_TASKS, HOOKPIPE={"HANDLERS": [HANDLER]}):
         q = django_rq.get_queue(QUEUE, job_class=Job)
         q.empty()

@@ -36,7 +36,7 @@ P = "tests.testapp.plugins."
 def _fresh() -> Iterator[None]:
     tp.reset()
     executor.reset_for_tests()
-    runner.reset_for_tests()
+    runner.reset_counters()
     yield
     executor.shutdown(5.0)
     executor.reset_for_tests()

@@ -18,19 +18,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from .. import conf
-from ..cluster import fleet as cluster_fleet
 from ..hooks import REDACTED as VIEWER_REDACTED
 from ..hooks import SECRET_NAME, hook_label
 from ..hooks import view_hooks as hooks_of_view
 from ..pipeline.plan import plan
 from ..pipeline.process import get_pipeline
 from ..routes import walk_urlconf
-from ..switches import apply as switch_apply
-from ..switches.listing import listing as switch_listing
 
 #: Keys of a plugin's dict that hold per-process live state. The command leaves them
 #: out of its text (its own process has served no request); the admin page shows them.
@@ -71,10 +69,14 @@ def inspect_pipeline() -> Inspection:
     except ImproperlyConfigured as exc:  # a tween factory raised
         return Inspection(None, (checks.Error(str(exc)),))
     data = plain(pipeline.describe())
-    # Runtime switches and the fleet (hookpipe.switches, hookpipe.cluster).
-    switch_apply.annotate(data, full_plan, pipeline.switched_off)
-    data["switches"] = plain(switch_listing(full_plan, pipeline))
-    data["cluster"] = plain(cluster_fleet.read(full_plan.config.cluster))
+    if apps.is_installed("hookpipe.fleet"):
+        # Runtime switches and the fleet's records. Imported here: the fleet's modules
+        # reach its models, which exist only when the app is installed.
+        from ..fleet import listing, read, switchable
+
+        switchable.annotate(data, full_plan, pipeline.switched_off)
+        data["switches"] = plain(listing.listing(full_plan, pipeline))
+        data["cluster"] = plain(read.read(full_plan.config.cluster))
     data.setdefault("thread_pool", plain(pipeline.config.thread_pool))
     for key in ("handlers", "responders"):
         data[key] = [redact_plugin(item) for item in data.get(key) or []]

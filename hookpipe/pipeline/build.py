@@ -70,8 +70,8 @@ class Pipeline:
     """The built chain for one configuration. Use :func:`get_pipeline` to get one."""
 
     def __init__(self, built_plan: Plan, switched_off: frozenset[str] = frozenset()) -> None:
-        #: The plugins left out by runtime switches (hookpipe.switches); ``built_plan``
-        #: is already without them.
+        #: The plugins an operator switched off (hookpipe.fleet); ``built_plan`` is
+        #: already without them.
         self.switched_off = switched_off
         # Warnings (an unknown RequestViewerHook item) are reported by the checks but
         # do not stop the build.
@@ -86,10 +86,7 @@ class Pipeline:
         self.registry = Registry(self.config)
         #: This process's duration series when ``METRICS["DURATIONS"]`` is on, else None:
         #: then nothing below is wrapped in a timer (see hookpipe.durations).
-        #: Only with the cluster publisher on: it is what reads (and folds) the series.
-        timed = self.config.metrics["DURATIONS"] and self.config.cluster["ENABLED"]
-        self.timer = durations.store() if timed else None
-        durations.store().handlers = self.timer is not None
+        self.timer = durations.store() if self.config.metrics["DURATIONS"] else None
         # Global hooks: instantiated once per build, sorted once (hookpipe.hooks). A
         # constructor that raises is a build failure, retried like a factory's.
         try:

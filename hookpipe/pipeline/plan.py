@@ -7,6 +7,7 @@ check message, so that the system checks (:mod:`hookpipe.checks`) and the build
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 from dataclasses import dataclass
@@ -36,6 +37,21 @@ class Plan:
     hooks: tuple[HookSpec, ...] = ()
     #: ``HANDLERS`` then ``RESPONDERS``, imported, checked and configured (subconfig).
     plugins: tuple[PluginSpec, ...] = ()
+
+    def without(self, off: frozenset[str]) -> Plan:
+        """This plan less the plugins named in ``off`` (switched off by an operator).
+
+        They are taken out after the tweens are ordered, so a tween left out leaves
+        the others where the hints put them; a hook, handler or responder left out is
+        built by no one, as if it were not configured."""
+        if not off:
+            return self
+        return dataclasses.replace(
+            self,
+            tweens=tuple(t for t in self.tweens if t.name not in off),
+            hooks=tuple(h for h in self.hooks if h.path not in off),
+            plugins=tuple(p for p in self.plugins if p.name not in off),
+        )
 
 
 def plan(config: conf.Config) -> Plan:

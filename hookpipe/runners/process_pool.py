@@ -5,7 +5,7 @@ One pool per process, created on the first handler job (so ``gunicorn --preload`
 starts no thread in the master) from ``HOOKPIPE["THREAD_POOL"]``.
 
 Fork safety: a child process never uses its parent's pool (whose threads do not exist
-in the child); ``os.register_at_fork`` drops it, and the counters, in the child."""
+in the child): the process's fork handler calls :func:`forget_after_fork`."""
 
 from __future__ import annotations
 
@@ -150,8 +150,9 @@ def _register_exit_hook() -> None:
     call_at_exit(_at_exit)
 
 
-def _after_fork_in_child() -> None:
-    """In a forked child: forget the parent's pools, locks and counters."""
+def forget_after_fork() -> None:
+    """In a forked child (from the process's fork handler, :mod:`hookpipe.pipeline.process`):
+    forget the parent's pools, locks and counters."""
     global _lock, _pool, _retired, _counters, _shut_down, _drainer
     _drainer = ""  # the child's server sets it up again, if it drains
     _lock = threading.Lock()
@@ -159,9 +160,6 @@ def _after_fork_in_child() -> None:
     _retired = []
     _counters = Counters()
     _shut_down = False
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def reset_for_tests(pools: Iterable[HandlerPool] = ()) -> None:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -108,12 +107,10 @@ def counters() -> TaskCounters:
     return _counters
 
 
-def reset_for_tests() -> None:
+def reset_counters() -> None:
+    """Start counting from zero (a forked child; tests)."""
     global _counters
     _counters = TaskCounters()
-
-
-os.register_at_fork(after_in_child=reset_for_tests)
 
 
 class TaskRunner:

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from hookpipe.metrics import metrics_view
+from hookpipe.fleet import metrics_view
 
 from . import views
 

@@ -13,12 +13,12 @@ import os
 import socket
 from typing import Any
 
+from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from hookpipe import conf
 from hookpipe.introspection import inspect_pipeline, render_text
 from hookpipe.pipeline.plan import plan
-from hookpipe.switches import apply as switch_apply
 
 
 class Command(BaseCommand):
@@ -97,10 +97,16 @@ class Command(BaseCommand):
             self.stdout.write(render_text(inspection.data), ending="")
 
     def _switch(self, name: str, enabled: bool) -> None:
-        from hookpipe.switches import store, watch
+        if not apps.is_installed("hookpipe.fleet"):
+            raise CommandError(
+                'Runtime switches need the fleet app: add "hookpipe.fleet" to INSTALLED_APPS '
+                "and run migrate."
+            )
+        # The fleet's modules define its models: importable only with the app installed.
+        from hookpipe.fleet import store, switchable, watch
 
         built_plan = plan(conf.get_config())
-        known = switch_apply.switchable(built_plan)
+        known = switchable.switchable(built_plan)
         if name not in known:
             names = ", ".join(sorted(known)) or "none"
             raise CommandError(f"No configured plugin is named {name!r}. Plugins: {names}.")
@@ -109,7 +115,7 @@ class Command(BaseCommand):
                 f'{name!r} cannot be switched: it is in HOOKPIPE["SWITCHES"]["LOCKED"].'
             )
         who = f"{_user()}@{socket.gethostname()} (manage.py hookpipe)"
-        _row, changed = store.set_enabled(name, enabled, who)
+        _row, changed = store.set_enabled(name, enabled, who, via="command")
         state = "enabled" if enabled else "disabled"
         if not changed:
             self.stdout.write(f"{known[name]} {name!r} is already {state}; nothing changed.")

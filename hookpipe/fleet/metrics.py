@@ -4,11 +4,11 @@ Install the extra (``pip install hookpipe[prometheus]``) and add the view to the
 project's URLconf, behind whatever protects your other internal endpoints::
 
     from django.contrib.admin.views.decorators import staff_member_required
-    from hookpipe.metrics import metrics_view
+    from hookpipe.fleet import metrics_view
 
     urlpatterns += [path("internal/hookpipe-metrics", metrics_view)]
 
-The metrics are read from the cluster state in the shared cache (:mod:`hookpipe.cluster`),
+The metrics are read from the cluster state in the shared cache (:mod:`hookpipe.fleet`),
 not from counters of the process that happens to answer the scrape: every worker gives
 the same answer, so they are right under gunicorn with any number of workers, with or
 without ``PROMETHEUS_MULTIPROC_DIR`` (which hookpipe's metrics neither need nor use), and
@@ -28,8 +28,8 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
-from . import conf
-from .cluster import fleet
+from .. import conf
+from . import read as fleet
 
 logger = logging.getLogger("hookpipe")
 
@@ -54,7 +54,7 @@ TASK_MONOTONIC = ("enqueued", "not_stored", "enqueue_failed", "fell_back", "too_
 
 
 class FleetCollector:
-    """A prometheus_client collector over :func:`hookpipe.cluster.fleet.read`."""
+    """A prometheus_client collector over :func:`hookpipe.fleet.read.read`."""
 
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import (
@@ -143,7 +143,7 @@ def task_backend_gauges() -> Iterator[Any]:
     (one query per backend and gauge): not per process, the table is the fleet's."""
     from prometheus_client.core import GaugeMetricFamily
 
-    from .runners import task_backends, task_recovery
+    from ..runners import task_backends, task_recovery
 
     if not task_backends.available():
         return

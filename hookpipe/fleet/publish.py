@@ -162,7 +162,7 @@ def stop() -> None:
     _stop.clear()
 
 
-def _after_fork_in_child() -> None:
+def forget_after_fork() -> None:
     """A new process: no publisher thread (it did not survive the fork), a new start."""
     global _lock, _thread, _stop, _started_at, _settings, _exit_hook_registered
     _lock = threading.Lock()
@@ -171,6 +171,3 @@ def _after_fork_in_child() -> None:
     _stop = threading.Event()
     _started_at = time.time()
     _exit_hook_registered = False
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,7 +1,7 @@
 """The switch table: read the disabled names, switch a plugin, say who did and when.
 
 Every function here touches the database; the request path never calls them directly
-(see :mod:`hookpipe.switches.watch` for the throttled read).
+(see :mod:`hookpipe.fleet.watch` for the throttled read).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import PluginSwitch
+from .models import PluginSwitch, SwitchChange
 
 
 @dataclass(frozen=True)
@@ -38,11 +38,12 @@ def states() -> dict[str, SwitchState]:
     }
 
 
-def set_enabled(name: str, enabled: bool, changed_by: str) -> tuple[PluginSwitch, bool]:
-    """Switch ``name`` on or off; returns the row and whether anything changed.
+def set_enabled(name: str, enabled: bool, changed_by: str, via: str) -> tuple[PluginSwitch, bool]:
+    """Switch ``name`` on or off (``via`` ``"admin"`` or ``"command"``); returns the row
+    and whether anything changed, which is then kept in the history (:class:`SwitchChange`).
 
     Switching a plugin to the state it is in changes nothing and records nothing, so a
-    double submit of the admin form writes one log entry, not two.
+    double submit of the admin form writes one history entry, not two.
     """
     with transaction.atomic():
         row = PluginSwitch.objects.select_for_update().filter(name=name).first()
@@ -57,4 +58,11 @@ def set_enabled(name: str, enabled: bool, changed_by: str) -> tuple[PluginSwitch
         row.changed_by = changed_by[:255]
         row.changed_at = timezone.now()
         row.save()
+        SwitchChange.objects.create(
+            name=name,
+            enabled=enabled,
+            changed_by=row.changed_by,
+            changed_at=row.changed_at,
+            via=via,
+        )
     return row, True

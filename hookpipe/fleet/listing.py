@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from . import apply
+from . import switchable
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
@@ -26,7 +26,7 @@ def listing(built_plan: Plan, pipeline: Pipeline) -> dict[str, Any]:
         error = f"{type(exc).__name__}: {exc}"
     locked = set(built_plan.config.switches["LOCKED"])
     plugins = []
-    for name, kind in apply.switchable(built_plan).items():
+    for name, kind in switchable.switchable(built_plan).items():
         state = states.get(name)
         plugins.append(
             {

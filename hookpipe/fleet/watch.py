@@ -1,11 +1,11 @@
 """The throttled check: how every process learns of a switch without a query per request.
 
-The pipeline compares :data:`next_at` with :func:`time.monotonic` on each request (one
-float comparison). Only when that time has come does it call :func:`poll`, which reads
-the switch table (one query), at most once per ``HOOKPIPE["SWITCHES"]["CHECK_EVERY"]``
-seconds per process, whichever thread gets there first; other threads carry on with the
-pipeline they have. When the set of disabled names differs from the one the pipeline was
-built with, :func:`poll` says so and the pipeline is rebuilt without those plugins.
+The process asks :func:`due` on each request (one float comparison). Only when that
+time has come does it call :func:`poll`, which reads the switch table (one query), at
+most once per ``HOOKPIPE["SWITCHES"]["CHECK_EVERY"]`` seconds per process, whichever
+thread gets there first; other threads carry on with the pipeline they have. When the
+set of disabled names differs from the one the pipeline was built with, the process
+rebuilds it without those plugins.
 
 So a switch reaches a process that serves requests within ``CHECK_EVERY`` seconds (plus
 the time its next request takes to arrive); an idle process applies it on its next
@@ -28,6 +28,11 @@ next_at: float = 0.0
 _disabled: frozenset[str] = frozenset()
 _lock = threading.Lock()
 _failing = False
+
+
+def due() -> bool:
+    """Whether the next :func:`poll` is due (asked on every request: one comparison)."""
+    return time.monotonic() >= next_at
 
 
 def disabled() -> frozenset[str]:
@@ -100,12 +105,9 @@ def reset() -> None:
     _lock = threading.Lock()
 
 
-def _after_fork_in_child() -> None:
+def forget_after_fork() -> None:
     # A new worker polls on its first request. It keeps the set it inherited, which is
     # the one any pipeline it inherited was built with.
     global next_at, _lock
     next_at = 0.0
     _lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)

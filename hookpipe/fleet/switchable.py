@@ -11,7 +11,6 @@ responders by ``name``. A name in ``HOOKPIPE["SWITCHES"]["LOCKED"]`` is never ta
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -34,18 +33,6 @@ def switchable(built_plan: Plan) -> dict[str, str]:
 def effective(disabled: Iterable[str], locked: Iterable[str]) -> frozenset[str]:
     """The names actually taken out: disabled and not locked."""
     return frozenset(disabled) - frozenset(locked)
-
-
-def without(built_plan: Plan, off: frozenset[str]) -> Plan:
-    """``built_plan`` less the plugins named in ``off``."""
-    if not off:
-        return built_plan
-    return dataclasses.replace(
-        built_plan,
-        tweens=tuple(t for t in built_plan.tweens if t.name not in off),
-        hooks=tuple(h for h in built_plan.hooks if h.path not in off),
-        plugins=tuple(p for p in built_plan.plugins if p.name not in off),
-    )
 
 
 def annotate(data: dict[str, Any], built_plan: Plan, off: frozenset[str]) -> None:

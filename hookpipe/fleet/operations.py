@@ -1,0 +1,68 @@
+"""What the fleet app plugs into a serving process (:class:`hookpipe.pipeline.process.Operations`).
+
+On a request whose time has come (at most once per ``SWITCHES["CHECK_EVERY"]``
+seconds, :mod:`.watch`), the request's thread reads the switch table and makes sure
+this process publishes its record (:mod:`.publish`); the pipeline is rebuilt when the
+set of plugins switched off changed. Without this app in ``INSTALLED_APPS`` none of
+it happens: the core does no I/O of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import conf, durations
+from ..pipeline import process
+from ..runners import process_pool
+from . import publish, watch
+
+
+class FleetOperations:
+    """Switches and published records for one process (see the module's docstring)."""
+
+    def due(self) -> bool:
+        return watch.due()
+
+    def refresh(self) -> None:
+        watch.poll(conf.get_config().switches["CHECK_EVERY"])
+
+    def serving(self) -> None:
+        publish.ensure_started(conf.get_config().cluster, published_state)
+
+    def switched_off(self, config: conf.Config) -> frozenset[str]:
+        """Disabled and not locked."""
+        return watch.disabled() - frozenset(config.switches["LOCKED"])
+
+    def forked(self) -> None:
+        watch.forget_after_fork()
+        publish.forget_after_fork()
+
+    def exiting(self) -> None:
+        publish.publish_final()
+
+
+def published_state() -> dict[str, Any]:
+    """What the publisher sends of this process (its own thread calls this)."""
+    built = process.current_pipeline()
+    plugins: dict[str, Any] = {}
+    if built is not None and built.plugins is not None:
+        described = built.plugins.describe()
+        for kind in ("handlers", "responders"):
+            for item in described[kind]:
+                counters = dict(item["counters"])
+                task = item.get("task")
+                if isinstance(task, dict) and isinstance(task.get("counters"), dict):
+                    counters["task"] = task["counters"]  # a handler run as a task
+                plugins[item["name"]] = {"kind": kind[:-1], "counters": counters}
+    # A responder switched off keeps its counts in the fleet's totals.
+    for name, values in process.PROCESS.kept_counts(set(plugins)).items():
+        plugins[name] = {"kind": "responder", "counters": values}
+    pool = process_pool.current_pool()
+    return {
+        "switched_off": sorted(built.switched_off) if built is not None else [],
+        "plugins": plugins,
+        "pool": pool.state() if pool is not None else None,
+        # METRICS["DURATIONS"]'s histograms (empty when off): buckets add up across the
+        # fleet, as counters do.
+        "durations": durations.store().snapshot(),
+    }
