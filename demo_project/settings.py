@@ -32,6 +32,7 @@ machine and nowhere else:
 ``DEMO_RQ_TIMEOUT``    ``300``: RQ's job timeout in seconds (``rq`` only)
 ``DEMO_RQ_QUEUE``      ``default``: the RQ queue of ``webhook-store`` (``rq`` only)
 ``DEMO_DURATIONS``     ``true``: ``HOOKPIPE["METRICS"]["DURATIONS"]``
+``DEMO_METRICS_TOKEN`` unset: ``HOOKPIPE["METRICS"]["BEARER_TOKEN"]``
 =====================  =====================================================
 
 The demo's plugins read their own settings from ``HOOKPIPE_<NAME>_<KEY>`` variables
@@ -277,7 +278,12 @@ HOOKPIPE = {
     "CLUSTER": {"PUBLISH_EVERY": env.float("DEMO_PUBLISH_EVERY", default=5.0)},
     # Duration histograms of every plugin for /internal/metrics/ (opt in: each request
     # pays for the timers; see docs/fleet.rst).
-    "METRICS": {"DURATIONS": env.bool("DEMO_DURATIONS", default=True)},
+    # A scraper reads /internal/metrics/ with "Authorization: Bearer <DEMO_METRICS_TOKEN>"
+    # (unset: only users with the Pipeline page's permission may).
+    "METRICS": {
+        "DURATIONS": env.bool("DEMO_DURATIONS", default=True),
+        "BEARER_TOKEN": env.str("DEMO_METRICS_TOKEN", default=""),
+    },
 }
 
 LOGGING = {

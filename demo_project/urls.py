@@ -4,7 +4,6 @@ import re
 
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.admin.views.decorators import staff_member_required
 from django.urls import URLPattern, URLResolver, include, path, re_path
 from django.views.static import serve
 
@@ -14,9 +13,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("demo_project.pages.urls")),
     path("", include("demo_project.events.urls")),
     path("admin/", admin.site.urls),
-    # The fleet's Prometheus metrics, for staff only here; a scraper that cannot log in
-    # is let through by the network instead (see docs/fleet.rst).
-    path("internal/metrics/", staff_member_required(metrics_view)),
+    # The fleet's Prometheus metrics: for users with the Pipeline page's permission, and
+    # for a scraper with METRICS["BEARER_TOKEN"] (DEMO_METRICS_TOKEN; docs/fleet.rst).
+    path("internal/metrics/", metrics_view),
 ]
 
 if settings.DEMO_SERVE_STATIC:

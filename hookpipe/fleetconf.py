@@ -39,6 +39,9 @@ CLUSTER_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "DROP_AFTER": 60.0,
         # Prefix of every cache key hookpipe writes.
         "KEY_PREFIX": "hookpipe:cluster",
+        # Processes the fleet can list at once: one cache key (a slot) each, and a read
+        # fetches them all in one get_many.
+        "MAX_PROCESSES": 256,
     }
 )
 
@@ -47,6 +50,9 @@ METRICS_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         # True: the pipeline is built with each tween, hook, responder and MAIN timed,
         # and handler jobs' durations are kept in buckets too (hookpipe.durations).
         "DURATIONS": False,
+        # A scraper that cannot log in sends "Authorization: Bearer <token>"; empty: only
+        # users with hookpipe.view_pipeline (the Pipeline page's permission) may read.
+        "BEARER_TOKEN": "",
     }
 )
 
@@ -75,6 +81,15 @@ def cluster(raw: Any, error: Error) -> Mapping[str, Any]:
     values = _merge("CLUSTER", raw, CLUSTER_DEFAULTS, error)
     for key in ("PUBLISH_EVERY", "STALE_AFTER", "DROP_AFTER"):
         _positive("CLUSTER", key, values, error)
+    slots = values["MAX_PROCESSES"]
+    if isinstance(slots, bool) or not isinstance(slots, int) or not 1 <= slots <= 10_000:
+        error(
+            "value",
+            f'HOOKPIPE["CLUSTER"]["MAX_PROCESSES"] must be an integer from 1 to 10000, '
+            f"not {slots!r}.",
+            None,
+        )
+        values["MAX_PROCESSES"] = CLUSTER_DEFAULTS["MAX_PROCESSES"]
     for key in ("CACHE", "KEY_PREFIX"):
         if not isinstance(values[key], str) or not values[key]:
             error(
@@ -109,6 +124,14 @@ def metrics(raw: Any, error: Error) -> Mapping[str, Any]:
             "Timing every plugin is opt in: DURATIONS = True.",
         )
         values["DURATIONS"] = False
+    if not isinstance(values["BEARER_TOKEN"], str):
+        error(
+            "value",
+            'HOOKPIPE["METRICS"]["BEARER_TOKEN"] must be a string, not '
+            f"{type_name(values['BEARER_TOKEN'])}.",
+            "Read it from the environment, e.g. env.str('METRICS_TOKEN', default='').",
+        )
+        values["BEARER_TOKEN"] = ""
     return MappingProxyType(values)
 
 

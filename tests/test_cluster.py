@@ -38,8 +38,6 @@ def settings() -> Any:
 
 def put(pid: int, seen: float, counters: dict[str, Any], host: str = "other", **extra: Any) -> None:
     """A record as another process would have written it."""
-    s = settings()
-    key = publish.process_key(s, host, pid)
     record = {
         "version": publish.VERSION,
         "host": host,
@@ -52,9 +50,8 @@ def put(pid: int, seen: float, counters: dict[str, Any], host: str = "other", **
         **extra,
     }
     cache = caches["default"]
-    cache.set(key, record)
-    index = cache.get(publish.index_key(s)) or {}
-    cache.set(publish.index_key(s), {**index, key: seen})
+    # As its publisher would: the first free slot.
+    assert any(cache.add(key, record) for key in publish.slot_keys(settings()))
 
 
 def wait_for(predicate: Any, timeout: float = 5.0) -> Any:
@@ -144,7 +141,7 @@ def test_disabled_cluster_publishes_nothing(fetch: Fetch) -> None:
     fetch("/stream/sync")
     time.sleep(0.2)
     assert publish._thread is None
-    assert caches["default"].get(publish.index_key(settings())) is None
+    assert caches["default"].get_many(publish.slot_keys(settings())) == {}
 
 
 @override_settings(HOOKPIPE=PIPELINE)

@@ -26,12 +26,13 @@ from hookpipe.pipeline.main import main_hooked_sync, main_sync
 from hookpipe.runners import process_pool
 from tests.conftest import Fetch
 from tests.test_cluster import FAST, put, wait_for
+from tests.test_metrics import SCRAPER
 from tests.test_responders import aread, read
 from tests.testapp import plugins as tp
 
 P = "tests.testapp."
 SLEEP = 0.03  # the tween's; its bucket is le=0.05, and nothing falls at or under 0.025
-ON = {"DURATIONS": True}
+ON = {"DURATIONS": True, "BEARER_TOKEN": "scraper"}
 
 
 def timed_pipeline(tween: str = "sleeping", **extra: Any) -> dict[str, Any]:
@@ -207,7 +208,7 @@ def test_the_view_exposes_the_fleet_s_histograms_parsed_by_prometheus(fetch: Fet
         assert totals["count"] == 7
         assert totals["buckets"]["0.025"] == 5  # the other process's, none of ours
         assert totals["buckets"]["1.0"] == 7
-        body = Client().get("/metrics/").content.decode()
+        body = Client().get("/metrics/", headers=SCRAPER).content.decode()
     families = {f.name: f for f in text_string_to_metric_families(body)}
     histogram = families["hookpipe_plugin_duration_seconds"]
     assert histogram.type == "histogram"

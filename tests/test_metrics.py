@@ -11,7 +11,12 @@ import pytest
 from django.core.cache import caches
 from django.test import Client, override_settings
 
-from tests.test_cluster import PIPELINE, put
+from tests.test_cluster import PIPELINE as FLEET_PIPELINE
+from tests.test_cluster import put
+
+#: A scraper's credentials, as HOOKPIPE["METRICS"]["BEARER_TOKEN"] expects them.
+SCRAPER = {"Authorization": "Bearer scraper"}
+PIPELINE = {**FLEET_PIPELINE, "METRICS": {"BEARER_TOKEN": "scraper"}}
 
 pytestmark = pytest.mark.urls("tests.testapp.urls")
 
@@ -35,7 +40,7 @@ def test_counters_gauges_and_quantiles_per_process() -> None:
         "duration_ms": {"p50": 1.5, "p95": 7.0, "max": 9.0, "window": 2},
     }
     put(12, now, {"recorder": job}, pool={"workers": 2, "running": 0, "queue_depth": 1})
-    response = Client().get("/metrics/")
+    response = Client().get("/metrics/", headers=SCRAPER)
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain; version=")
     body = response.content.decode()
@@ -63,7 +68,7 @@ def test_counters_gauges_and_quantiles_per_process() -> None:
 @override_settings(HOOKPIPE=PIPELINE)
 def test_without_the_extra_the_view_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "prometheus_client", None)
-    response = Client().get("/metrics/")
+    response = Client().get("/metrics/", headers=SCRAPER)
     assert response.status_code == 501
     assert b"pip install hookpipe[prometheus]" in response.content
 
@@ -72,7 +77,7 @@ def test_without_the_extra_the_view_says_so(monkeypatch: pytest.MonkeyPatch) -> 
 def test_task_counters_of_each_process() -> None:
     task = {"enqueued": 5, "not_stored": 1, "enqueue_failed": 2, "fell_back": 1, "too_large": 0}
     put(13, time.time(), {"audit": {"submitted": 0, "task": task}})
-    body = Client().get("/metrics/").content.decode()
+    body = Client().get("/metrics/", headers=SCRAPER).content.decode()
     assert 'hookpipe_task_enqueued_total{host="other",pid="13",plugin="audit"} 5.0' in body
     assert 'hookpipe_task_enqueue_failed_total{host="other",pid="13",plugin="audit"} 2.0' in body
     assert 'hookpipe_task_fell_back_total{host="other",pid="13",plugin="audit"} 1.0' in body
@@ -86,6 +91,7 @@ def test_task_counters_of_each_process() -> None:
     HOOKPIPE={
         "HANDLERS": [{"class": "tests.testapp.plugins.TaskRecorder", "backend": "db"}],
         "TASK_RUNNER": {"STALE_AFTER": 30},
+        "METRICS": {"BEARER_TOKEN": "scraper"},
     }
 )
 def test_the_database_backend_s_tasks_by_status_and_stale() -> None:
@@ -101,7 +107,7 @@ def test_the_database_backend_s_tasks_by_status_and_stale() -> None:
     assert first is not None
     long_ago = timezone.now() - datetime.timedelta(seconds=60)
     DBTaskResult.objects.filter(pk=first.pk).update(status="RUNNING", started_at=long_ago)
-    body = Client().get("/metrics/").content.decode()
+    body = Client().get("/metrics/", headers=SCRAPER).content.decode()
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(body)

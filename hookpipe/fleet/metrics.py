@@ -1,12 +1,15 @@
 """Prometheus metrics of the fleet, from the records the processes already publish.
 
 Install the extra (``pip install hookpipe[prometheus]``) and add the view to the
-project's URLconf, behind whatever protects your other internal endpoints::
+project's URLconf::
 
-    from django.contrib.admin.views.decorators import staff_member_required
     from hookpipe.fleet import metrics_view
 
     urlpatterns += [path("internal/hookpipe-metrics", metrics_view)]
+
+It answers a user with the Pipeline page's permission (``hookpipe.view_pipeline``) and a
+scraper that sends ``Authorization: Bearer <token>`` with ``METRICS["BEARER_TOKEN"]``;
+anyone else gets a 403.
 
 The metrics are read from the cluster state in the shared cache (:mod:`hookpipe.fleet`),
 not from counters of the process that happens to answer the scrape: every worker gives
@@ -22,6 +25,7 @@ project's default registry. See ``docs/fleet.rst``.
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -138,6 +142,15 @@ class FleetCollector:
         yield from task_backend_gauges()
 
 
+def _may_read(request: HttpRequest) -> bool:
+    token = conf.get_config().metrics["BEARER_TOKEN"]
+    given = request.headers.get("Authorization", "")
+    if token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return True
+    user = getattr(request, "user", None)
+    return user is not None and user.has_perm("hookpipe.view_pipeline")
+
+
 def task_backend_gauges() -> Iterator[Any]:
     """What each django-tasks-db backend holds of hookpipe's tasks, read at the scrape
     (one query per backend and gauge): not per process, the table is the fleet's."""
@@ -173,7 +186,16 @@ def task_backend_gauges() -> Iterator[Any]:
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    """The fleet's metrics in Prometheus's text format. Protect it: see the module."""
+    """The fleet's metrics in Prometheus's text format, for a user with the Pipeline
+    page's permission (``hookpipe.view_pipeline``) or a scraper that sends
+    ``Authorization: Bearer <METRICS["BEARER_TOKEN"]>``; anyone else gets a 403."""
+    if not _may_read(request):
+        return HttpResponse(
+            "Forbidden: the metrics need the hookpipe.view_pipeline permission or the "
+            "bearer token.\n",
+            status=403,
+            content_type="text/plain; charset=utf-8",
+        )
     try:
         from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
     except ImportError:  # the extra is not installed

@@ -33,9 +33,14 @@ class FleetOperations:
         """Disabled and not locked."""
         return watch.disabled() - frozenset(config.switches["LOCKED"])
 
-    def forked(self) -> None:
+    def after_fork_in_child(self) -> None:
         watch.forget_after_fork()
         publish.forget_after_fork()
+
+    def after_fork_in_parent(self) -> None:
+        # A process that forks while it publishes hands the serving to its children
+        # (gunicorn --preload after a warm-up): it is listed as exited, not as live.
+        publish.step_aside()
 
     def exiting(self) -> None:
         publish.publish_final()

@@ -5,13 +5,15 @@ never in a ``gunicorn --preload`` master), writes this process's record every
 ``HOOKPIPE["CLUSTER"]["PUBLISH_EVERY"]`` seconds, and once more when the process exits.
 Requests never wait for it: the record is taken from counters the requests already keep.
 
-Two kinds of keys, under ``KEY_PREFIX``:
-
-* ``<prefix>:proc:<host>:<pid>``: one process's record (see :func:`record`);
-* ``<prefix>:index``: ``{record key: last seen}`` for every process, read-modify-written
-  by each publisher. Django's cache has no atomic "add to a set", so two processes
-  writing at the same instant can lose each other's entry; each writes its own again at
-  its next publication, so a process is missing for one interval at most.
+The store is Django's cache, with a fixed range of keys, one per process:
+``<KEY_PREFIX>:slot:<n>`` for ``n`` below ``MAX_PROCESSES``. A process claims the first
+free slot with the cache's atomic ``add`` and then rewrites it with its record (see
+:func:`record`) at each publication; a slot whose process stopped publishing expires
+(after twice ``DROP_AFTER``) and is free again. No key is shared by two writers, so
+processes that publish at the same instant cannot lose each other's record, and a
+reader finds every process with one ``get_many`` of ``MAX_PROCESSES`` keys (one
+``MGET`` on Redis). A publication costs one ``get`` (is the slot still mine?) and one
+``set``; claiming a slot, one ``add`` per slot tried.
 """
 
 from __future__ import annotations
@@ -43,27 +45,65 @@ State = Callable[[], dict[str, Any]]
 _source: State | None = None
 
 
-def index_key(settings: Mapping[str, Any]) -> str:
-    return f"{settings['KEY_PREFIX']}:index"
+#: This process's slot, once claimed.
+_slot: int | None = None
+_warned_full = False
+#: Set by :func:`step_aside`: the publisher's last record says "exited".
+_stepped_aside = False
 
 
-def process_key(settings: Mapping[str, Any], host: str, pid: int) -> str:
-    return f"{settings['KEY_PREFIX']}:proc:{host}:{pid}"
+def slot_keys(settings: Mapping[str, Any]) -> list[str]:
+    """Every slot's key, in order: what a reader fetches."""
+    return [f"{settings['KEY_PREFIX']}:slot:{n}" for n in range(settings["MAX_PROCESSES"])]
+
+
+def _is_mine(value: Any, rec: Mapping[str, Any]) -> bool:
+    return isinstance(value, dict) and all(
+        value.get(k) == rec[k] for k in ("host", "pid", "started")
+    )
+
+
+def write(cache: Any, settings: Mapping[str, Any], rec: dict[str, Any]) -> int | None:
+    """Write ``rec`` into its process's slot, claiming one first if it has none (or
+    lost it); the slot, or ``None`` when every slot is taken."""
+    global _slot, _warned_full
+    keys = slot_keys(settings)
+    keep = int(settings["DROP_AFTER"] * 2) + 1
+    slot = _slot
+    if slot is not None and slot < len(keys):
+        current = cache.get(keys[slot])
+        if current is None or _is_mine(current, rec):
+            cache.set(keys[slot], rec, timeout=keep)
+            return slot
+    for n, key in enumerate(keys):  # claim the first free slot
+        if cache.add(key, rec, timeout=keep):
+            _slot = n
+            return n
+    if not _warned_full:
+        _warned_full = True
+        logger.warning(
+            "hookpipe: process %s cannot publish its record: all %s slots of the fleet are "
+            'taken (HOOKPIPE["CLUSTER"]["MAX_PROCESSES"])',
+            rec.get("pid"),
+            len(keys),
+        )
+    return None
 
 
 def ensure_started(settings: Mapping[str, Any], source: State) -> None:
     """Start this process's publisher if it is not running (cheap when it is)."""
-    global _thread, _settings, _source
+    global _thread, _settings, _source, _stepped_aside
     _source = source
-    if not settings["ENABLED"] or (_thread is not None and _settings is settings):
+    if not settings["ENABLED"] or (_running() and _settings is settings):
         return
     with _lock:
-        if _thread is not None and _settings is settings:
+        if _running() and _settings is settings:
             return
-        if _thread is not None:  # new settings (override_settings): restart with them
+        if _thread is not None:  # new settings (override_settings), or it stepped aside
             _stop.set()
             _thread.join(timeout=5)
             _stop.clear()
+        _stepped_aside = False
         _settings = settings
         _thread = threading.Thread(
             target=_run, args=(settings,), name="hookpipe-cluster", daemon=True
@@ -82,26 +122,37 @@ def _run(settings: Mapping[str, Any]) -> None:
         # publications (connections are per thread, so this closes only this thread's).
         connections.close_all()
         if _stop.wait(every):
+            if _stepped_aside:
+                publish(settings, exited=True)
+                connections.close_all()
             return
 
 
+def _running() -> bool:
+    thread = _thread
+    return thread is not None and thread.is_alive()
+
+
+def step_aside() -> None:
+    """This process forked while it published (a ``gunicorn --preload`` master that
+    served requests before it forked its workers): its children serve now, each with a
+    record of its own. Its publisher writes it once more, as exited, and stops; it
+    starts again if this process serves another request. Called from the process's
+    fork handler, so it only sets a flag and an event: the thread does the writing."""
+    global _stepped_aside
+    if _running():
+        _stepped_aside = True
+        _stop.set()
+
+
 def publish(settings: Mapping[str, Any], exited: bool = False) -> bool:
-    """Write this process's record and its index entry; False (logged) if the cache failed."""
+    """Write this process's record into its slot; False (logged) if the cache failed."""
     from django.core.cache import caches
 
     host, pid = socket.gethostname(), os.getpid()
     now = time.time()
     try:
-        cache = caches[settings["CACHE"]]
-        key = process_key(settings, host, pid)
-        keep = int(settings["DROP_AFTER"] * 2) + 1
-        cache.set(key, record(host, pid, now, exited), timeout=keep)
-        index = cache.get(index_key(settings)) or {}
-        if not isinstance(index, dict):
-            index = {}
-        index = {k: seen for k, seen in index.items() if now - seen < settings["DROP_AFTER"]}
-        index[key] = now
-        cache.set(index_key(settings), index, timeout=keep)
+        write(caches[settings["CACHE"]], settings, record(host, pid, now, exited))
         return True
     except Exception:
         logger.warning(
@@ -165,6 +216,10 @@ def stop() -> None:
 def forget_after_fork() -> None:
     """A new process: no publisher thread (it did not survive the fork), a new start."""
     global _lock, _thread, _stop, _started_at, _settings, _exit_hook_registered
+    global _slot, _warned_full, _stepped_aside
+    _slot = None
+    _warned_full = False
+    _stepped_aside = False
     _lock = threading.Lock()
     _thread = None
     _settings = None

@@ -9,12 +9,19 @@ its requests out of the totals at once.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from .publish import VERSION, index_key
+from .publish import VERSION, slot_keys
+
+logger = logging.getLogger("hookpipe")
+
+#: Seconds between two warnings about unreadable records (see :func:`_warn_skipped`).
+WARN_EVERY = 60.0
+_warned_at = -WARN_EVERY
 
 #: Cache backends that are private to one process: the page says so instead of
 #: pretending to show a fleet.
@@ -56,45 +63,131 @@ def read(settings: Mapping[str, Any], now: float | None = None) -> dict[str, Any
             if backend in PER_MACHINE_BACKENDS
             else "shared"
         )
-        index = cache.get(index_key(settings)) or {}
-        keys = [k for k, seen in index.items() if now - seen < settings["DROP_AFTER"]]
-        records = cache.get_many(keys) if keys else {}
+        records = cache.get_many(slot_keys(settings))
     except Exception as exc:
         out["error"] = f"{type(exc).__name__}: {exc}"
         return out
     processes = []
-    for key in keys:
-        rec = records.get(key)
-        if not isinstance(rec, dict) or rec.get("version") != VERSION:
+    skipped = []
+    for key, rec in records.items():
+        try:
+            process = _process(rec, now, settings)
+        except (AttributeError, KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
+            skipped.append(f"{key}: {type(exc).__name__}: {exc}")
             continue
-        age = now - float(rec["last_seen"])
-        if age >= settings["DROP_AFTER"]:
-            continue
-        state = "live" if age < settings["STALE_AFTER"] else "stale"
-        if rec.get("exited"):
-            state = "exited"
-        processes.append(
-            {
-                "host": rec["host"],
-                "pid": rec["pid"],
-                "state": state,
-                "started": _iso(rec["started"]),
-                "last_seen": _iso(rec["last_seen"]),
-                "seen_ago_s": round(max(age, 0.0), 1),
-                "switched_off": rec.get("switched_off") or [],
-                "pool": rec.get("pool"),
-                "counters": {
-                    name: plugin.get("counters") or {}
-                    for name, plugin in (rec.get("plugins") or {}).items()
-                },
-                "durations": rec.get("durations") or {},
-            }
-        )
+        if process is not None:
+            processes.append(process)
+    if skipped:
+        _warn_skipped(skipped)
     processes.sort(key=lambda p: (p["host"], p["pid"]))
     out["processes"] = processes
     out["totals"] = totals(p["counters"] for p in processes)
     out["durations"] = duration_totals(p["durations"] for p in processes)
     return out
+
+
+def _process(rec: Any, now: float, settings: Mapping[str, Any]) -> dict[str, Any] | None:
+    """One slot's record as the fleet lists it; ``None`` for a record of another
+    version or one dropped for age. A record that is not what a publisher writes (the
+    cache is shared: another program, a bug, a hand edit) raises, and is skipped."""
+    if not isinstance(rec, dict):
+        raise TypeError(f"a record is a dict, not {type(rec).__name__}")
+    if rec.get("version") != VERSION:
+        return None
+    last_seen = _number(rec["last_seen"])
+    age = now - last_seen
+    if age >= settings["DROP_AFTER"]:
+        return None
+    state = "live" if age < settings["STALE_AFTER"] else "stale"
+    if rec.get("exited") is True:
+        state = "exited"
+    plugins = _mapping(rec.get("plugins") or {})
+    pool = rec.get("pool")
+    return {
+        "host": _text(rec["host"]),
+        "pid": _integer(rec["pid"]),
+        "state": state,
+        "started": _iso(_number(rec["started"])),
+        "last_seen": _iso(last_seen),
+        "seen_ago_s": round(max(age, 0.0), 1),
+        "switched_off": [_text(name) for name in rec.get("switched_off") or []],
+        "pool": None if pool is None else _counters(pool),
+        "counters": {
+            _text(name): _counters(_mapping(plugin).get("counters") or {})
+            for name, plugin in plugins.items()
+        },
+        "durations": {
+            _text(key): _series(one) for key, one in _mapping(rec.get("durations") or {}).items()
+        },
+    }
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a dict, not {type(value).__name__}")
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, not {type(value).__name__}")
+    return value
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected an integer, not {value!r}")
+    return value
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise TypeError(f"expected a number, not {value!r}")
+    return float(value)
+
+
+def _counters(values: Any, depth: int = 0) -> dict[str, Any]:
+    """Counters as a publisher writes them: names to numbers, ``None`` (a percentile
+    of an empty window), text, or one more level of the same (``task``, ``duration_ms``)."""
+    out: dict[str, Any] = {}
+    for key, value in _mapping(values).items():
+        if isinstance(value, dict) and depth == 0:
+            out[_text(key)] = _counters(value, depth + 1)
+        elif value is None or isinstance(value, str | int | float):
+            out[_text(key)] = value
+        else:
+            raise TypeError(f"counter {key!r} is {type(value).__name__}")
+    return out
+
+
+def _series(one: Any) -> dict[str, Any]:
+    one = _mapping(one)
+    buckets = {_text(le): _integer(n) for le, n in _mapping(one["buckets"]).items()}
+    return {
+        "kind": _text(one["kind"]),
+        "plugin": _text(one["plugin"]),
+        "phase": _text(one["phase"]),
+        "buckets": buckets,
+        "sum": _number(one["sum"]),
+        "count": _integer(one["count"]),
+    }
+
+
+def _warn_skipped(skipped: list[str]) -> None:
+    """One warning for the records a read skipped, at most every :data:`WARN_EVERY`
+    seconds per process: the admin page and every scrape read the fleet."""
+    global _warned_at
+    now = time.monotonic()
+    if now - _warned_at < WARN_EVERY:
+        return
+    _warned_at = now
+    logger.warning(
+        "hookpipe: skipped %s unreadable record(s) in the fleet's cache, e.g. %s "
+        "(said at most every %g s)",
+        len(skipped),
+        skipped[0],
+        WARN_EVERY,
+    )
 
 
 def duration_totals(per_process: Any) -> dict[str, dict[str, Any]]:

@@ -71,8 +71,11 @@ class Operations(Protocol):
     def switched_off(self, config: conf.Config) -> frozenset[str]:
         """The names of the plugins to leave out of a build of ``config``."""
 
-    def forked(self) -> None:
+    def after_fork_in_child(self) -> None:
         """In a forked child: forget the parent's threads, locks and timers."""
+
+    def after_fork_in_parent(self) -> None:
+        """This process just forked a child (without blocking: no I/O here)."""
 
     def exiting(self) -> None:
         """The process is stopping (a server integration says so)."""
@@ -216,10 +219,15 @@ def _forked_child() -> None:
     task_runner.reset_counters()
     durations.forget_after_fork()
     if PROCESS.operations is not None:
-        PROCESS.operations.forked()
+        PROCESS.operations.after_fork_in_child()
 
 
-os.register_at_fork(after_in_child=_forked_child)
+def _forked_parent() -> None:
+    if PROCESS.operations is not None:
+        PROCESS.operations.after_fork_in_parent()
+
+
+os.register_at_fork(after_in_child=_forked_child, after_in_parent=_forked_parent)
 
 
 def set_operations(operations: Operations | None) -> None:
