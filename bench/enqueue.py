@@ -57,7 +57,7 @@ def main() -> None:
             THREAD_POOL_DEFAULTS,
         ),
     }
-    from hookpipe.runners.task_backends import backend_class_path
+    from hookpipe.tasks.backends import backend_class_path
 
     print(f"database: {connection.vendor}, task backend: {backend_class_path('default')}")
     for name, runner in runners.items():

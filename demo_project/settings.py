@@ -156,7 +156,7 @@ if env.str("DEMO_TASK_ENGINE", default="db") == "rq":
         }
     }
     RQ = {
-        "QUEUE_CLASS": "hookpipe.runners.rq_queue.RedeliveringQueue",
+        "QUEUE_CLASS": "hookpipe.tasks.RedeliveringQueue",
         # rqworker runs jobs as django-tasks-rq's Job, which calls the Task inside.
         "JOB_CLASS": "django_tasks_rq.backend.Job",
     }

@@ -17,7 +17,7 @@ from django.core import checks
 
 from . import conf
 from .pipeline.plan import plan
-from .task_checks import check_task_handlers
+from .tasks.checks import check_task_handlers
 
 MIDDLEWARE_PATH = "hookpipe.middleware.HookpipeMiddleware"
 

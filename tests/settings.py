@@ -62,6 +62,6 @@ MAILERS = {"default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend"}
 REDIS_URL = os.environ.get("RQ_REDIS_URL", "redis://127.0.0.1:6379/1")
 RQ_QUEUES = {"hookpipe-tests": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 30}}
 RQ = {
-    "QUEUE_CLASS": "hookpipe.runners.rq_queue.RedeliveringQueue",
+    "QUEUE_CLASS": "hookpipe.tasks.RedeliveringQueue",
     "JOB_CLASS": "django_tasks_rq.backend.Job",
 }

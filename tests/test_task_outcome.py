@@ -17,7 +17,7 @@ from django.db import connections, transaction
 from django.test import Client, override_settings
 
 from hookpipe.runners import process_pool as executor
-from hookpipe.runners import task as runner
+from hookpipe.tasks import runner
 from tests.conftest import Fetch
 from tests.testapp import plugins as tp
 from tests.testapp.models import Delivery

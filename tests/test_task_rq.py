@@ -16,9 +16,8 @@ from django.core.management import call_command
 from django.test import Client, override_settings
 
 from hookpipe.runners import process_pool as executor
-from hookpipe.runners import task as runner
-from hookpipe.runners import task_rq
-from hookpipe.runners.rq_queue import RedeliveringQueue
+from hookpipe.tasks import RedeliveringQueue, runner
+from hookpipe.tasks import rq as task_rq
 from tests.services import redis_or_skip
 from tests.testapp import plugins as tp
 
@@ -79,7 +78,7 @@ def abandon(queue: Any, job: Any) -> None:
 @pytest.mark.django_db(transaction=True)  # enqueued at once, not on a commit
 def test_a_task_handler_job_is_stored_on_redis_with_retries_and_runs(queue: Any) -> None:
     job = deliver(queue)
-    assert job.func_name == "hookpipe.worker.run_handler"
+    assert job.func_name == "hookpipe.tasks.worker.run_handler"
     assert job.retries_left == RedeliveringQueue.max_retries
     assert runner.counters().snapshot("task-recorder")["enqueued"] == 1
     work(queue)

@@ -19,13 +19,12 @@ from django.test import override_settings
 from django.utils import timezone
 
 from hookpipe import RequestSnapshot
-from hookpipe import worker as job
 from hookpipe.checks import check_hookpipe
 from hookpipe.plugins import snapshot as wire
 from hookpipe.plugins.snapshot import Headers
 from hookpipe.runners import process_pool as executor
-from hookpipe.runners import task as runner
-from hookpipe.runners import task_recovery as recovery
+from hookpipe.tasks import recovery, runner
+from hookpipe.tasks import worker as job
 from tests.conftest import Fetch
 from tests.testapp import plugins as tp
 
@@ -308,7 +307,7 @@ def test_bad_runner_settings_are_errors(entry: dict[str, Any]) -> None:
 def test_without_the_task_framework_a_task_handler_is_an_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from hookpipe.runners import task_backends as compat
+    from hookpipe.tasks import backends as compat
 
     monkeypatch.setattr(compat, "SOURCE", None)
     with task_handlers("TaskRecorder"):

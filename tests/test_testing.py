@@ -269,7 +269,7 @@ def test_run_handlers_with_given_instances_needs_no_settings() -> None:
     HOOKPIPE={"HANDLERS": [P + "TaskRecorder", {"class": P + "Recorder", "runner": "task"}]}
 )
 def test_task_handlers_run_now_with_the_snapshot_a_worker_would_rebuild() -> None:
-    from hookpipe.runners import task
+    from hookpipe.tasks import runner as task
 
     # The task counters are the process's: another test may have enqueued before.
     enqueued = task.counters().snapshot("task-recorder")["enqueued"]

@@ -156,7 +156,8 @@ def task_backend_gauges() -> Iterator[Any]:
     (one query per backend and gauge): not per process, the table is the fleet's."""
     from prometheus_client.core import GaugeMetricFamily
 
-    from ..runners import task_backends, task_recovery
+    from ..tasks import backends as task_backends
+    from ..tasks import recovery as task_recovery
 
     if not task_backends.available():
         return

@@ -24,6 +24,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -38,7 +39,6 @@ from .. import conf, durations
 from ..context import AsyncGetResponse, GetResponse, RequestContext, attach_finished
 from ..plugins.body import accept_chunked
 from ..runners import process_pool
-from ..runners import task as task_runner
 from .build import BuildError, Pipeline
 from .plan import plan
 
@@ -206,6 +206,11 @@ class Process:
 
 PROCESS = Process()
 
+#: What else a forked child must start afresh, registered by the opt-in packages that
+#: keep process state of their own (the task runners' counters): the fork handler below
+#: runs each.
+FORGET_AFTER_FORK: list[Callable[[], None]] = []
+
 
 def _forked_child() -> None:
     """The one fork handler: a child starts with nothing of its parent's process state.
@@ -216,8 +221,9 @@ def _forked_child() -> None:
     global PROCESS
     PROCESS = Process(PROCESS.operations)
     process_pool.forget_after_fork()
-    task_runner.reset_counters()
     durations.forget_after_fork()
+    for forget in FORGET_AFTER_FORK:
+        forget()
     if PROCESS.operations is not None:
         PROCESS.operations.after_fork_in_child()
 

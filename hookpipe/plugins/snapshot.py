@@ -253,7 +253,7 @@ def _user_id(request: HttpRequest) -> Any:
 # repeats kept. A user id that JSON cannot hold (a UUID primary key, say) travels as its
 # ``str()``.
 #
-# The task runner (:mod:`hookpipe.runners.task`) bounds the size of the JSON text.
+# The task runner (:mod:`hookpipe.tasks.runner`) bounds the size of the JSON text.
 
 WIRE_VERSION: Final = 1
 

@@ -4,17 +4,22 @@ when the pipeline is built."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .base import Runner
 from .choice import RunnerChoice
 from .inline import InlineRunner
 from .process_pool import PoolRunner
-from .task import TaskRunner
 
 if TYPE_CHECKING:
     from ..plugins.base import HandlerImplementation
+
+
+#: Runners beyond ``"inline"`` and ``"pool"``, by the name a handler's ``RUNNER`` gives:
+#: the extension point through which :mod:`hookpipe.tasks` adds ``"task"`` (it needs
+#: Django's task framework, which the core does not).
+EXTRA_RUNNERS: dict[str, Callable[..., Runner]] = {}
 
 
 def runner_for(
@@ -28,11 +33,12 @@ def runner_for(
     handler says ``THREAD_SAFE = False``."""
     if choice is None:
         choice = RunnerChoice("pool" if handler.THREAD_SAFE else "inline")
-    if choice.runner == "task":
-        return TaskRunner(handler, choice, task_runner, thread_pool)
+    extra = EXTRA_RUNNERS.get(choice.runner)
+    if extra is not None:
+        return extra(handler, choice, task_runner, thread_pool)
     if choice.runner == "pool":
         return PoolRunner(thread_pool)
     return InlineRunner()
 
 
-__all__ = ["InlineRunner", "PoolRunner", "Runner", "RunnerChoice", "TaskRunner", "runner_for"]
+__all__ = ["EXTRA_RUNNERS", "InlineRunner", "PoolRunner", "Runner", "RunnerChoice", "runner_for"]

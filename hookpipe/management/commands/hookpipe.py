@@ -60,8 +60,8 @@ class Command(BaseCommand):
             self._switch(options["disable"] or options["enable"], bool(options["enable"]))
             return
         if options["recover_tasks"]:
-            from hookpipe.runners import task_rq
-            from hookpipe.runners.task_recovery import database_aliases, recover
+            from hookpipe.tasks import rq as task_rq
+            from hookpipe.tasks.recovery import database_aliases, recover
 
             count = recover()
             aliases = ", ".join(database_aliases()) or "none"

@@ -7,9 +7,9 @@ from typing import Final
 
 from django.core import checks
 
-from .plugins.planning import PluginSpec
-from .runners import task_backends as compat
-from .runners import task_rq
+from ..plugins.planning import PluginSpec
+from . import backends as compat
+from . import rq as task_rq
 
 # Check ids, each written once here; docs/checks.rst describes them.
 UNKNOWN_BACKEND: Final = "hookpipe.E051"

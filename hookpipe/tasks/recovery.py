@@ -26,12 +26,12 @@ from typing import Any
 from django.utils import timezone
 
 from .. import conf
-from . import task_backends as compat
+from . import backends as compat
 
 logger = logging.getLogger("hookpipe")
 
-#: The task a worker runs for a handler (:mod:`hookpipe.worker`), as backends store it.
-TASK_PATH = "hookpipe.worker.run_handler"
+#: The task a worker runs for a handler (:mod:`hookpipe.tasks.worker`), as backends store it.
+TASK_PATH = "hookpipe.tasks.worker.run_handler"
 
 _lock = threading.Lock()
 _last_sweep = 0.0

@@ -11,7 +11,7 @@ waits for the request's outcome (:meth:`~hookpipe.RequestContext.when_answered`)
    raised): the writes that went with it were rolled back (``ATOMIC_REQUESTS``,
    ``TransactionHook`` and atomic tweens have all closed by then); a handler with
    ``store_on = "any"`` is stored whatever the outcome;
-2. enqueues :data:`hookpipe.worker.run_handler` with the handler's name, its class
+2. enqueues :data:`hookpipe.tasks.worker.run_handler` with the handler's name, its class
    and the snapshot, on the handler's backend, queue and priority; inside a transaction
    opened above hookpipe's middleware, on that transaction's commit;
 3. when the backend cannot store it (database or broker down), ``ON_ENQUEUE_ERROR``
@@ -36,12 +36,14 @@ from typing import TYPE_CHECKING, Any, Final
 
 from django.db import transaction
 from django.http import HttpResponse, HttpResponseBase
-from django.utils.module_loading import import_string
 
-from .choice import RunnerChoice
-from .process_pool import get_pool
-from .task_backends import backend_class_path
-from .task_recovery import TASK_PATH, backend_view
+from ..pipeline import process
+from ..runners import EXTRA_RUNNERS
+from ..runners.choice import RunnerChoice
+from ..runners.process_pool import get_pool
+from . import worker
+from .backends import backend_class_path
+from .recovery import backend_view
 
 if TYPE_CHECKING:
     from ..context import RequestContext
@@ -111,6 +113,9 @@ def reset_counters() -> None:
     """Start counting from zero (a forked child; tests)."""
     global _counters
     _counters = TaskCounters()
+
+
+process.FORGET_AFTER_FORK.append(reset_counters)
 
 
 class TaskRunner:
@@ -222,8 +227,7 @@ class TaskRunner:
         name = self.handler.name
         try:
             if self._task is None:
-                # By its path: the task lives above the runners (it builds plugins).
-                self._task = import_string(TASK_PATH).using(
+                self._task = worker.base_task().using(
                     backend=self.choice.backend,
                     queue_name=self.choice.queue_name,
                     priority=self.choice.priority,
@@ -277,3 +281,6 @@ class TaskRunner:
         )
         response["Retry-After"] = str(RETRY_AFTER)
         return "failed", response
+
+
+EXTRA_RUNNERS["task"] = TaskRunner

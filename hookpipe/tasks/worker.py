@@ -1,7 +1,7 @@
 """The task a task worker runs for a handler: :data:`run_handler`.
 
 Its arguments are JSON only: the handler's ``name``, the dotted path of the class that
-enqueued it, and the request's snapshot in its wire form (:mod:`hookpipe.plugins.wire`).
+enqueued it, and the request's snapshot in its wire form (:meth:`hookpipe.RequestSnapshot.to_wire`).
 No secret travels: the worker builds the handler itself, by name, from its own
 ``HOOKPIPE`` and its own environment (the handler's subconfig), once per process.
 
@@ -24,12 +24,12 @@ import threading
 import time
 from typing import Any, Final
 
-from . import conf
-from .plugins.base import HandlerImplementation, dotted
-from .plugins.planning import build_plugins, plan_plugins
-from .plugins.snapshot import RequestSnapshot
-from .runners import task_backends as compat
-from .runners import task_recovery as recovery
+from .. import conf
+from ..plugins.base import HandlerImplementation, dotted
+from ..plugins.planning import build_plugins, plan_plugins
+from ..plugins.snapshot import RequestSnapshot
+from . import backends as compat
+from . import recovery
 
 logger = logging.getLogger("hookpipe")
 

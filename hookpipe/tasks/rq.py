@@ -8,7 +8,7 @@ passed, RQ's registry cleanup finds the job abandoned and **retries it if it has
 left**, else moves it to the failed registry. ``django-tasks-rq`` enqueues without a
 ``Retry``, so by default such a job is failed, not run again.
 
-``hookpipe.runners.rq_queue.RedeliveringQueue`` is the queue class that gives every
+``hookpipe.tasks.RedeliveringQueue`` is the queue class that gives every
 job created without a ``Retry`` one of ``max_retries`` attempts
 (``RQ_QUEUES[...]["QUEUE_CLASS"]`` or ``RQ["QUEUE_CLASS"]``): with it, RQ runs an
 abandoned job again. RQ's ``Retry`` makes no difference between a dead worker and a
@@ -24,14 +24,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from . import task_backends as compat
+from . import backends as compat
 
 logger = logging.getLogger("hookpipe")
 
 #: What a task backend's ``BACKEND`` starts with when it is django-tasks-rq's.
 RQ_BACKEND_PREFIX = "django_tasks_rq."
 #: The queue class that gives jobs RQ's Retry, and the job class rqworker needs.
-QUEUE_CLASS = "hookpipe.runners.rq_queue.RedeliveringQueue"
+QUEUE_CLASS = "hookpipe.tasks.RedeliveringQueue"
 JOB_CLASS = "django_tasks_rq.backend.Job"
 
 

@@ -1,0 +1,32 @@
+"""Handlers that run as durable tasks on Django's task framework (the ``tasks`` extra:
+``pip install hookpipe[tasks]``; docs/durable.rst).
+
+A handler with ``RUNNER = "task"`` gets a :class:`TaskRunner` when the pipeline is
+built: its job is stored on a ``TASKS`` backend once the request succeeds
+(:mod:`.runner`), and a task worker runs :data:`hookpipe.tasks.worker.run_handler`,
+which builds the handler by name from its own settings (:mod:`.worker`). The rest:
+the task framework wherever it comes from (:mod:`.backends`), the recovery of jobs
+whose worker died (:mod:`.recovery`, :mod:`.rq`), and the checks (:mod:`.checks`).
+
+Public names come from here: :class:`TaskRunner`, and
+:class:`RedeliveringQueue` for RQ (``RQ["QUEUE_CLASS"] = "hookpipe.tasks.RedeliveringQueue"``),
+which imports RQ and is loaded only when asked for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .runner import TaskRunner
+
+__all__ = ["RedeliveringQueue", "TaskRunner"]
+
+
+def __getattr__(name: str) -> Any:
+    # RedeliveringQueue subclasses django-rq's queue: importing it needs the rq extra,
+    # which a project on the database engine does not install.
+    if name == "RedeliveringQueue":
+        from .rq_queue import RedeliveringQueue
+
+        return RedeliveringQueue
+    raise AttributeError(f"module 'hookpipe.tasks' has no attribute {name!r}")
