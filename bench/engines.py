@@ -39,8 +39,8 @@ def enqueue(jobs: int) -> None:
     from demo_project.events.plugins import WebhookStore
     from hookpipe import RequestSnapshot
     from hookpipe.conf import TASK_RUNNER_DEFAULTS, THREAD_POOL_DEFAULTS, get_config
+    from hookpipe.jobs import RunnerChoice, TaskRunner
     from hookpipe.plugins.snapshot import Headers
-    from hookpipe.runners import RunnerChoice, TaskRunner
 
     handler = WebhookStore.__new__(WebhookStore)
     [entry] = get_config().handlers

@@ -35,9 +35,9 @@ def main() -> None:
     from demo_project.events.plugins import WebhookStore
     from hookpipe import RequestSnapshot
     from hookpipe.conf import TASK_RUNNER_DEFAULTS, THREAD_POOL_DEFAULTS, get_config
+    from hookpipe.jobs import PoolRunner, RunnerChoice, TaskRunner
+    from hookpipe.jobs.process_pool import shutdown
     from hookpipe.plugins.snapshot import Headers
-    from hookpipe.runners import PoolRunner, RunnerChoice, TaskRunner
-    from hookpipe.runners.process_pool import shutdown
 
     handler = WebhookStore.__new__(WebhookStore)
     handler.config = {"DELAY": 0.0}  # type: ignore[assignment]

@@ -512,8 +512,8 @@ def pool_jobs(jobs: int) -> None:
     """``jobs`` no-op jobs submitted from this thread as fast as it can to a pool of 8
     threads, then drained."""
     try:
-        from hookpipe.runners.counters import Counters
-        from hookpipe.runners.pool import HandlerPool
+        from hookpipe.jobs.counters import Counters
+        from hookpipe.jobs.pool import HandlerPool
     except ImportError:  # hookpipe before the layout of issue 9, for a "before" run
         from hookpipe.executor import Counters, HandlerPool  # type: ignore[no-redef]
 

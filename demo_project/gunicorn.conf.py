@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 # hookpipe's server hooks: a worker drains its handler pool when it stops (bounded by
-# hookpipe.runners.process_pool.DRAIN_TIMEOUT, 10 s, inside graceful_timeout below) and logs the
+# hookpipe.jobs.process_pool.DRAIN_TIMEOUT, 10 s, inside graceful_timeout below) and logs the
 # final counters; a new worker starts with no pool of its parent's.
 from hookpipe.gunicorn import worker_exit  # noqa: F401
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .context import RequestContext, context_of
+from .core.ordering import INGRESS, MAIN
 from .hooks import Hook, State, include_with_hooks, with_hooks
-from .ordering import INGRESS, MAIN
 from .plugins.base import HandlerImplementation, ResponderImplementation
 from .plugins.snapshot import RequestSnapshot
 from .plugins.subconfig import PluginConfig, Setting
-from .protocols import AsyncChainHandler, AsyncTween, ChainHandler, Tween, TweenFactory
+from .types import AsyncChainHandler, AsyncTween, ChainHandler, Tween, TweenFactory
 
 if TYPE_CHECKING:
-    from .pipeline.build import Registry
+    from .core.build import Registry
 
 __version__ = "0.1.0"
 
@@ -49,7 +49,7 @@ def __getattr__(name: str) -> Any:
     # hookpipe for INGRESS and MAIN; importing the pipeline (runners, streaming) there,
     # before Django is set up, would be wasted at best, so it is imported on first use.
     if name == "Registry":
-        from .pipeline.build import Registry
+        from .core.build import Registry
 
         return Registry
     raise AttributeError(f"module 'hookpipe' has no attribute {name!r}")

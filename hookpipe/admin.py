@@ -21,10 +21,10 @@ from django.urls import URLPattern, path, reverse
 from django.views.decorators.http import require_POST
 
 from . import conf
+from .core.plan import plan
 from .introspection.data import inspect_pipeline
 from .introspection.display import PluginView, flatten, global_hooks, kind_label, plugin_view
 from .models import Pipeline
-from .pipeline.plan import plan
 
 if TYPE_CHECKING:
     _ModelAdmin = admin.ModelAdmin[Pipeline]
@@ -125,6 +125,7 @@ class PipelineAdmin(_ModelAdmin):
             # Django 6 writes the admin's breadcrumbs as a list, Django 5.2 as a line.
             "breadcrumbs_as_list": django.VERSION >= (6, 0),
             "pid": os.getpid(),
+            "fleet_installed": apps.is_installed("hookpipe.fleet"),
             "can_switch": self.has_switch_permission(request),
             "switch_url": reverse(
                 f"admin:{self.opts.app_label}_{self.opts.model_name}_switch",

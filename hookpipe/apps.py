@@ -9,7 +9,7 @@ class HookpipeConfig(AppConfig):
         from django.core import checks
 
         # The composition root: importing the tasks package plugs its runner ("task")
-        # and its counters into the core (hookpipe.runners.EXTRA_RUNNERS, the process's
+        # and its counters into the core (hookpipe.jobs.EXTRA_RUNNERS, the process's
         # fork handler), which imports neither it nor the fleet. It needs nothing of
         # Django's task framework to import; a task handler without it is a check error.
         from . import tasks  # noqa: F401

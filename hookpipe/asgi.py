@@ -20,7 +20,7 @@ every other scope to Django:
 * ``lifespan.startup``: nothing to start (the pipeline and the pool are built on first
   use), so it answers ``lifespan.startup.complete`` and notes that this process's pool
   will be drained;
-* ``lifespan.shutdown``: drains the pool (:func:`hookpipe.runners.process_pool.shutdown`,
+* ``lifespan.shutdown``: drains the pool (:func:`hookpipe.jobs.process_pool.shutdown`,
   bounded by ``DRAIN_TIMEOUT``, in a thread so the event loop stays free), logs the final
   counters, then answers ``lifespan.shutdown.complete``. Jobs still queued when the time
   is up are logged and counted as rejected.
@@ -39,8 +39,8 @@ import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from .pipeline import process
-from .runners import process_pool
+from .core import process
+from .jobs import process_pool
 
 logger = logging.getLogger("hookpipe")
 
@@ -55,7 +55,7 @@ ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 #: queued jobs, for the jobs that were already running (see :func:`drain`).
 RUNNING_GRACE = 5.0
 
-#: How :func:`hookpipe.runners.process_pool.drainer` names this integration.
+#: How :func:`hookpipe.jobs.process_pool.drainer` names this integration.
 INTEGRATION = "the ASGI lifespan (hookpipe.asgi)"
 
 

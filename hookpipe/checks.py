@@ -1,7 +1,7 @@
 """System checks: every problem with ``HOOKPIPE`` is reported by ``manage.py check``.
 
 The shape of the setting is checked in :mod:`hookpipe.conf`, imports and ordering in
-:func:`hookpipe.pipeline.plan` (the same code the pipeline is built with, so a
+:func:`hookpipe.core.plan` (the same code the pipeline is built with, so a
 configuration that passes the checks builds); this module adds how hookpipe sits in
 ``MIDDLEWARE``. Every id is listed in ``docs/checks.rst``.
 """
@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core import checks
 
 from . import conf
-from .pipeline.plan import plan
+from .core.plan import plan
 from .tasks.checks import check_task_handlers
 
 MIDDLEWARE_PATH = "hookpipe.middleware.HookpipeMiddleware"

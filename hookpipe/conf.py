@@ -2,7 +2,7 @@
 
 Everything that can be said about the *shape* of the setting, without importing any
 user code, is said here, as Django check messages (see docs/checks.rst). Importing the
-dotted paths and ordering the tweens happen in :mod:`hookpipe.pipeline`.
+dotted paths and ordering the tweens happen in :mod:`hookpipe.core`.
 
 The normalised :class:`Config` is cached and the cache is dropped on ``setting_changed``,
 so ``override_settings(HOOKPIPE=...)`` takes effect on the next request.

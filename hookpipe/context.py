@@ -1,7 +1,7 @@
 """``request.hookpipe``: what hookpipe keeps about one request while it runs.
 
 The pipeline makes a :class:`RequestContext` for each request before the first tween
-runs (:func:`hookpipe.pipeline.serve_sync` / ``serve_async``); ``MAIN``, the hooks'
+runs (:func:`hookpipe.core.serve_sync` / ``serve_async``); ``MAIN``, the hooks'
 ``process_view`` and the plugins read it. Its public parts are ``pipeline``,
 ``request_id`` and :meth:`RequestContext.add_finished_callback`.
 """
@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from django.http import HttpRequest, HttpResponseBase
 
 if TYPE_CHECKING:
+    from .core.build import Pipeline
     from .hooks import State
-    from .pipeline.build import Pipeline
 
 logger = logging.getLogger("hookpipe")
 

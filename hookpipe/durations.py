@@ -3,7 +3,7 @@
 With ``HOOKPIPE["METRICS"]["DURATIONS"] = True`` the pipeline is built with its pieces
 wrapped in a timer (:func:`timed`): each tween and chain handler, MAIN, each hook
 method, each responder's answer; a handler job's duration, measured anyway for its
-percentiles (:mod:`hookpipe.runners.counters`), is also put in a bucket. Without it
+percentiles (:mod:`hookpipe.jobs.counters`), is also put in a bucket. Without it
 nothing is wrapped: the chain is the one built without metrics, and no request pays a
 branch for it (a handler job pays one attribute test, in its own thread).
 

@@ -1,7 +1,7 @@
 """The failsafe (from Duck): whatever a plugin raises, the client gets the response
 Django itself would give for it, and the log says which plugin it was.
 
-Tweens and chain handlers (:mod:`hookpipe.pipeline`), responders (:mod:`hookpipe.plugins.dispatch`)
+Tweens and chain handlers (:mod:`hookpipe.core`), responders (:mod:`hookpipe.plugins.dispatch`)
 and hook methods (:mod:`hookpipe.hooks`) all end here, so every kind of plugin fails
 the same way: 404/403/400/500 from Django's own ``response_for_exception``, the
 project's error views, the technical page under ``DEBUG``, and the exception re-raised

@@ -8,7 +8,7 @@ master did.)
 
 * :func:`worker_exit` drains the worker's pool when the worker stops (SIGTERM, a reload,
   ``max_requests``): queued and running handler jobs get up to
-  :data:`hookpipe.runners.process_pool.DRAIN_TIMEOUT` seconds, jobs still queued then
+  :data:`hookpipe.jobs.process_pool.DRAIN_TIMEOUT` seconds, jobs still queued then
   are counted as rejected, and the final counters are logged. gunicorn calls it after the worker has
   finished its in-flight requests (up to ``graceful_timeout``) and before the process
   exits; keep ``DRAIN_TIMEOUT`` plus your slowest request below ``graceful_timeout``,
@@ -24,8 +24,8 @@ import logging
 import os
 from typing import Any
 
-from .pipeline import process
-from .runners import process_pool
+from .core import process
+from .jobs import process_pool
 
 logger = logging.getLogger("hookpipe")
 

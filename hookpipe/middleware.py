@@ -1,5 +1,5 @@
 """The one line a project adds to ``MIDDLEWARE``. It holds no policy of its own: the
-pipeline (:mod:`hookpipe.pipeline`) is built once per process and does the work."""
+pipeline (:mod:`hookpipe.core`) is built once per process and does the work."""
 
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ from typing import Any
 from asgiref.sync import async_to_sync, iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponseBase
 
-from . import hooks, mode
+from . import hooks
 from .context import mark_raised
-from .pipeline.process import serve_async, serve_sync
+from .core import mode
+from .core.process import serve_async, serve_sync
 
 
 class _AsksForItsMode(type):
     """Django reads ``async_capable`` from the middleware *class* when it loads
     ``MIDDLEWARE``; this answers from ``HOOKPIPE`` at that moment (see
-    :mod:`hookpipe.mode`), rather than once at import time."""
+    :mod:`hookpipe.core.mode`), rather than once at import time."""
 
     @property
     def async_capable(cls) -> bool:
@@ -28,7 +29,7 @@ class HookpipeMiddleware(metaclass=_AsksForItsMode):
     """Runs every request through the ``HOOKPIPE`` pipeline, natively sync or async.
 
     Under ASGI it is async-capable only when the pieces of the pipeline are async, so
-    that Django can keep its middleware stack in one mode (:mod:`hookpipe.mode`).
+    that Django can keep its middleware stack in one mode (:mod:`hookpipe.core.mode`).
     """
 
     sync_capable = True

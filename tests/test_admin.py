@@ -13,8 +13,8 @@ from django.contrib.auth.models import Permission
 from django.test import Client, override_settings
 from django.urls import NoReverseMatch, reverse
 
+from hookpipe.core.build import Pipeline
 from hookpipe.models import Pipeline as HookpipeModel
-from hookpipe.pipeline import Pipeline
 
 T = "tests.testapp.tweens."
 URL = "/admin/hookpipe/pipeline/"

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from hookpipe.asgi import INTEGRATION, with_lifespan
-from hookpipe.runners import process_pool
+from hookpipe.jobs import process_pool
 from tests import live
 
 DELIVERY = {"Content-Type": "application/json", "X-Webhook-Token": "demo-token"}

@@ -15,7 +15,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from hookpipe.pipeline import Pipeline
+from hookpipe.core.build import Pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 T = "tests.testapp.tweens."

@@ -18,12 +18,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hookpipe import conf, durations
 from hookpipe.checks import check_hookpipe
+from hookpipe.core.main import main_hooked_sync, main_sync
+from hookpipe.core.ordering import MAIN
+from hookpipe.core.process import get_pipeline
 from hookpipe.fleet import publish, watch
 from hookpipe.fleet import read as fleet
-from hookpipe.ordering import MAIN
-from hookpipe.pipeline import get_pipeline
-from hookpipe.pipeline.main import main_hooked_sync, main_sync
-from hookpipe.runners import process_pool
+from hookpipe.jobs import process_pool
 from tests.conftest import Fetch
 from tests.test_cluster import FAST, put, wait_for
 from tests.test_metrics import SCRAPER

@@ -234,7 +234,7 @@ def test_the_view_learns_that_its_handler_is_switched_off(fetch: Fetch) -> None:
     watch.reset()  # the next request reads the switches, as after CHECK_EVERY
     response = fetch("/webhooks/accept", method="post", data=b"x", content_type="a/b")
     assert json.loads(response.content) == {"jobs": {}}
-    from hookpipe.pipeline import current_pipeline
+    from hookpipe.core.process import current_pipeline
 
     pipeline = current_pipeline()
     assert pipeline is not None

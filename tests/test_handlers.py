@@ -23,8 +23,8 @@ from django.test import override_settings
 
 from hookpipe import RequestSnapshot
 from hookpipe.checks import check_hookpipe
-from hookpipe.pipeline import get_pipeline
-from hookpipe.runners import process_pool
+from hookpipe.core.process import get_pipeline
+from hookpipe.jobs import process_pool
 from tests import live
 from tests.conftest import Fetch
 from tests.testapp import plugins as tp

@@ -19,7 +19,8 @@ from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, resolve, reverse
 
 import hookpipe
-from hookpipe import include_with_hooks, pipeline
+from hookpipe import include_with_hooks
+from hookpipe.core import process as pipeline
 from hookpipe.hooks import view_hooks
 from tests.conftest import Fetch
 from tests.testapp import hook_views

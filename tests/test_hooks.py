@@ -20,8 +20,8 @@ from django.core.management.base import SystemCheckError
 from django.test import AsyncClient, override_settings
 
 import hookpipe
-from hookpipe import pipeline
 from hookpipe.checks import check_hookpipe
+from hookpipe.core import process as pipeline
 from hookpipe.hooks import runtime as hook_runtime
 from tests.conftest import Fetch, manage_check
 from tests.testapp import hook_views

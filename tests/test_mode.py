@@ -1,6 +1,6 @@
 """The mode hookpipe's middleware asks Django for, and its ``process_view`` (issue 12):
 from the pieces of ``HOOKPIPE``, so that under ASGI Django keeps its stack in one mode
-and no request pays for a hop nobody asked for (:mod:`hookpipe.mode`)."""
+and no request pays for a hop nobody asked for (:mod:`hookpipe.core.mode`)."""
 
 from __future__ import annotations
 

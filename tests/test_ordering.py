@@ -1,4 +1,4 @@
-"""The ordering rules, on plain data: hookpipe.ordering imports nothing from Django."""
+"""The ordering rules, on plain data: hookpipe.core.ordering imports nothing from Django."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hookpipe.ordering import (
+from hookpipe.core.ordering import (
     INGRESS,
     MAIN,
     Ordering,
@@ -32,7 +32,7 @@ def test_module_is_pure() -> None:
     import ast
     from pathlib import Path
 
-    import hookpipe.ordering as module
+    import hookpipe.core.ordering as module
 
     tree = ast.parse(Path(module.__file__).read_text())
     imported = {

@@ -14,9 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hookpipe.checks import check_hookpipe
-from hookpipe.pipeline import get_pipeline
+from hookpipe.core.process import get_pipeline
 from hookpipe.plugins import dispatch
-from hookpipe.prefilters import Filtered, PrefilterIndex
+from hookpipe.plugins.prefilters import Filtered, PrefilterIndex
 from tests.conftest import Fetch
 from tests.test_tweens import HopCounter
 from tests.testapp import prefiltered as tp

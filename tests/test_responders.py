@@ -22,7 +22,7 @@ from asgiref.sync import async_to_sync
 from django.http import HttpResponseBase, StreamingHttpResponse
 from django.test import AsyncClient, override_settings
 
-from hookpipe.pipeline import get_pipeline
+from hookpipe.core.process import get_pipeline
 from tests import live
 from tests.conftest import Fetch
 from tests.testapp import hooks as th

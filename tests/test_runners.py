@@ -17,9 +17,10 @@ import pytest
 from django.db import connection
 from django.db.backends.signals import connection_created
 
-from hookpipe.runners import jobs, process_pool
-from hookpipe.runners.counters import Counters
-from hookpipe.runners.pool import BLOCK_TIMEOUT, HandlerPool
+from hookpipe.jobs import process_pool
+from hookpipe.jobs import run as jobs
+from hookpipe.jobs.counters import Counters
+from hookpipe.jobs.pool import BLOCK_TIMEOUT, HandlerPool
 
 
 @pytest.fixture(autouse=True)
@@ -372,7 +373,7 @@ from django.conf import settings
 settings.configure(DATABASES={})
 django.setup()
 logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s")
-from hookpipe.runners import process_pool
+from hookpipe.jobs import process_pool
 process_pool.DRAIN_TIMEOUT = 0.5
 pool = process_pool.get_pool({"MAX_WORKERS": 1, "MAX_QUEUE": 10, "ON_FULL": "block"})
 for _ in range(6):

@@ -12,8 +12,8 @@ from django.http import HttpRequest
 from django.test import AsyncRequestFactory, RequestFactory, override_settings
 
 from hookpipe import RequestSnapshot
+from hookpipe.jobs import process_pool
 from hookpipe.plugins.snapshot import PendingSnapshot
-from hookpipe.runners import process_pool
 from tests.conftest import Fetch
 from tests.testapp import plugins as tp
 

@@ -16,7 +16,7 @@ from django.core.management import call_command
 from django.db import connections, transaction
 from django.test import Client, override_settings
 
-from hookpipe.runners import process_pool as executor
+from hookpipe.jobs import process_pool as executor
 from hookpipe.tasks import runner
 from tests.conftest import Fetch
 from tests.testapp import plugins as tp

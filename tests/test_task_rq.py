@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.test import Client, override_settings
 
-from hookpipe.runners import process_pool as executor
+from hookpipe.jobs import process_pool as executor
 from hookpipe.tasks import RedeliveringQueue, runner
 from hookpipe.tasks import rq as task_rq
 from tests.services import redis_or_skip

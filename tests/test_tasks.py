@@ -20,9 +20,9 @@ from django.utils import timezone
 
 from hookpipe import RequestSnapshot
 from hookpipe.checks import check_hookpipe
+from hookpipe.jobs import process_pool as executor
 from hookpipe.plugins import snapshot as wire
 from hookpipe.plugins.snapshot import Headers
-from hookpipe.runners import process_pool as executor
 from hookpipe.tasks import recovery, runner
 from hookpipe.tasks import worker as job
 from tests.conftest import Fetch

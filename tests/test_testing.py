@@ -25,9 +25,9 @@ from myproject.plugins import SignedWebhook, signature
 
 import hookpipe
 from hookpipe import HandlerImplementation, RequestSnapshot, context_of
+from hookpipe.jobs import process_pool
 from hookpipe.plugins.dispatch import PluginRuntime
 from hookpipe.plugins.planning import plan_plugins
-from hookpipe.runners import process_pool
 from hookpipe.testing import (
     PluginConfigError,
     PluginTester,
@@ -428,7 +428,7 @@ def test_context_of_a_request_that_never_met_the_middleware() -> None:
 
 
 def test_the_public_names() -> None:
-    from hookpipe.pipeline import Registry
+    from hookpipe.core.build import Registry
 
     for name in hookpipe.__all__:
         assert getattr(hookpipe, name) is not None
@@ -436,16 +436,16 @@ def test_the_public_names() -> None:
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         hookpipe.Nope  # noqa: B018
     # A settings module may import hookpipe for INGRESS/MAIN: that leaves the pipeline,
-    # its runners and Django's settings alone.
+    # its runners and Django's settings alone (the pure ordering module is all it loads).
     code = (
         "import sys, hookpipe; from django.conf import settings; "
-        "print(sorted(m for m in sys.modules if m.startswith('hookpipe.pipeline')), "
-        "settings.configured)"
+        "print(sorted(m for m in sys.modules if m.startswith(('hookpipe.core.', "
+        "'hookpipe.jobs'))), settings.configured)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     ).stdout
-    assert out.strip() == "[] False"
+    assert out.strip() == "['hookpipe.core.ordering'] False"
 
 
 TWEENS = "myproject.tweens."

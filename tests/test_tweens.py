@@ -11,7 +11,7 @@ import asgiref.sync
 import pytest
 from django.test import override_settings
 
-from hookpipe.pipeline import process as pipeline_process
+from hookpipe.core import process as pipeline_process
 from tests.conftest import Fetch
 from tests.testapp import tweens
 

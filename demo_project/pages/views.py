@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from demo_project.hooks import Audit, FriendlyErrors
 from hookpipe import with_hooks
-from hookpipe.pipeline import get_pipeline
+from hookpipe.core.process import get_pipeline
 
 #: The default key is public anyway, so the page may fill it in; a real one never is.
 DEFAULT_API_KEY = "demo-key"

@@ -12,7 +12,7 @@ class FleetConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from ..pipeline import process
+        from ..core import process
         from .operations import FleetOperations
 
         process.set_operations(FleetOperations())

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 from . import switchable
 
 if TYPE_CHECKING:
-    from ..pipeline import Pipeline
-    from ..pipeline.plan import Plan
+    from ..core.build import Pipeline
+    from ..core.plan import Plan
 
 logger = logging.getLogger("hookpipe")
 

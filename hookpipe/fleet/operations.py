@@ -1,4 +1,4 @@
-"""What the fleet app plugs into a serving process (:class:`hookpipe.pipeline.process.Operations`).
+"""What the fleet app plugs into a serving process (:class:`hookpipe.core.process.Operations`).
 
 On a request whose time has come (at most once per ``SWITCHES["CHECK_EVERY"]``
 seconds, :mod:`.watch`), the request's thread reads the switch table and makes sure
@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import conf, durations
-from ..pipeline import process
-from ..runners import process_pool
+from ..core import process
+from ..jobs import process_pool
 from . import publish, watch
 
 

@@ -39,7 +39,7 @@ _stop = threading.Event()
 _started_at = time.time()
 _exit_hook_registered = False
 _settings: Mapping[str, Any] | None = None
-#: What this process has to say (given by hookpipe.pipeline, which this package must not
+#: What this process has to say (given by hookpipe.core, which this package must not
 #: import): its plugins' counters, its pool, the plugins it switched off.
 State = Callable[[], dict[str, Any]]
 _source: State | None = None

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..pipeline.plan import Plan
+    from ..core.plan import Plan
 
 
 def switchable(built_plan: Plan) -> dict[str, str]:

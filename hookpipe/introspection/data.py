@@ -1,7 +1,7 @@
 """What ``manage.py hookpipe`` and the admin "Pipeline" page show, and how.
 
 :func:`inspect_pipeline` builds (or reuses) this process's pipeline and returns it as
-plain data: :meth:`hookpipe.pipeline.Pipeline.describe` plus what only the project can
+plain data: :meth:`hookpipe.core.build.Pipeline.describe` plus what only the project can
 tell, namely the normalised ``THREAD_POOL`` setting and the per-view hooks found by
 walking the URLconf. A configuration that cannot be built comes back as check messages,
 never as an exception, so both the command and the page can show them.
@@ -23,11 +23,11 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from .. import conf
+from ..core.plan import plan
+from ..core.process import get_pipeline
 from ..hooks import REDACTED as VIEWER_REDACTED
 from ..hooks import SECRET_NAME, hook_label
 from ..hooks import view_hooks as hooks_of_view
-from ..pipeline.plan import plan
-from ..pipeline.process import get_pipeline
 from ..routes import walk_urlconf
 
 #: Keys of a plugin's dict that hold per-process live state. The command leaves them
@@ -53,7 +53,7 @@ class Inspection:
 def inspect_pipeline() -> Inspection:
     """Build (or reuse) this process's pipeline and describe it.
 
-    The checks run first, on the same :func:`~hookpipe.pipeline.plan` the pipeline is
+    The checks run first, on the same :func:`~hookpipe.core.plan` the pipeline is
     built from, so a broken configuration is reported with its check ids and no tween
     factory runs. A factory that raises while the chain is built is reported too.
     """

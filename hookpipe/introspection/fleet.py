@@ -11,7 +11,13 @@ Table = Callable[[Sequence[str], Sequence[Sequence[str]]], list[str]]
 
 
 def render(data: Mapping[str, Any], table: Table) -> list[str]:
-    """Lines for the ``switches`` and ``cluster`` parts of the inspection data."""
+    """Lines for the ``switches`` and ``cluster`` parts of the inspection data (which
+    only the fleet app adds)."""
+    if "switches" not in data:
+        return [
+            "",
+            'Switches and the fleet: add "hookpipe.fleet" to INSTALLED_APPS (docs/fleet.rst).',
+        ]
     out: list[str] = []
     switches = data.get("switches") or {}
     every = switches.get("check_every_s")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ..ordering import INGRESS, MAIN
+from ..core.ordering import INGRESS, MAIN
 from .display import PluginView, format_value, global_hooks, kind_label, plugin_view
 from .fleet import render as fleet_text
 

@@ -2,7 +2,7 @@
 
 A **handler** (:class:`HandlerImplementation`) does background work with a request:
 every handler whose ``handles(request, content)`` is true runs ``handle()`` where its
-runner says (:mod:`hookpipe.runners`): in the bounded pool with a
+runner says (:mod:`hookpipe.jobs`): in the bounded pool with a
 :class:`~hookpipe.plugins.snapshot.RequestSnapshot`, or inline with the live request when
 ``THREAD_SAFE = False``. A **responder** (:class:`ResponderImplementation`) answers a
 request: the first whose ``handles()`` is true returns the response from ``respond()``,

@@ -3,7 +3,7 @@
 :class:`PluginRuntime` holds the plugins of one pipeline build. For each request, in
 ``MAIN`` after the ``on_route`` hooks:
 
-0. the prefilters (:mod:`hookpipe.prefilters`) pick the plugins the request may meet,
+0. the prefilters (:mod:`hookpipe.plugins.prefilters`) pick the plugins the request may meet,
    by method and path; if there are none, the request goes on at once: no body is
    read, nothing is allocated, and none of the steps below happens;
 1. ``content``: the body, read once (413 if it is over ``DATA_UPLOAD_MAX_MEMORY_SIZE``;
@@ -40,14 +40,14 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from .. import conf
 from ..context import request_id
 from ..durations import Durations, timed_by_plugin
-from ..prefilters import Filtered, PrefilterIndex, Selection
-from ..runners import Runner, runner_for
-from ..runners.process_pool import counters
+from ..jobs import Runner, runner_for
+from ..jobs.process_pool import counters
 from ..streaming.response import Streamer
 from ..streaming.streams import Context
 from .base import HandlerImplementation, Plugin, ResponderImplementation, dotted
 from .body import read_content
 from .planning import PluginSpec
+from .prefilters import Filtered, PrefilterIndex, Selection
 from .snapshot import PendingSnapshot
 from .subconfig import env_prefix
 from .validation import prefilters

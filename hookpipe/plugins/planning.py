@@ -14,7 +14,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from ..runners.choice import RunnerChoice, choose, entry_class_path
+from ..jobs.choice import RunnerChoice, choose, entry_class_path
 from .base import HandlerImplementation, Plugin, PluginKind, ResponderImplementation, dotted
 from .check_ids import (
     BAD_PLUGIN_ENTRY,

@@ -37,10 +37,10 @@ from typing import TYPE_CHECKING, Any, Final
 from django.db import transaction
 from django.http import HttpResponse, HttpResponseBase
 
-from ..pipeline import process
-from ..runners import EXTRA_RUNNERS
-from ..runners.choice import RunnerChoice
-from ..runners.process_pool import get_pool
+from ..core import process
+from ..jobs import EXTRA_RUNNERS
+from ..jobs.choice import RunnerChoice
+from ..jobs.process_pool import get_pool
 from . import worker
 from .backends import backend_class_path
 from .recovery import backend_view

@@ -8,11 +8,11 @@ from typing import Any, TypeVar
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
+from ..jobs.choice import choose
 from ..plugins.base import HandlerImplementation, Plugin, ResponderImplementation, dotted
 from ..plugins.planning import configure
 from ..plugins.subconfig import PluginConfig
 from ..plugins.validation import check_methods, check_name, check_prefilters, check_subconfig
-from ..runners.choice import choose
 
 P = TypeVar("P", bound=Plugin)
 

@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse
 
 from ..context import RequestContext, context_of
 from ..context import request_id as request_id_of
-from ..pipeline.process import get_pipeline
+from ..core.process import get_pipeline
 from ..plugins.base import HandlerImplementation
 from ..plugins.body import read_content
 from ..plugins.dispatch import PluginRuntime

@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.decorators import async_only_middleware
 
-from hookpipe.pipeline import Registry
+from hookpipe import Registry
 
 TRACE = "X-Trace"
 
@@ -53,7 +53,7 @@ def third(handler: Any, registry: Registry) -> Any:
     return labelled(handler, registry, "third")
 
 
-@async_only_middleware  # says so before it runs: hookpipe.mode
+@async_only_middleware  # says so before it runs: hookpipe.core.mode
 def async_labelled(handler: Any, registry: Registry, label: str = "async") -> Any:
     """Closure style, async."""
     CALLS.append((label, registry))

@@ -17,8 +17,8 @@ from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from hookpipe import conf
+from hookpipe.core.plan import plan
 from hookpipe.introspection import inspect_pipeline, render_text
-from hookpipe.pipeline.plan import plan
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ calls, and the one fork handler.
 :data:`PROCESS` owns what this process keeps between requests: the built pipeline,
 the responders' counters shared by its rebuilds, the last build failure, and the
 opt-in :class:`Operations` an app may plug in (``hookpipe.fleet``: runtime switches
-and published records). The thread pool (:mod:`hookpipe.runners.process_pool`) and
+and published records). The thread pool (:mod:`hookpipe.jobs.process_pool`) and
 the task counters keep their own state, but this module's fork handler is the one that
 resets all of it in a forked child, so a child never serves with its parent's
 pipeline, pool or counts.
@@ -37,8 +37,8 @@ from django.http import HttpRequest, HttpResponseBase
 
 from .. import conf, durations
 from ..context import AsyncGetResponse, GetResponse, RequestContext, attach_finished
+from ..jobs import process_pool
 from ..plugins.body import accept_chunked
-from ..runners import process_pool
 from .build import BuildError, Pipeline
 from .plan import plan
 
@@ -281,7 +281,7 @@ def serve_sync(
     pipeline, operations = process.pipeline, process.operations
     if pipeline is None or (operations is not None and operations.due()):
         pipeline = process.refresh(serving=True)
-        if isinstance(request, ASGIRequest):  # a sync pipeline under ASGI (hookpipe.mode)
+        if isinstance(request, ASGIRequest):  # a sync pipeline under ASGI (hookpipe.core.mode)
             process.warn_if_nothing_drains()
     if "HTTP_TRANSFER_ENCODING" in request.META:
         accept_chunked(request)

@@ -29,7 +29,7 @@ def runner_for(
     task_runner: Mapping[str, Any],
 ) -> Runner:
     """The runner of ``handler``: as ``choice`` says (its ``RUNNER`` and its settings
-    entry, see :mod:`hookpipe.runners.choice`); without one, the pool unless the
+    entry, see :mod:`hookpipe.jobs.choice`); without one, the pool unless the
     handler says ``THREAD_SAFE = False``."""
     if choice is None:
         choice = RunnerChoice("pool" if handler.THREAD_SAFE else "inline")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any, Final
 
-from .jobs import run_inline
 from .process_pool import counters
+from .run import run_inline
 
 if TYPE_CHECKING:
     from ..context import RequestContext

@@ -37,7 +37,7 @@ def _note_connection(sender: Any, connection: Any, **kwargs: Any) -> None:
     _threads.connected = True
 
 
-connection_created.connect(_note_connection, dispatch_uid="hookpipe.runners.jobs")
+connection_created.connect(_note_connection, dispatch_uid="hookpipe.jobs.run")
 
 
 def _close_stale_connections() -> None:

@@ -3,7 +3,7 @@
 :func:`plan` imports every dotted path, orders the tweens and plans the hooks and
 plugins. It calls no user code except module imports and reports every problem as a
 check message, so that the system checks (:mod:`hookpipe.checks`) and the build
-(:mod:`hookpipe.pipeline.build`) share it."""
+(:mod:`hookpipe.core.build`) share it."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from django.utils.module_loading import import_string
 
 from .. import conf
 from ..hooks import HookSpec, plan_hooks
-from ..ordering import INGRESS, MAIN, OrderingError, Problem, TweenDecl, order_tweens
 from ..plugins.planning import PluginSpec, plan_plugins
+from .ordering import INGRESS, MAIN, OrderingError, Problem, TweenDecl, order_tweens
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ Every job is counted, per handler name, under one lock, so that at any moment::
 
 A job is never silently lost: it ends succeeded, failed or rejected (which includes a
 job still queued when the process drains at exit, see
-:func:`hookpipe.runners.process_pool.shutdown`)."""
+:func:`hookpipe.jobs.process_pool.shutdown`)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ import time
 from typing import Any, Literal
 
 from .counters import Counters
-from .jobs import Job, run_counted, run_inline
+from .run import Job, run_counted, run_inline
 
 logger = logging.getLogger("hookpipe")
 
@@ -63,7 +63,7 @@ class HandlerPool:
         self.max_workers = max_workers
         self.max_queue = max_queue
         self.on_full = on_full
-        #: What :func:`~hookpipe.runners.process_pool.pool_for` compares, per submission.
+        #: What :func:`~hookpipe.jobs.process_pool.pool_for` compares, per submission.
         self.settings = (max_workers, max_queue, on_full)
         self.block_timeout = block_timeout
         self.counters = counters

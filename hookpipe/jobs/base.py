@@ -1,7 +1,7 @@
 """What every runner offers: the one small interface between a handler and where its job runs.
 
 A runner is chosen for each handler when the pipeline is built
-(:func:`hookpipe.runners.runner_for`) and never per request. For each request a handler
+(:func:`hookpipe.jobs.runner_for`) and never per request. For each request a handler
 ``handles()``, the plugins' dispatch calls :meth:`Runner.submit` once, with the live
 request or, when the runner ``wants_snapshot``, a
 :class:`~hookpipe.plugins.snapshot.PendingSnapshot` taken once per request and shared by

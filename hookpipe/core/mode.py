@@ -22,7 +22,7 @@ first request, never at load time (``gunicorn --preload`` runs no factory in the
 master). So a factory counts as sync unless it carries Django's own mark of an
 async-only middleware factory (``django.utils.decorators.async_only_middleware``:
 ``sync_capable = False``, ``async_capable = True``). A wrong guess costs thread hops,
-never correctness: every link adapts to its neighbours (:mod:`hookpipe.pipeline`).
+never correctness: every link adapts to its neighbours (:mod:`hookpipe.core`).
 
 Deciding reads ``HOOKPIPE`` and imports the dotted paths it names (what ``manage.py
 check`` does); it calls no factory, constructor or hook. Under WSGI the answer does not
@@ -36,11 +36,11 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction
 
-from . import conf
-from .hooks import Hook, view_hooks
-from .pipeline.plan import plan
-from .plugins.validation import prefilters
-from .routes import walk_urlconf
+from .. import conf
+from ..hooks import Hook, view_hooks
+from ..plugins.validation import prefilters
+from ..routes import walk_urlconf
+from .plan import plan
 
 #: The hook methods that run on every request (``on_error`` only runs on errors).
 _EVERY_REQUEST = ("on_route", "before", "after")

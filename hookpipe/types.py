@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from django.http import HttpRequest, HttpResponseBase
 
 if TYPE_CHECKING:
-    from .pipeline.build import Registry
+    from .core.build import Registry
 
 
 class Tween(Protocol):

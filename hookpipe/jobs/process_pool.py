@@ -151,7 +151,7 @@ def _register_exit_hook() -> None:
 
 
 def forget_after_fork() -> None:
-    """In a forked child (from the process's fork handler, :mod:`hookpipe.pipeline.process`):
+    """In a forked child (from the process's fork handler, :mod:`hookpipe.core.process`):
     forget the parent's pools, locks and counters."""
     global _lock, _pool, _retired, _counters, _shut_down, _drainer
     _drainer = ""  # the child's server sets it up again, if it drains

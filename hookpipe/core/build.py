@@ -1,4 +1,4 @@
-"""One pipeline, built from a :class:`~hookpipe.pipeline.plan.Plan`: the global hooks
+"""One pipeline, built from a :class:`~hookpipe.core.plan.Plan`: the global hooks
 and the plugins instantiated, the tween factories called innermost first and linked
 into a chain that ends in MAIN."""
 
@@ -13,12 +13,12 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .. import conf, durations
 from ..hooks import HookConstructorError, HookRuntime, build_hooks
-from ..ordering import MAIN
+from ..jobs import process_pool
 from ..plugins.dispatch import PluginRuntime
 from ..plugins.planning import PluginConstructorError, build_plugins
-from ..runners import process_pool
 from .chain import Link, chain_handler_tween, handler_below, is_async_tween
 from .main import main_async, main_hooked_async, main_hooked_sync, main_sync
+from .ordering import MAIN
 from .plan import Plan
 
 if TYPE_CHECKING:
