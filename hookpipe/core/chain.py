@@ -38,25 +38,14 @@ class Link:
 
     ``call_sync`` and ``call_async`` are what a caller of each kind calls: a tween
     guarded (see :func:`guard`) and adapted, once, for callers of the other kind.
-    ``tween`` is a sync tween itself, unguarded, which the handler of a sync tween above
-    calls and guards inline (see :func:`handler_below`); ``None`` for the others.
     """
 
-    __slots__ = ("call_async", "call_sync", "name", "tween", "what")
+    __slots__ = ("call_async", "call_sync", "name")
 
-    def __init__(
-        self,
-        name: str,
-        call_sync: SyncHandler,
-        call_async: AsyncHandler,
-        tween: SyncHandler | None = None,
-        what: str = "",
-    ) -> None:
+    def __init__(self, name: str, call_sync: SyncHandler, call_async: AsyncHandler) -> None:
         self.name = name
         self.call_sync = call_sync
         self.call_async = call_async
-        self.tween = tween
-        self.what = what
 
     @classmethod
     def around(
@@ -67,7 +56,7 @@ class Link:
         call = guard(tween, is_async, what, name)
         if is_async:
             return cls(name, async_to_sync(call), call)
-        return cls(name, call, sync_to_async(call, thread_sensitive=True), tween, what)
+        return cls(name, call, sync_to_async(call, thread_sensitive=True))
 
 
 def handler_below(
@@ -77,49 +66,23 @@ def handler_below(
     and the function that binds it once the tween is known to be sync or async.
 
     Bound, calling it never switches threads unless the next link is of the other kind.
-    Every request calls it once per tween, so it is cheap: a plain function rather
-    than an object with ``__call__`` (which Python calls several times slower), and
-    between two sync tweens it guards the next tween itself, as :func:`guard` would,
-    instead of calling the guarded one: one call less per tween.
+    It is a plain function rather than an object with ``__call__``, which Python calls
+    several times slower, since every request calls it once per tween.
 
     With ``chain`` (the ``next_handler`` of a chain handler) it also accepts Tangled's
-    form, ``next_handler(app, request)``; tweens get the one-argument function, whose
-    cost is left as it was.
+    form, ``next_handler(app, request)``, whose second argument is the request.
     """
     call: Callable[[HttpRequest], Any] = below.call_sync
-    tween: Callable[[HttpRequest], Any] | None = None
-    what, name = below.what, below.name
 
     def handler(request: HttpRequest) -> Any:
-        if tween is None:
-            return call(request)
-        try:
-            response = tween(request)
-            if not isinstance(response, HttpResponseBase):
-                raise not_a_response(what, name, response)
-            return response
-        except Exception as exc:
-            return failsafe_response(request, exc, what, name)
+        return call(request)
 
-    # The same body as ``handler``, not a call to it: one call less per request. The
-    # second positional argument, when given, is the request (the first is the app).
     def next_handler(request: Any, tangled_request: Any = None) -> Any:
-        if tangled_request is not None:
-            request = tangled_request
-        if tween is None:
-            return call(request)
-        try:
-            response = tween(request)
-            if not isinstance(response, HttpResponseBase):
-                raise not_a_response(what, name, response)
-            return response
-        except Exception as exc:
-            return failsafe_response(request, exc, what, name)
+        return call(request if tangled_request is None else tangled_request)
 
     def bind(is_async: bool) -> None:
-        nonlocal call, tween
+        nonlocal call
         call = below.call_async if is_async else below.call_sync
-        tween = None if is_async else below.tween
 
     chosen = next_handler if chain else handler
     # Its repr: <function <hookpipe handler for 'auth'> at 0x...>.

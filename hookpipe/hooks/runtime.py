@@ -146,7 +146,7 @@ class HookRuntime:
 
     # Run ``after`` on the response, in reverse, for the hooks it pairs with (a hook
     # that defines ``on_route`` or ``before`` only if one of them ran); return the final
-    # response. The runners themselves, not a method that calls them: one call less.
+    # response.
     leave_sync = staticmethod(after_sync)
     leave_async = staticmethod(after_async)
 
@@ -226,8 +226,7 @@ def _routed(
 
 
 # Django calls process_view for every request, hooks or not: the case without hooks for
-# the view costs a getattr and a dict lookup, nothing more. The lookup of a view seen
-# before is done in place (for_view does it on a miss): one call less per request.
+# the view costs a getattr and a dict lookup (in for_view), nothing more.
 
 
 def process_view_sync(
@@ -237,11 +236,7 @@ def process_view_sync(
     ctx: RequestContext | None = getattr(request, "hookpipe", None)
     if ctx is None:
         return None
-    runtime = ctx.pipeline.hooks
-    try:
-        hook_list = runtime.views[view]
-    except (KeyError, TypeError):  # a view new to this build, or not hashable
-        hook_list = runtime.for_view(view)
+    hook_list = ctx.pipeline.hooks.for_view(view)
     if hook_list is None:
         return None
     state = _routed(ctx, hook_list, request, view, args, kwargs)
@@ -268,11 +263,7 @@ async def process_view_async(
     ctx: RequestContext | None = getattr(request, "hookpipe", None)
     if ctx is None:
         return None
-    runtime = ctx.pipeline.hooks
-    try:
-        hook_list = runtime.views[view]
-    except (KeyError, TypeError):
-        hook_list = runtime.for_view(view)
+    hook_list = ctx.pipeline.hooks.for_view(view)
     if hook_list is None:
         return None
     state = _routed(ctx, hook_list, request, view, args, kwargs)

@@ -23,9 +23,9 @@ class _ThreadState(threading.local):
     """Per thread: ``connected`` is set once the thread has opened a database connection.
 
     Django's connections belong to the thread that opened them, so a pool thread that
-    never opened one has none to close, and skips ``close_old_connections()``: it looks
-    up every alias in a context-aware thread local, 2 to 6 µs per call, which was most
-    of what a job that does not touch the database cost the pool (issue 12)."""
+    never opened one has none to close, and skips ``close_old_connections()``, which
+    looks up every alias in a context-aware thread local: for a job that does not touch
+    the database, most of what the pool costs (bench/RESULTS.md)."""
 
     connected = False  # a class default: reading it never raises AttributeError
 

@@ -132,8 +132,8 @@ class PendingSnapshot:
     later, ``REMOTE_ADDR`` behind a proxy say), the path, the scheme, the query and the
     user (whose lazy session belongs to the request). Made on the first :meth:`get`, in
     the thread that runs the first handler: the headers as Django names them, the full
-    path, and the frozen :class:`RequestSnapshot`, most of the cost (issue 12: offloading
-    a job should cost the request's thread a few microseconds). Every
+    path, and the frozen :class:`RequestSnapshot`, most of the cost, which so stays off
+    the request's thread. Every
     :meth:`get` returns the same object: the handlers of one request share one snapshot.
     """
 
@@ -226,8 +226,8 @@ def _full_path(path: str, query_string: str) -> str:
 
 
 def _query(request: HttpRequest) -> tuple[tuple[str, str], ...]:
-    # Without a query string, request.GET would still build an empty QueryDict: 7 µs of
-    # the request's time, for nothing.
+    # Without a query string, request.GET would still build an empty QueryDict, for
+    # nothing.
     if not request.META.get("QUERY_STRING"):
         return ()
     return tuple((k, v) for k, values in request.GET.lists() for v in values)
