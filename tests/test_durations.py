@@ -18,7 +18,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hookpipe import conf, durations
 from hookpipe.checks import check_hookpipe
-from hookpipe.core.main import main_hooked_sync, main_sync
 from hookpipe.core.ordering import MAIN
 from hookpipe.core.process import get_pipeline
 from hookpipe.fleet import publish, watch
@@ -133,41 +132,36 @@ def test_handler_jobs_land_in_buckets_too(fetch: Fetch) -> None:
     assert handle["buckets"]["1.0"] == 2
 
 
-def test_off_nothing_is_wrapped_and_nothing_is_kept(fetch: Fetch) -> None:
+def test_off_nothing_is_timed_and_nothing_is_kept(fetch: Fetch) -> None:
+    # Through every kind of piece the timers would wrap: a tween, a hook, responders.
     config = timed_pipeline()
     del config["METRICS"]
     with override_settings(HOOKPIPE=config):
         fetch("/")
         fetch("/stream/sync")
-        pipeline = get_pipeline()
-        assert pipeline.timer is None
-        assert not durations.is_timed(pipeline.top.tween)
-        assert not any(durations.is_timed(m.fn) for m in pipeline.hooks.globals.on_route.methods)
-        plugins = pipeline.plugins
-        assert plugins is not None
-        assert plugins._answer_sync == plugins._respond_sync
+        assert get_pipeline().timer is None
     with override_settings(HOOKPIPE={"HOOKS": [P + "hooks.SlowRoute"]}):
         fetch("/")
-        assert get_pipeline().top.call_sync is main_hooked_sync  # MAIN itself, bare
     with override_settings(HOOKPIPE={}):
         fetch("/")
-        assert get_pipeline().top.call_sync is main_sync
     assert durations.store().snapshot() == {}
     assert not durations.store().handlers
 
 
-def test_on_each_piece_is_wrapped_once_at_build() -> None:
+def test_on_each_piece_is_timed_once_per_call(fetch: Fetch) -> None:
     with override_settings(HOOKPIPE=timed_pipeline()):
-        pipeline = get_pipeline()
-        assert durations.is_timed(pipeline.top.tween)
-        [method] = pipeline.hooks.globals.on_route.methods
-        assert durations.is_timed(method.fn)
-        plugins = pipeline.plugins
-        assert plugins is not None
-        assert durations.is_timed(plugins._answer_sync)
-        assert durations.store().handlers
-    with override_settings(HOOKPIPE={"METRICS": ON}):
-        assert durations.is_timed(get_pipeline().top.call_sync)  # MAIN alone
+        fetch("/")
+        fetch("/stream/sync")
+    counts = {key: one["count"] for key, one in durations.store().snapshot().items()}
+    assert counts == {
+        "tween slow call": 2,
+        "main hookpipe.MAIN call": 2,
+        "hook tests.testapp.hooks.SlowRoute on_route": 2,
+        "hook tests.testapp.hooks.SlowRoute after": 2,
+        "responder chunks respond": 1,
+        "responder async-chunks respond": 0,  # wrapped, never asked
+    }
+    assert durations.store().handlers
 
 
 def test_a_bad_value_is_a_check_error() -> None:
