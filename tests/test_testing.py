@@ -26,7 +26,6 @@ from myproject.plugins import SignedWebhook, signature
 import hookpipe
 from hookpipe import HandlerImplementation, RequestSnapshot, context_of
 from hookpipe.jobs import process_pool
-from hookpipe.plugins.dispatch import PluginRuntime
 from hookpipe.plugins.planning import plan_plugins
 from hookpipe.testing import (
     PluginConfigError,
@@ -297,28 +296,16 @@ def test_build_plugin_checks_the_runner() -> None:
     assert caught.value.ids == ["hookpipe.E050"]
 
 
-class _NeverSubmits:
-    """A runner of another kind (a task queue, say): run_handlers must not submit to it."""
+@override_settings(HOOKPIPE={"HANDLERS": [P + "TaskRecorder"]})
+def test_run_handlers_runs_a_handler_whatever_its_runner() -> None:
+    from hookpipe.tasks import runner as task
 
-    kind = "task"
-    wants_snapshot = True
-
-    def submit(self, *args: Any) -> None:
-        raise AssertionError("run_handlers submitted a job to the runner")
-
-    def describe(self) -> dict[str, Any]:
-        return {"runner": self.kind}
-
-
-def test_run_handlers_runs_a_handler_whatever_its_runner(monkeypatch: pytest.MonkeyPatch) -> None:
-    recorder = build_plugin(tp.Recorder)
-    runtime = PluginRuntime([recorder])
-    runtime._runners[id(recorder)] = _NeverSubmits()
-    monkeypatch.setattr("hookpipe.testing.jobs.PluginRuntime", lambda handlers: runtime)
-    [job] = run_handlers(post(), [recorder])
+    enqueued = task.counters().snapshot("task-recorder")["enqueued"]
+    [job] = run_handlers(post())
     assert job.runner == "task"
     assert isinstance(job.request, RequestSnapshot)
-    assert len(tp.SEEN["recorder"]) == 1
+    assert len(tp.SEEN["task-recorder"]) == 1  # ran here, now
+    assert task.counters().snapshot("task-recorder")["enqueued"] == enqueued  # not stored
 
 
 # ---------------------------------------------------------------------- the fixture
