@@ -19,7 +19,7 @@ machine and nowhere else:
 ``DEMO_POOL_QUEUE``    ``100``: ``HOOKPIPE["THREAD_POOL"]["MAX_QUEUE"]``
 ``DEMO_POOL_ON_FULL``  ``block``: ``HOOKPIPE["THREAD_POOL"]["ON_FULL"]``
 ``DEMO_WEBHOOK_RUNNER`` ``task``: where ``webhook-store`` runs (``task``, ``pool``)
-``DEMO_STALE_AFTER``   ``60``: ``HOOKPIPE["TASK_RUNNER"]["STALE_AFTER"]``
+``DEMO_ABANDONED_AFTER`` ``60``: ``HOOKPIPE["TASK_RUNNER"]["ABANDONED_AFTER"]``
 ``DEMO_RECOVER_EVERY`` ``10``: ``HOOKPIPE["TASK_RUNNER"]["RECOVER_EVERY"]``
 ``REDIS_URL``          unset: the cache every process shares is the database
                        cache (``manage.py createcachetable``); set, e.g.
@@ -264,7 +264,7 @@ HOOKPIPE = {
         "ON_FULL": env.str("DEMO_POOL_ON_FULL", default="block"),
     },
     "TASK_RUNNER": {
-        "STALE_AFTER": env.float("DEMO_STALE_AFTER", default=60.0),
+        "ABANDONED_AFTER": env.float("DEMO_ABANDONED_AFTER", default=60.0),
         "RECOVER_EVERY": env.float("DEMO_RECOVER_EVERY", default=10.0),
     },
     # Every plugin can be switched off and on from the admin's Pipeline page or with

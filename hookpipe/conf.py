@@ -22,7 +22,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from . import fleetconf
-from .confhelp import did_you_mean, type_name
+from .confhelp import did_you_mean, type_name, unknown_key_hint
 
 SETTING = "HOOKPIPE"
 
@@ -57,7 +57,7 @@ TASK_RUNNER_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "ON_ENQUEUE_ERROR": "503",
         # A database-backend task of hookpipe's RUNNING for longer than this (seconds)
         # is taken to have lost its worker and is made READY again.
-        "STALE_AFTER": 600,
+        "ABANDONED_AFTER": 600,
         # How often (seconds, at most) a task worker sweeps for such tasks by itself.
         "RECOVER_EVERY": 60,
     }
@@ -304,7 +304,7 @@ class _Loader:
                 self.error(
                     UNKNOWN_KEY,
                     f'{SETTING}["THREAD_POOL"] has an unknown key {key!r}.',
-                    did_you_mean(key, THREAD_POOL_DEFAULTS),
+                    unknown_key_hint("THREAD_POOL", key, THREAD_POOL_DEFAULTS),
                 )
         pool = {**THREAD_POOL_DEFAULTS, **raw}
         for key, minimum in (("MAX_WORKERS", 1), ("MAX_QUEUE", 0)):
@@ -330,10 +330,10 @@ class _Loader:
                 self.error(
                     UNKNOWN_KEY,
                     f'{SETTING}["TASK_RUNNER"] has an unknown key {key!r}.',
-                    did_you_mean(key, TASK_RUNNER_DEFAULTS),
+                    unknown_key_hint("TASK_RUNNER", key, TASK_RUNNER_DEFAULTS),
                 )
         runner = {**TASK_RUNNER_DEFAULTS, **raw}
-        for key in ("MAX_SNAPSHOT_BYTES", "STALE_AFTER", "RECOVER_EVERY"):
+        for key in ("MAX_SNAPSHOT_BYTES", "ABANDONED_AFTER", "RECOVER_EVERY"):
             value = runner[key]
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 self.error(

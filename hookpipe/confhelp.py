@@ -5,6 +5,22 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+#: Keys that were renamed, by ``(section, old key)``: the new spelling, which the
+#: "unknown key" check message then names (CHANGELOG.md, "Upgrading").
+RENAMED = {
+    # One meaning per word: the fleet's STALE_AFTER greys out a silent process.
+    ("TASK_RUNNER", "STALE_AFTER"): "ABANDONED_AFTER",
+}
+
+
+def unknown_key_hint(section: str, key: object, choices: Iterable[str]) -> str:
+    """The hint for an unknown key of ``HOOKPIPE[section]``: its new spelling when it
+    was renamed, else :func:`did_you_mean`."""
+    new = RENAMED.get((section, str(key)))
+    if new is not None:
+        return f'It was renamed: write "{new}" (see "Upgrading" in the CHANGELOG).'
+    return did_you_mean(key, choices)
+
 
 def did_you_mean(key: object, choices: Iterable[str]) -> str:
     """A hint naming the closest known key, if one is close, and every known key."""

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from .confhelp import did_you_mean, type_name
+from .confhelp import type_name, unknown_key_hint
 
 SWITCHES_DEFAULTS: Mapping[str, Any] = MappingProxyType(
     {
@@ -146,7 +146,7 @@ def _merge(key: str, raw: Any, defaults: Mapping[str, Any], error: Error) -> dic
             error(
                 "unknown",
                 f'HOOKPIPE["{key}"] has an unknown key {name!r}.',
-                did_you_mean(name, defaults),
+                unknown_key_hint(key, name, defaults),
             )
     return {**defaults, **{k: v for k, v in raw.items() if k in defaults}}
 

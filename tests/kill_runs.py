@@ -41,7 +41,7 @@ RQ_TIMEOUT = 10
 #: and doing RQ's bookkeeping; the kill must land inside the handler.
 RQ_DELAY = 0.2
 #: Seconds after which a RUNNING task counts as abandoned, in these runs.
-STALE_AFTER = 3.0
+ABANDONED_AFTER = 3.0
 
 
 @dataclass
@@ -122,7 +122,7 @@ def run(
         queue = outer.enter_context(rq_queue()) if engine == "rq" else ""
         overrides = {
             "DEMO_WEBHOOK_RUNNER": runner,
-            "DEMO_STALE_AFTER": str(STALE_AFTER),
+            "DEMO_ABANDONED_AFTER": str(ABANDONED_AFTER),
             "DEMO_RECOVER_EVERY": "1",
             "DEMO_WORKERS": "2",
             # A little pretend work per delivery, so that kills land mid-job.
@@ -150,9 +150,9 @@ def run(
             if server == "uvicorn":
                 web = stack.enter_context(_server(server, env, tmp_path))
             if runner == "task" and engine == "db":
-                # Past STALE_AFTER, the job the killed worker held is READY again: the
+                # Past ABANDONED_AFTER, the job the killed worker held is READY again: the
                 # workers' own sweep does it when busy; an idle one needs the command.
-                time.sleep(STALE_AFTER + 0.5)
+                time.sleep(ABANDONED_AFTER + 0.5)
                 recovered[0] += _recovered(live.manage("hookpipe", "--recover-tasks", env=env))
             # RQ: the killed worker's execution expires about RQ_TIMEOUT + 60 s after
             # it started; the command runs RQ's cleanup, which retries the job then.

@@ -67,7 +67,7 @@ def test_a_worker_killed_after_the_work_runs_it_again_and_the_duplicate_is_count
     marks the task done (tests/crash_settings.py); recovery runs the task again, so the
     delivery is stored twice with the same request id, and the tally reports it."""
     env = live.project_env(
-        tmp_path, DEMO_STALE_AFTER="1", DEMO_RECOVER_EVERY="1", HOOKPIPE_LOG_LEVEL="WARNING"
+        tmp_path, DEMO_ABANDONED_AFTER="1", DEMO_RECOVER_EVERY="1", HOOKPIPE_LOG_LEVEL="WARNING"
     )
     live.manage("migrate", "--noinput", env=env)
     crashing = {
@@ -89,7 +89,7 @@ def test_a_worker_killed_after_the_work_runs_it_again_and_the_duplicate_is_count
             worker.process.wait(live.START_TIMEOUT)
             assert worker.process.returncode == -signal.SIGKILL, worker.log()
         assert kill_runs.stored_ids(server) == [rid]  # stored once, task still RUNNING
-        time.sleep(1.5)  # past STALE_AFTER
+        time.sleep(1.5)  # past ABANDONED_AFTER
         out = live.manage("hookpipe", "--recover-tasks", env=env).stdout
         assert out.startswith("1 task made READY again"), out
         with live.db_worker(env, tmp_path, *worker_args):

@@ -90,7 +90,7 @@ def test_task_counters_of_each_process() -> None:
 @override_settings(
     HOOKPIPE={
         "HANDLERS": [{"class": "tests.testapp.plugins.TaskRecorder", "backend": "db"}],
-        "TASK_RUNNER": {"STALE_AFTER": 30},
+        "TASK_RUNNER": {"ABANDONED_AFTER": 30},
         "METRICS": {"BEARER_TOKEN": "scraper"},
     }
 )

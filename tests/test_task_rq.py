@@ -126,3 +126,6 @@ def test_rq_settings_that_break_the_promise_are_warnings() -> None:
     assert ids(**good) == []
     assert ids(**{**good, "QUEUE_CLASS": "django_rq.queues.DjangoRQ"}) == ["hookpipe.W051"]
     assert ids(QUEUE_CLASS=good["QUEUE_CLASS"]) == ["hookpipe.W052"]
+    # The queue class's path before 0.2: an error that names the new one.
+    old = "hookpipe.runners.rq_queue.RedeliveringQueue"
+    assert "hookpipe.E053" in ids(**{**good, "QUEUE_CLASS": old})

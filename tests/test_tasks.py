@@ -227,7 +227,7 @@ def test_a_task_for_an_unknown_handler_fails_with_a_clear_message() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-@task_handlers({"class": P + "TaskRecorder", "backend": "db"}, TASK_RUNNER={"STALE_AFTER": 30})
+@task_handlers({"class": P + "TaskRecorder", "backend": "db"}, TASK_RUNNER={"ABANDONED_AFTER": 30})
 def test_stale_running_tasks_are_made_ready_again() -> None:
     from django.test import Client
     from django_tasks_db.models import DBTaskResult
@@ -314,9 +314,18 @@ def test_without_the_task_framework_a_task_handler_is_an_error(
         assert "hookpipe.E052" in ids(check_hookpipe())
 
 
-@task_handlers("TaskRecorder", TASK_RUNNER={"ON_ENQUEUE_ERROR": "drop", "STALE_AFTER": 0})
+@task_handlers("TaskRecorder", TASK_RUNNER={"ON_ENQUEUE_ERROR": "drop", "ABANDONED_AFTER": 0})
 def test_bad_task_runner_settings_are_errors() -> None:
     assert ids(check_hookpipe()).count("hookpipe.E009") == 2
+
+
+@task_handlers("TaskRecorder", TASK_RUNNER={"STALE_AFTER": 30})
+def test_a_renamed_key_is_an_error_that_names_the_new_spelling() -> None:
+    [message] = [m for m in check_hookpipe() if m.id == "hookpipe.E002"]
+    assert "'STALE_AFTER'" in message.msg
+    assert message.hint == (
+        'It was renamed: write "ABANDONED_AFTER" (see "Upgrading" in the CHANGELOG).'
+    )
 
 
 @pytest.mark.django_db(transaction=True)

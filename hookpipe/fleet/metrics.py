@@ -171,7 +171,7 @@ def task_backend_gauges() -> Iterator[Any]:
     )
     stale = GaugeMetricFamily(
         "hookpipe_tasks_stale_running",
-        "hookpipe's tasks RUNNING for longer than TASK_RUNNER['STALE_AFTER'] (lost workers)",
+        "hookpipe's tasks RUNNING for longer than TASK_RUNNER['ABANDONED_AFTER'] (lost workers)",
         labels=["backend"],
     )
     for alias in aliases:

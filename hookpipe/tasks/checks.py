@@ -17,6 +17,7 @@ NO_TASK_FRAMEWORK: Final = "hookpipe.E052"
 NOT_STORING_BACKEND: Final = "hookpipe.W050"
 RQ_NO_REDELIVERY: Final = "hookpipe.W051"
 RQ_WRONG_JOB_CLASS: Final = "hookpipe.W052"
+RQ_OLD_QUEUE_CLASS: Final = "hookpipe.E053"
 
 #: Backends that keep nothing: the job runs at once in the request (immediate) or never
 #: (dummy). Fine in tests; outside them a task handler's job is not durable.
@@ -75,6 +76,14 @@ def check_task_handlers(specs: Sequence[PluginSpec]) -> list[checks.CheckMessage
 def _check_rq(label: str, alias: str, queue_name: str) -> list[checks.CheckMessage]:
     """RQ settings without which hookpipe's promise does not hold (docs/durable.rst)."""
     problems: list[checks.CheckMessage] = []
+    for where in task_rq.old_queue_class_settings():
+        problems.append(
+            checks.Error(
+                f"{where} names {task_rq.OLD_QUEUE_CLASS!r}, which was renamed.",
+                hint=f'Write "{task_rq.QUEUE_CLASS}" (see "Upgrading" in the CHANGELOG).',
+                id=RQ_OLD_QUEUE_CLASS,
+            )
+        )
     if not task_rq.redelivers(queue_name):
         problems.append(
             checks.Warning(

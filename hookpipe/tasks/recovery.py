@@ -5,9 +5,9 @@ SUCCESSFUL/FAILED when it ends. A worker killed in between (SIGKILL, the OOM kil
 machine lost) leaves the task RUNNING for ever: nothing in the backend runs it again.
 For hookpipe's own tasks (those whose path is :data:`TASK_PATH`,
 on a database backend) :func:`recover` makes every one RUNNING for longer than
-``HOOKPIPE["TASK_RUNNER"]["STALE_AFTER"]`` seconds READY again, so the next free worker
+``HOOKPIPE["TASK_RUNNER"]["ABANDONED_AFTER"]`` seconds READY again, so the next free worker
 takes it. There is no heartbeat to tell a dead worker from a slow one, so a handler that
-runs longer than ``STALE_AFTER`` would be run twice: set it above your longest run.
+runs longer than ``ABANDONED_AFTER`` would be run twice: set it above your longest run.
 
 It runs by itself in task workers (:func:`maybe_sweep`, at most every
 ``RECOVER_EVERY`` seconds, when a hookpipe task starts) and on demand with
@@ -50,12 +50,12 @@ def _results() -> Any:
 
 def recover(stale_after: float | None = None) -> int:
     """Make hookpipe's tasks RUNNING for more than ``stale_after`` seconds (default
-    ``STALE_AFTER``) READY again; returns how many. One ``UPDATE``: workers racing to
+    ``ABANDONED_AFTER``) READY again; returns how many. One ``UPDATE``: workers racing to
     recover the same task cannot run it twice through this."""
     if not database_aliases():
         return 0
     if stale_after is None:
-        stale_after = conf.get_config().task_runner["STALE_AFTER"]
+        stale_after = conf.get_config().task_runner["ABANDONED_AFTER"]
     cutoff = timezone.now() - datetime.timedelta(seconds=float(stale_after))
     count: int = (
         _results()
@@ -90,7 +90,7 @@ def maybe_sweep() -> None:
 
 def status_counts(alias: str) -> dict[str, Any]:
     """The database backend's view of hookpipe's tasks on ``alias``: how many in each
-    status, and how many RUNNING ones are stale (older than ``STALE_AFTER``)."""
+    status, and how many RUNNING ones are stale (older than ``ABANDONED_AFTER``)."""
     from django.db.models import Count
     from django_tasks_db.models import DBTaskResult
 
@@ -101,7 +101,7 @@ def status_counts(alias: str) -> dict[str, Any]:
         .order_by()
     )
     counts = {str(status): n for status, n in rows}
-    stale_after = float(conf.get_config().task_runner["STALE_AFTER"])
+    stale_after = float(conf.get_config().task_runner["ABANDONED_AFTER"])
     cutoff = timezone.now() - datetime.timedelta(seconds=stale_after)
     stale = DBTaskResult.objects.filter(
         task_path=TASK_PATH,

@@ -32,11 +32,26 @@ logger = logging.getLogger("hookpipe")
 RQ_BACKEND_PREFIX = "django_tasks_rq."
 #: The queue class that gives jobs RQ's Retry, and the job class rqworker needs.
 QUEUE_CLASS = "hookpipe.tasks.RedeliveringQueue"
+#: Where it was before (CHANGELOG.md, "Upgrading"): a check names the new path.
+OLD_QUEUE_CLASS = "hookpipe.runners.rq_queue.RedeliveringQueue"
 JOB_CLASS = "django_tasks_rq.backend.Job"
 
 
 def is_rq_backend(alias: str) -> bool:
     return (compat.backend_class_path(alias) or "").startswith(RQ_BACKEND_PREFIX)
+
+
+def old_queue_class_settings() -> list[str]:
+    """Where the RQ settings still name the queue class by its old path."""
+    from django.conf import settings
+
+    found = []
+    if getattr(settings, "RQ", {}).get("QUEUE_CLASS") == OLD_QUEUE_CLASS:
+        found.append('RQ["QUEUE_CLASS"]')
+    for name, queue in getattr(settings, "RQ_QUEUES", {}).items():
+        if isinstance(queue, dict) and queue.get("QUEUE_CLASS") == OLD_QUEUE_CLASS:
+            found.append(f'RQ_QUEUES[{name!r}]["QUEUE_CLASS"]')
+    return found
 
 
 def rq_aliases() -> list[str]:
@@ -58,7 +73,9 @@ def redelivers(queue_name: str) -> bool:
         from .rq_queue import RedeliveringQueue
 
         return issubclass(get_queue_class(QUEUES[queue_name]), RedeliveringQueue)
-    except ImportError:  # a QUEUE_CLASS that does not import: django-rq will say so
+    except (ImportError, ValueError):
+        # A QUEUE_CLASS that does not import: E053 names an old path; django-rq says why
+        # for any other.
         return True
 
 

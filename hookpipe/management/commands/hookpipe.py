@@ -40,7 +40,7 @@ class Command(BaseCommand):
             "--recover-tasks",
             action="store_true",
             help="Make hookpipe's database-backend tasks that have been RUNNING for longer "
-            "than HOOKPIPE['TASK_RUNNER']['STALE_AFTER'] seconds READY again (their "
+            "than HOOKPIPE['TASK_RUNNER']['ABANDONED_AFTER'] seconds READY again (their "
             "worker died), run RQ's cleanup of abandoned jobs on RQ task backends, print "
             "how many, and exit. For cron or a systemd timer.",
         )
