@@ -7,7 +7,7 @@ from typing import Any
 
 from ..core.ordering import INGRESS, MAIN
 from .display import PluginView, format_value, global_hooks, kind_label, plugin_view
-from .fleet import render as fleet_text
+from .fleet_text import render as fleet_text
 
 
 def render_text(data: Mapping[str, Any]) -> str:
