@@ -77,7 +77,7 @@ class PipelineAdmin(_ModelAdmin):
         if not self.has_switch_permission(request):
             raise PermissionDenied
         # The fleet's modules define its models: importable only with the app installed.
-        from .fleet import store, switchable, watch
+        from .fleet import operations, store, switchable
 
         name = request.POST.get("name", "")
         action = request.POST.get("action", "")
@@ -94,7 +94,7 @@ class PipelineAdmin(_ModelAdmin):
         if changed:
             message = f"{'Enabled' if row.enabled else 'Disabled'} the {known[name]} {name!r}."
             self.log_change(request, row, message)  # type: ignore[arg-type]
-            watch.expire()  # this process applies it at once; the others soon
+            operations.current().watch.expire()  # this process applies it at once; the others soon
             every = built_plan.config.switches["CHECK_EVERY"]
             self.message_user(
                 request,

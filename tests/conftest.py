@@ -14,7 +14,7 @@ from asgiref.sync import async_to_sync
 from django.http import HttpResponseBase
 from django.test import AsyncClient, Client
 
-from hookpipe.fleet import publish, watch
+from hookpipe.fleet import operations
 from tests.testapp import tweens
 
 Fetch = Callable[..., HttpResponseBase]
@@ -46,14 +46,14 @@ def _fresh_factory_calls() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _switches_parked() -> Iterator[None]:
     """Most tests have no database: the switch check, which reads one, stays off unless
-    a test asks for it (tests/test_switches.py) by calling ``watch.reset()``."""
-    watch.reset()
-    watch.park()
+    a test asks for it (tests/test_switches.py) by resetting the fleet's watch."""
+    operations.current().watch.reset()
+    operations.current().watch.park()
     yield
-    watch.reset()
-    watch.park()
+    operations.current().watch.reset()
+    operations.current().watch.park()
     # A test that let the check run started this process's publisher thread: stop it.
-    publish.stop()
+    operations.current().publisher.stop()
 
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,13 +21,14 @@ def main(url: str, prefix: str, seconds: float) -> None:
     )  # fmt: skip
     django.setup()
     from hookpipe import conf
-    from hookpipe.fleet import publish
+    from hookpipe.fleet.publish import Publisher
 
     cluster = conf.get_config().cluster
     time.sleep(1 - time.time() % 1)
     end = time.monotonic() + seconds
+    publisher = Publisher()
     while time.monotonic() < end:
-        assert publish.publish(cluster)
+        assert publisher.publish(cluster)
         time.sleep(0.02)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -15,8 +16,9 @@ from django.core.management import call_command
 from django.test import Client, override_settings
 
 from hookpipe import conf
-from hookpipe.fleet import publish, watch
+from hookpipe.fleet import operations, publish
 from hookpipe.fleet import read as fleet
+from hookpipe.fleet.publish import Publisher
 from tests.conftest import Fetch
 
 P = "tests.testapp.plugins."
@@ -28,7 +30,7 @@ PIPELINE = {"RESPONDERS": [P + "Chunks"], "CLUSTER": FAST}
 def _clean() -> Iterator[None]:
     caches["default"].clear()
     yield
-    publish.stop()
+    operations.current().publisher.stop()
     caches["default"].clear()
 
 
@@ -67,7 +69,7 @@ def wait_for(predicate: Any, timeout: float = 5.0) -> Any:
 @pytest.mark.django_db
 @override_settings(HOOKPIPE=PIPELINE)
 def test_the_first_request_starts_publishing_off_the_request_path(fetch: Fetch) -> None:
-    watch.reset()  # the check path starts the publisher, as in a server
+    operations.current().watch.reset()  # the check path starts the publisher, as in a server
     for _ in range(3):
         fetch("/stream/sync")
 
@@ -83,8 +85,8 @@ def test_the_first_request_starts_publishing_off_the_request_path(fetch: Fetch) 
         "stream_errors": 0,
         "handles_errors": 0,
     }
-    assert publish._thread is not None
-    assert publish._thread.name == "hookpipe-cluster"
+    assert operations.current().publisher.running
+    assert "hookpipe-cluster" in {t.name for t in threading.enumerate()}
 
 
 @override_settings(HOOKPIPE=PIPELINE)
@@ -124,11 +126,11 @@ def test_a_process_that_exited_says_so_and_still_counts() -> None:
 @pytest.mark.django_db
 @override_settings(HOOKPIPE=PIPELINE)
 def test_publish_final_marks_this_process_exited(fetch: Fetch) -> None:
-    watch.reset()
+    operations.current().watch.reset()
     fetch("/stream/sync")
     wait_for(lambda: fleet.read(settings())["processes"])
     time.sleep(0.1)  # a record written after the pipeline was built
-    publish.publish_final()
+    operations.current().publisher.publish_final()
     [me] = fleet.read(settings())["processes"]
     assert me["state"] == "exited"
     assert me["counters"]["chunks"]["answered"] == 1
@@ -137,10 +139,10 @@ def test_publish_final_marks_this_process_exited(fetch: Fetch) -> None:
 @pytest.mark.django_db
 @override_settings(HOOKPIPE={**PIPELINE, "CLUSTER": {**FAST, "ENABLED": False}})
 def test_disabled_cluster_publishes_nothing(fetch: Fetch) -> None:
-    watch.reset()
+    operations.current().watch.reset()
     fetch("/stream/sync")
     time.sleep(0.2)
-    assert publish._thread is None
+    assert not operations.current().publisher.running
     assert caches["default"].get_many(publish.slot_keys(settings())) == {}
 
 
@@ -185,10 +187,11 @@ def test_a_cache_that_fails_is_reported_not_raised(monkeypatch: pytest.MonkeyPat
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise ConnectionError("no cache here")
 
-    monkeypatch.setattr(type(caches["default"]), "get", broken)
+    for operation in ("get", "add", "set"):
+        monkeypatch.setattr(type(caches["default"]), operation, broken)
     data = fleet.read(settings())
     assert data["error"] == "ConnectionError: no cache here"
-    assert publish.publish(settings()) is False
+    assert Publisher().publish(settings()) is False
 
 
 @pytest.mark.parametrize(

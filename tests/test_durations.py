@@ -20,7 +20,7 @@ from hookpipe import conf, durations
 from hookpipe.checks import check_hookpipe
 from hookpipe.core.ordering import MAIN
 from hookpipe.core.process import get_pipeline
-from hookpipe.fleet import publish, watch
+from hookpipe.fleet import operations
 from hookpipe.fleet import read as fleet
 from hookpipe.jobs import process_pool
 from tests.conftest import Fetch
@@ -52,7 +52,7 @@ def _fresh_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(durations, "_store", durations.Durations())
     caches["default"].clear()
     yield
-    publish.stop()
+    operations.current().publisher.stop()
     process_pool.shutdown(5)
     process_pool.reset_for_tests()
     tp.reset()
@@ -175,7 +175,7 @@ def test_a_bad_value_is_a_check_error() -> None:
 @pytest.mark.django_db
 def test_the_view_exposes_the_fleet_s_histograms_parsed_by_prometheus(fetch: Fetch) -> None:
     with override_settings(HOOKPIPE=timed_pipeline(CLUSTER=FAST)):
-        watch.reset()  # the switch check starts the publisher, as in a server
+        operations.current().watch.reset()  # the switch check starts the publisher, as in a server
         for _ in range(2):
             fetch("/")
         settings = conf.get_config().cluster

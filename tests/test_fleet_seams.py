@@ -27,7 +27,7 @@ from django.core.management import call_command
 from django.test import Client, override_settings
 
 from hookpipe import conf
-from hookpipe.fleet import publish, watch
+from hookpipe.fleet import operations, publish
 from hookpipe.fleet import read as fleet
 from hookpipe.fleet.models import SwitchChange
 from tests import live
@@ -44,7 +44,7 @@ P = "tests.testapp.plugins."
 def _clean() -> Iterator[None]:
     caches["default"].clear()
     yield
-    publish.stop()
+    operations.current().publisher.stop()
     caches["default"].clear()
 
 
@@ -137,7 +137,7 @@ def test_garbage_in_the_shared_cache_is_skipped_with_one_warning(
 def test_a_publisher_goes_on_beside_garbage(fetch: Fetch) -> None:
     cluster = conf.get_config().cluster
     plant_garbage(cluster)
-    watch.reset()  # the check path starts the publisher, as in a server
+    operations.current().watch.reset()  # the check path starts the publisher, as in a server
     fetch("/stream/sync")
 
     def me() -> Any:
@@ -227,11 +227,11 @@ def test_the_switch_view_never_echoes_markup_as_html(user_with: Callable[..., Cl
 @pytest.mark.django_db
 @override_settings(HOOKPIPE={"HANDLERS": [P + "TaskRecorder"]})
 def test_the_view_learns_that_its_handler_is_switched_off(fetch: Fetch) -> None:
-    watch.reset()
+    operations.current().watch.reset()
     response = fetch("/webhooks/accept", method="post", data=b"x", content_type="a/b")
     assert json.loads(response.content) == {"jobs": {"task-recorder": "pending"}}
     call_command("hookpipe", "--disable", "task-recorder", stdout=io.StringIO())
-    watch.reset()  # the next request reads the switches, as after CHECK_EVERY
+    operations.current().watch.reset()  # the next request reads the switches, as after CHECK_EVERY
     response = fetch("/webhooks/accept", method="post", data=b"x", content_type="a/b")
     assert json.loads(response.content) == {"jobs": {}}
     from hookpipe.core.process import current_pipeline

@@ -16,7 +16,7 @@ from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from django.test import Client, override_settings
 
-from hookpipe.fleet import store, watch
+from hookpipe.fleet import operations, store
 from hookpipe.fleet.models import PluginSwitch
 from tests.conftest import Fetch
 from tests.testapp import hooks as th
@@ -44,16 +44,16 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("switches_live")]
 @pytest.fixture
 def switches_live() -> Iterator[None]:
     """The switch check on, as in a server: the next request reads the table."""
-    watch.reset()
+    operations.current().watch.reset()
     th.EVENTS.clear()
     tp.reset()
     yield
-    watch.reset()
+    operations.current().watch.reset()
 
 
 def switch(name: str, enabled: bool) -> None:
     store.set_enabled(name, enabled, "tests", via="command")
-    watch.expire()  # as if CHECK_EVERY had passed
+    operations.current().watch.expire()  # as if CHECK_EVERY had passed
 
 
 # ----------------------------------------------------------------- behaviour
@@ -100,7 +100,7 @@ def test_a_disabled_handler_does_not_run(fetch: Fetch) -> None:
 @override_settings(HOOKPIPE=PIPELINE)
 def test_a_locked_plugin_stays_on_even_if_the_table_says_off(fetch: Fetch) -> None:
     PluginSwitch.objects.create(name="outer", enabled=False, changed_at="2026-01-01T00:00Z")
-    watch.expire()
+    operations.current().watch.expire()
     assert fetch("/")[TRACE] == "inner,outer"
 
 
@@ -114,7 +114,7 @@ def test_no_query_per_request_until_check_every_has_passed(
         for _ in range(5):
             # Not yet seen: this process reads the table again only after 60 s.
             assert fetch("/")[TRACE] == "inner,outer"
-    watch.next_at = 0.0  # the 60 s are over
+    operations.current().watch.next_at = 0.0  # the 60 s are over
     with django_assert_num_queries(1):
         assert fetch("/")[TRACE] == "outer"
 
@@ -293,13 +293,13 @@ def test_an_unreadable_table_keeps_the_last_set_and_warns_once(
 
     monkeypatch.setattr(store, "disabled_names", down)
     for _ in range(3):
-        watch.expire()
+        operations.current().watch.expire()
         assert fetch("/")[TRACE] == "outer"  # still without "inner"
     warnings = [r for r in caplog.records if "cannot read the plugin switches" in r.message]
     assert len(warnings) == 1
     assert "(ConnectionError: database down); keeping ['inner']" in warnings[0].getMessage()
     monkeypatch.undo()
     store.set_enabled("inner", True, "tests", via="command")
-    watch.expire()
+    operations.current().watch.expire()
     assert fetch("/")[TRACE] == "inner,outer"
     assert any("can be read again" in r.getMessage() for r in caplog.records)

@@ -242,6 +242,11 @@ def set_operations(operations: Operations | None) -> None:
     PROCESS.forget()
 
 
+def operations() -> Operations | None:
+    """The operations plugged into this process, if any (see :func:`set_operations`)."""
+    return PROCESS.operations
+
+
 def exiting() -> None:
     """The process is stopping (a server integration: gunicorn's ``worker_exit``, the
     ASGI lifespan's shutdown): let the operations say their last word."""

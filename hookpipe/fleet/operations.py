@@ -13,37 +13,59 @@ from typing import Any
 
 from .. import conf, durations
 from ..core import process
+from ..exiting import call_at_exit
 from ..jobs import process_pool
-from . import publish, watch
+from .publish import Publisher
+from .watch import SwitchWatch
 
 
 class FleetOperations:
-    """Switches and published records for one process (see the module's docstring)."""
+    """Switches and published records for one process (see the module's docstring):
+    it owns this process's :class:`SwitchWatch` and :class:`Publisher`, and the
+    process (:data:`hookpipe.core.process.PROCESS`) owns it."""
+
+    def __init__(self) -> None:
+        self.watch = SwitchWatch()
+        self.publisher = Publisher(published_state)
+        self._exit_hook = False
 
     def due(self) -> bool:
-        return watch.due()
+        return self.watch.due()
 
     def refresh(self) -> None:
-        watch.poll(conf.get_config().switches["CHECK_EVERY"])
+        self.watch.poll(conf.get_config().switches["CHECK_EVERY"])
 
     def serving(self) -> None:
-        publish.ensure_started(conf.get_config().cluster, published_state)
+        self.publisher.ensure_started(conf.get_config().cluster)
+        if not self._exit_hook:
+            # Before Python joins the threads at exit, as the handler pool does; it
+            # calls the publisher of the process that exits (a child's, after a fork).
+            self._exit_hook = True
+            call_at_exit(self.exiting)
 
     def switched_off(self, config: conf.Config) -> frozenset[str]:
         """Disabled and not locked."""
-        return watch.disabled() - frozenset(config.switches["LOCKED"])
+        return self.watch.disabled - frozenset(config.switches["LOCKED"])
 
     def after_fork_in_child(self) -> None:
-        watch.forget_after_fork()
-        publish.forget_after_fork()
+        self.watch = self.watch.after_fork()
+        self.publisher = Publisher(published_state)
 
     def after_fork_in_parent(self) -> None:
         # A process that forks while it publishes hands the serving to its children
         # (gunicorn --preload after a warm-up): it is listed as exited, not as live.
-        publish.step_aside()
+        self.publisher.step_aside()
 
     def exiting(self) -> None:
-        publish.publish_final()
+        self.publisher.publish_final()
+
+
+def current() -> FleetOperations:
+    """This process's fleet operations (the fleet app plugged them in when it was ready)."""
+    operations = process.operations()
+    if not isinstance(operations, FleetOperations):
+        raise LookupError('the fleet app is not installed: add "hookpipe.fleet" to INSTALLED_APPS')
+    return operations
 
 
 def published_state() -> dict[str, Any]:

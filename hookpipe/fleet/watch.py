@@ -1,7 +1,7 @@
 """The throttled check: how every process learns of a switch without a query per request.
 
-The process asks :func:`due` on each request (one float comparison). Only when that
-time has come does it call :func:`poll`, which reads the switch table (one query), at
+The process asks :meth:`SwitchWatch.due` on each request (one float comparison). Only when that
+time has come does it call :meth:`SwitchWatch.poll`, which reads the switch table (one query), at
 most once per ``HOOKPIPE["SWITCHES"]["CHECK_EVERY"]`` seconds per process, whichever
 thread gets there first; other threads carry on with the pipeline they have. When the
 set of disabled names differs from the one the pipeline was built with, the process
@@ -23,91 +23,80 @@ import time
 
 logger = logging.getLogger("hookpipe")
 
-#: ``time.monotonic()`` at or after which the next request polls. 0: poll now.
-next_at: float = 0.0
-_disabled: frozenset[str] = frozenset()
-_lock = threading.Lock()
-_failing = False
 
+class SwitchWatch:
+    """What this process last read of the switches, and when it reads them next.
 
-def due() -> bool:
-    """Whether the next :func:`poll` is due (asked on every request: one comparison)."""
-    return time.monotonic() >= next_at
+    One per process, owned by the fleet's operations. A forked child gets a new one
+    (:meth:`after_fork`) that polls on its first request and keeps the set it
+    inherited, the one any pipeline it inherited was built with."""
 
+    def __init__(self, disabled: frozenset[str] = frozenset()) -> None:
+        #: ``time.monotonic()`` at or after which the next request polls. 0: poll now.
+        self.next_at = 0.0
+        self.disabled = disabled
+        self._failing = False
+        self._lock = threading.Lock()
 
-def disabled() -> frozenset[str]:
-    """The names this process last read as switched off."""
-    return _disabled
+    def after_fork(self) -> SwitchWatch:
+        return SwitchWatch(self.disabled)
 
+    def due(self) -> bool:
+        """Whether the next :meth:`poll` is due (asked on every request: one comparison)."""
+        return time.monotonic() >= self.next_at
 
-def poll(interval: float) -> bool:
-    """Read the switch table if it is time to; True when the disabled set changed."""
-    global next_at, _disabled, _failing
-    if not _lock.acquire(blocking=False):
-        return False  # another thread is reading it right now
-    try:
-        now = time.monotonic()
-        if now < next_at:
-            return False
-        # Set first: a slow or failing database costs one request per interval, not all.
-        next_at = now + interval
-        from . import store  # the models need the app registry; the pipeline does not
-
+    def poll(self, interval: float) -> bool:
+        """Read the switch table if it is time to; True when the disabled set changed."""
+        if not self._lock.acquire(blocking=False):
+            return False  # another thread is reading it right now
         try:
-            names = store.disabled_names()
-        except Exception as exc:  # no table yet, database down, no access in this thread
-            if not _failing:
-                logger.warning(
-                    "hookpipe: cannot read the plugin switches (%s: %s); keeping %s "
-                    "and trying again every %g s (pid %s)",
-                    type(exc).__name__,
-                    exc,
-                    sorted(_disabled) or "every plugin enabled",
-                    interval,
-                    os.getpid(),
-                )
-            _failing = True
-            return False
-        if _failing:
-            logger.info("hookpipe: the plugin switches can be read again (pid %s)", os.getpid())
-        _failing = False
-        if names == _disabled:
-            return False
-        logger.info(
-            "hookpipe: plugins switched off in process %s: %s",
-            os.getpid(),
-            ", ".join(sorted(names)) or "none",
-        )
-        _disabled = names
-        return True
-    finally:
-        _lock.release()
+            now = time.monotonic()
+            if now < self.next_at:
+                return False
+            # Set first: a slow or failing database costs one request per interval.
+            self.next_at = now + interval
+            from . import store  # the models need the app registry; the core does not
 
+            try:
+                names = store.disabled_names()
+            except Exception as exc:  # no table yet, database down, no access here
+                if not self._failing:
+                    logger.warning(
+                        "hookpipe: cannot read the plugin switches (%s: %s); keeping %s "
+                        "and trying again every %g s (pid %s)",
+                        type(exc).__name__,
+                        exc,
+                        sorted(self.disabled) or "every plugin enabled",
+                        interval,
+                        os.getpid(),
+                    )
+                self._failing = True
+                return False
+            if self._failing:
+                logger.info("hookpipe: the plugin switches can be read again (pid %s)", os.getpid())
+            self._failing = False
+            if names == self.disabled:
+                return False
+            logger.info(
+                "hookpipe: plugins switched off in process %s: %s",
+                os.getpid(),
+                ", ".join(sorted(names)) or "none",
+            )
+            self.disabled = names
+            return True
+        finally:
+            self._lock.release()
 
-def expire() -> None:
-    """Make the next request poll (after this process switched a plugin itself)."""
-    global next_at
-    next_at = 0.0
+    def expire(self) -> None:
+        """Make the next request poll (after this process switched a plugin itself)."""
+        self.next_at = 0.0
 
+    def park(self) -> None:
+        """Never poll until :meth:`reset` (the test suite, for tests without a database)."""
+        self.next_at = math.inf
 
-def park() -> None:
-    """Never poll until :func:`reset` (the test suite, for tests without a database)."""
-    global next_at
-    next_at = math.inf
-
-
-def reset() -> None:
-    """Forget what was read: the next request polls (a new process, a test)."""
-    global next_at, _disabled, _failing, _lock
-    next_at = 0.0
-    _disabled = frozenset()
-    _failing = False
-    _lock = threading.Lock()
-
-
-def forget_after_fork() -> None:
-    # A new worker polls on its first request. It keeps the set it inherited, which is
-    # the one any pipeline it inherited was built with.
-    global next_at, _lock
-    next_at = 0.0
-    _lock = threading.Lock()
+    def reset(self) -> None:
+        """Forget what was read: the next request polls (a test)."""
+        self.next_at = 0.0
+        self.disabled = frozenset()
+        self._failing = False

@@ -103,7 +103,7 @@ class Command(BaseCommand):
                 "and run migrate."
             )
         # The fleet's modules define its models: importable only with the app installed.
-        from hookpipe.fleet import store, switchable, watch
+        from hookpipe.fleet import operations, store, switchable
 
         built_plan = plan(conf.get_config())
         known = switchable.switchable(built_plan)
@@ -120,7 +120,8 @@ class Command(BaseCommand):
         if not changed:
             self.stdout.write(f"{known[name]} {name!r} is already {state}; nothing changed.")
             return
-        watch.expire()  # this process (call_command in a shell) applies it at once
+        # This process (call_command in a shell) applies it at once.
+        operations.current().watch.expire()
         every = built_plan.config.switches["CHECK_EVERY"]
         self.stdout.write(
             self.style.SUCCESS(f"{known[name]} {name!r} {state}")
