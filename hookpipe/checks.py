@@ -15,7 +15,7 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
 
-from . import conf
+from . import check_ids, conf
 from .core.plan import plan
 from .tasks.checks import check_task_handlers
 
@@ -44,7 +44,7 @@ def _check_middleware(config: conf.Config) -> list[checks.CheckMessage]:
                 "nothing in it runs.",
                 hint="Add it to MIDDLEWARE, after the middleware whose work your tweens "
                 "need (sessions, authentication).",
-                id="hookpipe.E003",
+                id=check_ids.MIDDLEWARE_MISSING,
             )
         ]
     if count > 1:
@@ -53,7 +53,7 @@ def _check_middleware(config: conf.Config) -> list[checks.CheckMessage]:
                 f"{MIDDLEWARE_PATH!r} appears {count} times in MIDDLEWARE; every "
                 "request would run the pipeline more than once.",
                 hint="Keep one entry.",
-                id="hookpipe.E004",
+                id=check_ids.MIDDLEWARE_TWICE,
             )
         ]
     return []

@@ -22,6 +22,14 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from . import fleetconf
+from .check_ids import (
+    BAD_TWEEN_ENTRY,
+    BAD_TWEEN_ORDER,
+    BAD_VALUE,
+    NOT_A_DICT,
+    UNKNOWN_KEY,
+    UNKNOWN_TWEEN_KEY,
+)
 from .confhelp import did_you_mean, type_name, unknown_key_hint
 
 SETTING = "HOOKPIPE"
@@ -66,14 +74,6 @@ ON_ENQUEUE_ERROR_CHOICES = ("503", "pool")
 TWEEN_KEYS = ("factory", "handler", "name", "over", "under", "options")
 
 TweenKind = Literal["factory", "handler"]
-
-# Check ids for problems with the setting's shape (listed in docs/checks.rst).
-NOT_A_DICT = "hookpipe.E001"
-UNKNOWN_KEY = "hookpipe.E002"
-BAD_TWEEN_ENTRY = "hookpipe.E005"
-UNKNOWN_TWEEN_KEY = "hookpipe.E006"
-BAD_VALUE = "hookpipe.E009"
-BAD_TWEEN_ORDER = "hookpipe.E017"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 from django.core import checks
 from django.utils.module_loading import import_string
 
-from .. import conf
+from .. import check_ids, conf
 from ..hooks import HookSpec, plan_hooks
 from ..plugins.planning import PluginSpec, plan_plugins
 from .ordering import INGRESS, MAIN, OrderingError, Problem, TweenDecl, order_tweens
@@ -101,7 +101,7 @@ def _import(entry: conf.TweenEntry, problems: list[checks.CheckMessage]) -> Any:
             checks.Error(
                 f"{entry.label}: cannot import {what} {entry.path!r}: {type(exc).__name__}: {exc}",
                 hint="Check the dotted path; the module must be importable.",
-                id="hookpipe.E007",
+                id=check_ids.TWEEN_IMPORT_FAILED,
             )
         )
         return None
@@ -111,7 +111,7 @@ def _import(entry: conf.TweenEntry, problems: list[checks.CheckMessage]) -> Any:
                 f"{entry.label}: {what} {entry.path!r} is a {type(obj).__name__}, not a callable.",
                 hint="A tween factory is called as factory(handler, registry, **options); "
                 "a chain handler as fn(app, request, next_handler).",
-                id="hookpipe.E008",
+                id=check_ids.TWEEN_NOT_CALLABLE,
             )
         )
         return None
@@ -144,19 +144,19 @@ def _ordering_problem(
             return checks.Error(
                 f'{label} has over="{INGRESS}": nothing is closer to the ingress.',
                 hint=f'Leave "over" out to place it at the top (under="{INGRESS}").',
-                id="hookpipe.E010",
+                id=check_ids.OVER_INGRESS,
             )
         case Problem.UNDER_MAIN:
             return checks.Error(
                 f'{label} has under="{MAIN}": nothing is closer to MAIN than MAIN.',
                 hint=f'Use over="{MAIN}" to place it at the bottom of the chain.',
-                id="hookpipe.E011",
+                id=check_ids.UNDER_MAIN,
             )
         case Problem.RESERVED_NAME:
             return checks.Error(
                 f"{label}: {error.name!r} is reserved for the chain's sentinels.",
                 hint='Give the tween another "name".',
-                id="hookpipe.E012",
+                id=check_ids.RESERVED_NAME,
             )
         case Problem.DUPLICATE_NAME:
             return checks.Error(
@@ -164,7 +164,7 @@ def _ordering_problem(
                 + " and ".join(f'HOOKPIPE["TWEENS"][{i}]' for i in duplicates[error.name])
                 + ".",
                 hint='Give each use of the factory its own "name" alias.',
-                id="hookpipe.E013",
+                id=check_ids.DUPLICATE_TWEEN_NAME,
             )
         case Problem.MISSING_TARGET:
             written = (
@@ -182,24 +182,24 @@ def _ordering_problem(
                     if several
                     else ""
                 ),
-                id="hookpipe.E014",
+                id=check_ids.HINT_TARGET_MISSING,
             )
         case Problem.CYCLE:
             return checks.Error(
                 f"The tween hints form a cycle: {error.cycle_text}.",
                 hint="Each name must be over the next; drop or change one of these hints.",
-                id="hookpipe.E015",
+                id=check_ids.ORDER_CYCLE,
             )
         case Problem.UNKNOWN_IN_ORDER:
             return checks.Error(
                 f'HOOKPIPE["TWEEN_ORDER"] names {error.name!r}, which is not a tween '
                 'of HOOKPIPE["TWEENS"].',
                 hint=f"Configured tween names: {known}.",
-                id="hookpipe.E016",
+                id=check_ids.UNKNOWN_IN_TWEEN_ORDER,
             )
         case Problem.DUPLICATE_IN_ORDER:
             return checks.Error(
                 f'HOOKPIPE["TWEEN_ORDER"] lists {error.name!r} more than once.',
                 hint="Each tween runs at most once; list it once.",
-                id="hookpipe.E018",
+                id=check_ids.TWICE_IN_TWEEN_ORDER,
             )

@@ -13,12 +13,22 @@ import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any
 
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from ..check_ids import (
+    BAD_HOOK_ENTRY,
+    BAD_HOOK_OPTIONS,
+    BAD_PRIORITY,
+    BAD_VIEWER_OPTION,
+    HOOK_IMPORT_FAILED,
+    NOT_A_HOOK,
+    OPTIONS_DO_NOT_FIT,
+    UNKNOWN_VIEWER_ITEM,
+)
 from .api import METHODS, Hook, hook_problem
 from .viewer import (
     VIEWER_ITEMS,
@@ -30,16 +40,6 @@ from .viewer import (
 
 SETTING_LABEL = 'HOOKPIPE["HOOKS"]'
 ENTRY_KEYS = ("class", "options")
-
-# Check ids, each written once; docs/checks.rst describes them.
-BAD_HOOK_ENTRY: Final = "hookpipe.E020"
-HOOK_IMPORT_FAILED: Final = "hookpipe.E021"
-NOT_A_HOOK: Final = "hookpipe.E022"
-BAD_HOOK_OPTIONS: Final = "hookpipe.E023"
-OPTIONS_DO_NOT_FIT: Final = "hookpipe.E024"
-BAD_PRIORITY: Final = "hookpipe.E025"
-BAD_VIEWER_OPTION: Final = "hookpipe.E026"
-UNKNOWN_VIEWER_ITEM: Final = "hookpipe.W020"
 
 
 @dataclass(frozen=True)

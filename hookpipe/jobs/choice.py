@@ -22,6 +22,8 @@ from typing import Any, Final, Literal
 
 from django.core import checks
 
+from ..check_ids import BAD_RUNNER
+
 RunnerName = Literal["inline", "pool", "task"]
 RUNNERS: Final[tuple[RunnerName, ...]] = ("inline", "pool", "task")
 
@@ -32,8 +34,6 @@ ENTRY_KEYS: Final = ("class", "runner", "backend", "queue_name", "priority", "st
 #: below 400 and nothing raised) or ``"any"`` outcome.
 STORE_ON: Final = ("success", "any")
 
-# Check id, written once here; docs/checks.rst describes it.
-BAD_RUNNER: Final = "hookpipe.E050"
 
 #: Django's task framework accepts priorities in this range (TASK_MIN/MAX_PRIORITY).
 PRIORITY_RANGE: Final = (-100, 100)

@@ -14,9 +14,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from ..jobs.choice import RunnerChoice, choose, entry_class_path
-from .base import HandlerImplementation, Plugin, PluginKind, ResponderImplementation, dotted
-from .check_ids import (
+from ..check_ids import (
     BAD_PLUGIN_ENTRY,
     BAD_PLUGIN_SETTINGS,
     DUPLICATE_NAME,
@@ -25,6 +23,8 @@ from .check_ids import (
     PLUGIN_IMPORT_FAILED,
     UNUSED_PLUGIN_SETTINGS,
 )
+from ..jobs.choice import RunnerChoice, choose, entry_class_path
+from .base import HandlerImplementation, Plugin, PluginKind, ResponderImplementation, dotted
 from .subconfig import PluginConfig, Setting, env_prefix, resolve
 from .validation import check_methods, check_name, check_prefilters, check_subconfig
 

@@ -24,7 +24,8 @@ from typing import Any, Final
 
 import environ  # type: ignore[import-untyped]
 
-from .check_ids import BAD_VALUE, MISSING_VALUE
+from ..check_ids import BAD_PLUGIN_VALUE as BAD_VALUE
+from ..check_ids import MISSING_VALUE
 
 #: How secret values are shown (``describe()``, the admin page, ``repr(self.config)``).
 REDACTED: Final = "********"

@@ -13,8 +13,7 @@ from typing import Final
 from asgiref.sync import iscoroutinefunction
 from django.core import checks
 
-from .base import HandlerImplementation, Plugin, PluginKind, ResponderImplementation, dotted
-from .check_ids import (
+from ..check_ids import (
     BAD_METHOD,
     BAD_METHODS_FILTER,
     BAD_NAME,
@@ -22,6 +21,7 @@ from .check_ids import (
     BAD_SUBCONFIG,
     NAME_NOT_SET,
 )
+from .base import HandlerImplementation, Plugin, PluginKind, ResponderImplementation, dotted
 from .subconfig import CASTS, MISFIT, Setting, env_prefix, fit
 
 #: A name: letters and digits, with single ``-``, ``_`` or ``.`` between them, starting

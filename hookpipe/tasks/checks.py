@@ -7,17 +7,18 @@ from typing import Final
 
 from django.core import checks
 
+# Check ids, each written once here; docs/checks.rst describes them.
+from ..check_ids import (
+    NO_TASK_FRAMEWORK,
+    NOT_STORING_BACKEND,
+    RQ_NO_REDELIVERY,
+    RQ_OLD_QUEUE_CLASS,
+    RQ_WRONG_JOB_CLASS,
+    UNKNOWN_BACKEND,
+)
 from ..plugins.planning import PluginSpec
 from . import backends as compat
 from . import rq as task_rq
-
-# Check ids, each written once here; docs/checks.rst describes them.
-UNKNOWN_BACKEND: Final = "hookpipe.E051"
-NO_TASK_FRAMEWORK: Final = "hookpipe.E052"
-NOT_STORING_BACKEND: Final = "hookpipe.W050"
-RQ_NO_REDELIVERY: Final = "hookpipe.W051"
-RQ_WRONG_JOB_CLASS: Final = "hookpipe.W052"
-RQ_OLD_QUEUE_CLASS: Final = "hookpipe.E053"
 
 #: Backends that keep nothing: the job runs at once in the request (immediate) or never
 #: (dummy). Fine in tests; outside them a task handler's job is not durable.
