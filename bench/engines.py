@@ -38,7 +38,7 @@ def enqueue(jobs: int) -> None:
     django.setup()
     from demo_project.events.plugins import WebhookStore
     from hookpipe import RequestSnapshot
-    from hookpipe.conf import TASK_RUNNER_DEFAULTS, THREAD_POOL_DEFAULTS, get_config
+    from hookpipe.conf import DEFAULTS, get_config
     from hookpipe.jobs import RunnerChoice, TaskRunner
     from hookpipe.plugins.snapshot import Headers
 
@@ -46,7 +46,10 @@ def enqueue(jobs: int) -> None:
     [entry] = get_config().handlers
     queue = entry["queue_name"] if isinstance(entry, dict) else "default"
     runner = TaskRunner(
-        handler, RunnerChoice("task", queue_name=queue), TASK_RUNNER_DEFAULTS, THREAD_POOL_DEFAULTS
+        handler,
+        RunnerChoice("task", queue_name=queue),
+        DEFAULTS["TASK_RUNNER"],
+        DEFAULTS["THREAD_POOL"],
     )
     for i in range(jobs):
         snapshot = RequestSnapshot(

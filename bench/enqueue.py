@@ -34,7 +34,7 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     from demo_project.events.plugins import WebhookStore
     from hookpipe import RequestSnapshot
-    from hookpipe.conf import TASK_RUNNER_DEFAULTS, THREAD_POOL_DEFAULTS, get_config
+    from hookpipe.conf import DEFAULTS, get_config
     from hookpipe.jobs import PoolRunner, RunnerChoice, TaskRunner
     from hookpipe.jobs.process_pool import shutdown
     from hookpipe.plugins.snapshot import Headers
@@ -49,12 +49,12 @@ def main() -> None:
     [entry] = get_config().handlers  # the demo's webhook-store, on its queue
     queue = entry["queue_name"] if isinstance(entry, dict) else "default"
     runners = {
-        "pool": PoolRunner({**THREAD_POOL_DEFAULTS, "MAX_QUEUE": 100_000}),
+        "pool": PoolRunner({**DEFAULTS["THREAD_POOL"], "MAX_QUEUE": 100_000}),
         "task": TaskRunner(
             handler,
             RunnerChoice("task", queue_name=queue),
-            TASK_RUNNER_DEFAULTS,
-            THREAD_POOL_DEFAULTS,
+            DEFAULTS["TASK_RUNNER"],
+            DEFAULTS["THREAD_POOL"],
         ),
     }
     from hookpipe.tasks.backends import backend_class_path

@@ -10,8 +10,9 @@ so ``override_settings(HOOKPIPE=...)`` takes effect on the next request.
 
 from __future__ import annotations
 
+import difflib
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
@@ -21,7 +22,6 @@ from django.core import checks
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from . import fleetconf
 from .check_ids import (
     BAD_TWEEN_ENTRY,
     BAD_TWEEN_ORDER,
@@ -30,11 +30,11 @@ from .check_ids import (
     UNKNOWN_KEY,
     UNKNOWN_TWEEN_KEY,
 )
-from .confhelp import did_you_mean, type_name, unknown_key_hint
 
 SETTING = "HOOKPIPE"
 
-#: Every key of ``HOOKPIPE`` with its default. Documented in ``docs/settings.rst``.
+#: Every key of ``HOOKPIPE`` with its default, sections with theirs: the one table of
+#: defaults, documented in ``docs/settings.rst``.
 DEFAULTS: Mapping[str, Any] = MappingProxyType(
     {
         "TWEENS": [],
@@ -43,33 +43,69 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "HANDLERS": [],
         "RESPONDERS": [],
         "PLUGINS": {},
-        "THREAD_POOL": {},
-        "TASK_RUNNER": {},
-        "SWITCHES": {},
-        "CLUSTER": {},
-        "METRICS": {},
+        # The process's handler pool (docs/plugins.rst).
+        "THREAD_POOL": MappingProxyType({"MAX_WORKERS": 8, "MAX_QUEUE": 1000, "ON_FULL": "block"}),
+        # Handlers that run as tasks (RUNNER = "task"; docs/durable.rst).
+        "TASK_RUNNER": MappingProxyType(
+            {
+                # The largest JSON form of a snapshot (base64 body included); a larger
+                # one is refused with 413, counted. 4 MiB holds Django's default 2.5 MiB.
+                "MAX_SNAPSHOT_BYTES": 4 * 1024 * 1024,
+                # When the backend cannot store the job: "503" (the sender retries) or
+                # "pool" (run it in this process's pool, as a pool handler would).
+                "ON_ENQUEUE_ERROR": "503",
+                # A database-backend task of hookpipe's RUNNING for longer than this
+                # (seconds) is taken to have lost its worker and is made READY again.
+                "ABANDONED_AFTER": 600,
+                # How often (seconds, at most) a task worker sweeps for such tasks.
+                "RECOVER_EVERY": 60,
+            }
+        ),
+        # The fleet app's runtime switches (docs/fleet.rst).
+        "SWITCHES": MappingProxyType(
+            {
+                # Seconds between two reads of the switch table by one process: the
+                # bound on how long a switch takes to reach a serving process.
+                "CHECK_EVERY": 10.0,
+                # Names of plugins that cannot be switched off at run time.
+                "LOCKED": (),
+            }
+        ),
+        # The fleet app's published records (docs/fleet.rst).
+        "CLUSTER": MappingProxyType(
+            {
+                # False: this process neither publishes its state nor reads the fleet's.
+                "ENABLED": True,
+                # The alias in CACHES that every process of the fleet shares.
+                "CACHE": "default",
+                # Seconds between two publications of one process's state.
+                "PUBLISH_EVERY": 5.0,
+                # A process not seen for this long is shown greyed out ...
+                "STALE_AFTER": 15.0,
+                # ... and after this long it is dropped (and left out of the totals).
+                "DROP_AFTER": 60.0,
+                # Prefix of every cache key hookpipe writes.
+                "KEY_PREFIX": "hookpipe:cluster",
+                # Processes the fleet can list at once: one cache key (a slot) each,
+                # and a read fetches them all in one get_many.
+                "MAX_PROCESSES": 256,
+            }
+        ),
+        "METRICS": MappingProxyType(
+            {
+                # True: the pipeline is built with each tween, hook, responder and MAIN
+                # timed, and handler jobs' durations kept in buckets (hookpipe.durations).
+                "DURATIONS": False,
+                # A scraper that cannot log in sends "Authorization: Bearer <token>";
+                # empty: only users with hookpipe.view_pipeline may read the metrics.
+                "BEARER_TOKEN": "",
+            }
+        ),
     }
 )
-THREAD_POOL_DEFAULTS: Mapping[str, Any] = MappingProxyType(
-    {"MAX_WORKERS": 8, "MAX_QUEUE": 1000, "ON_FULL": "block"}
-)
+#: The sections of ``HOOKPIPE`` that are dicts of settings (the others are lists).
+SECTIONS = ("THREAD_POOL", "TASK_RUNNER", "SWITCHES", "CLUSTER", "METRICS")
 ON_FULL_CHOICES = ("block", "reject", "inline")
-#: Handlers that run as tasks (``RUNNER = "task"``); see docs/durable.rst.
-TASK_RUNNER_DEFAULTS: Mapping[str, Any] = MappingProxyType(
-    {
-        # The largest JSON form of a snapshot (base64 body included); a larger one is
-        # refused with 413, counted. 4 MiB holds Django's default 2.5 MiB body.
-        "MAX_SNAPSHOT_BYTES": 4 * 1024 * 1024,
-        # When the backend cannot store the job: "503" (the sender retries) or "pool"
-        # (run it in this process's pool, as a handler without RUNNER = "task" would).
-        "ON_ENQUEUE_ERROR": "503",
-        # A database-backend task of hookpipe's RUNNING for longer than this (seconds)
-        # is taken to have lost its worker and is made READY again.
-        "ABANDONED_AFTER": 600,
-        # How often (seconds, at most) a task worker sweeps for such tasks by itself.
-        "RECOVER_EVERY": 60,
-    }
-)
 ON_ENQUEUE_ERROR_CHOICES = ("503", "pool")
 TWEEN_KEYS = ("factory", "handler", "name", "over", "under", "options")
 
@@ -98,6 +134,38 @@ class TweenEntry:
         return f'{SETTING}["TWEENS"][{self.index}] ({self.name!r})'
 
 
+#: Keys that were renamed, by ``(section, old key)``: the new spelling, which the
+#: "unknown key" check message then names (CHANGELOG.md, "Upgrading").
+RENAMED = {
+    # One meaning per word: the fleet's STALE_AFTER greys out a silent process.
+    ("TASK_RUNNER", "STALE_AFTER"): "ABANDONED_AFTER",
+}
+
+
+def unknown_key_hint(section: str, key: object, choices: Iterable[str]) -> str:
+    """The hint for an unknown key of ``HOOKPIPE[section]``: its new spelling when it
+    was renamed, else :func:`did_you_mean`."""
+    new = RENAMED.get((section, str(key)))
+    if new is not None:
+        return f'It was renamed: write "{new}" (see "Upgrading" in the CHANGELOG).'
+    return did_you_mean(key, choices)
+
+
+def did_you_mean(key: object, choices: Iterable[str]) -> str:
+    """A hint naming the closest known key, if one is close, and every known key."""
+    known_keys = list(choices)
+    close = difflib.get_close_matches(str(key), known_keys, n=1)
+    known = ", ".join(known_keys)
+    if close:
+        return f"Did you mean {close[0]!r}? Known keys: {known}."
+    return f"Known keys: {known}."
+
+
+def type_name(value: object) -> str:
+    """How a message names the type of a wrong value: ``list``, ``str``..."""
+    return type(value).__name__
+
+
 @dataclass(frozen=True)
 class Config:
     """The normalised ``HOOKPIPE`` setting plus what is wrong with its shape."""
@@ -108,11 +176,11 @@ class Config:
     handlers: tuple[Any, ...] = ()
     responders: tuple[Any, ...] = ()
     plugins: Mapping[str, Any] = field(default_factory=dict)
-    thread_pool: Mapping[str, Any] = field(default_factory=lambda: THREAD_POOL_DEFAULTS)
-    task_runner: Mapping[str, Any] = field(default_factory=lambda: TASK_RUNNER_DEFAULTS)
-    switches: Mapping[str, Any] = field(default_factory=lambda: fleetconf.SWITCHES_DEFAULTS)
-    cluster: Mapping[str, Any] = field(default_factory=lambda: fleetconf.CLUSTER_DEFAULTS)
-    metrics: Mapping[str, Any] = field(default_factory=lambda: fleetconf.METRICS_DEFAULTS)
+    thread_pool: Mapping[str, Any] = field(default_factory=lambda: DEFAULTS["THREAD_POOL"])
+    task_runner: Mapping[str, Any] = field(default_factory=lambda: DEFAULTS["TASK_RUNNER"])
+    switches: Mapping[str, Any] = field(default_factory=lambda: DEFAULTS["SWITCHES"])
+    cluster: Mapping[str, Any] = field(default_factory=lambda: DEFAULTS["CLUSTER"])
+    metrics: Mapping[str, Any] = field(default_factory=lambda: DEFAULTS["METRICS"])
     #: True when the project defines ``HOOKPIPE`` at all (even as ``{}``).
     declared: bool = False
     problems: tuple[checks.CheckMessage, ...] = ()
@@ -153,9 +221,6 @@ class _Loader:
     def error(self, id: str, msg: str, hint: str | None = None) -> None:
         self.problems.append(checks.Error(msg, hint=hint, id=id))
 
-    def fleet_error(self, kind: str, msg: str, hint: str | None) -> None:
-        self.error(UNKNOWN_KEY if kind == "unknown" else BAD_VALUE, msg, hint)
-
     def load(self, raw: Any, declared: bool) -> Config:
         if raw is None:
             raw = {}
@@ -174,6 +239,8 @@ class _Loader:
                     did_you_mean(key, DEFAULTS),
                 )
         values = {key: raw.get(key, default) for key, default in DEFAULTS.items()}
+        # A section left out is its defaults; one given is read over them.
+        values.update({key: raw.get(key, {}) for key in SECTIONS})
         lists = {}
         for key in ("TWEENS", "HOOKS", "HANDLERS", "RESPONDERS"):
             lists[key] = self.sequence(key, values[key])
@@ -189,9 +256,9 @@ class _Loader:
             plugins=self.mapping("PLUGINS", values["PLUGINS"]),
             thread_pool=self.thread_pool(values["THREAD_POOL"]),
             task_runner=self.task_runner(values["TASK_RUNNER"]),
-            switches=fleetconf.switches(values["SWITCHES"], self.fleet_error),
-            cluster=fleetconf.cluster(values["CLUSTER"], self.fleet_error),
-            metrics=fleetconf.metrics(values["METRICS"], self.fleet_error),
+            switches=self.switches(values["SWITCHES"]),
+            cluster=self.cluster(values["CLUSTER"]),
+            metrics=self.metrics(values["METRICS"]),
             declared=declared,
             problems=tuple(self.problems),
         )
@@ -297,54 +364,110 @@ class _Loader:
         )
         return None
 
-    def thread_pool(self, raw: Any) -> Mapping[str, Any]:
-        raw = self.mapping("THREAD_POOL", raw)
-        for key in raw:
-            if key not in THREAD_POOL_DEFAULTS:
+    def section(self, key: str, raw: Any) -> dict[str, Any]:
+        """``HOOKPIPE[key]`` over its defaults; unknown keys reported (with the new
+        spelling of a renamed one). A bad value is reported by the caller, which puts
+        the default in its place: one policy for every section."""
+        defaults = DEFAULTS[key]
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, Mapping):
+            self.error(BAD_VALUE, f'{SETTING}["{key}"] must be a dict, not {type_name(raw)}.')
+            raw = {}
+        for name in raw:
+            if name not in defaults:
                 self.error(
                     UNKNOWN_KEY,
-                    f'{SETTING}["THREAD_POOL"] has an unknown key {key!r}.',
-                    unknown_key_hint("THREAD_POOL", key, THREAD_POOL_DEFAULTS),
+                    f'{SETTING}["{key}"] has an unknown key {name!r}.',
+                    unknown_key_hint(key, name, defaults),
                 )
-        pool = {**THREAD_POOL_DEFAULTS, **raw}
-        for key, minimum in (("MAX_WORKERS", 1), ("MAX_QUEUE", 0)):
-            value = pool[key]
+        return {**defaults, **{k: v for k, v in raw.items() if k in defaults}}
+
+    def bad_value(
+        self, key: str, name: str, values: dict[str, Any], must: str, hint: str | None = None
+    ) -> None:
+        self.error(
+            BAD_VALUE,
+            f'{SETTING}["{key}"]["{name}"] must be {must}, not {values[name]!r}.',
+            hint,
+        )
+        values[name] = DEFAULTS[key][name]
+
+    def positive(self, key: str, name: str, values: dict[str, Any]) -> None:
+        value = values[name]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            self.bad_value(key, name, values, "a number > 0")
+
+    def thread_pool(self, raw: Any) -> Mapping[str, Any]:
+        pool = self.section("THREAD_POOL", raw)
+        for name, minimum in (("MAX_WORKERS", 1), ("MAX_QUEUE", 0)):
+            value = pool[name]
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                self.error(
-                    BAD_VALUE,
-                    f'{SETTING}["THREAD_POOL"]["{key}"] must be an integer >= {minimum}, '
-                    f"not {value!r}.",
-                )
+                self.bad_value("THREAD_POOL", name, pool, f"an integer >= {minimum}")
         if pool["ON_FULL"] not in ON_FULL_CHOICES:
-            self.error(
-                BAD_VALUE,
-                f'{SETTING}["THREAD_POOL"]["ON_FULL"] must be one of '
-                f"{', '.join(map(repr, ON_FULL_CHOICES))}, not {pool['ON_FULL']!r}.",
+            self.bad_value(
+                "THREAD_POOL", "ON_FULL", pool, "one of " + ", ".join(map(repr, ON_FULL_CHOICES))
             )
         return MappingProxyType(pool)
 
     def task_runner(self, raw: Any) -> Mapping[str, Any]:
-        raw = self.mapping("TASK_RUNNER", raw)
-        for key in raw:
-            if key not in TASK_RUNNER_DEFAULTS:
-                self.error(
-                    UNKNOWN_KEY,
-                    f'{SETTING}["TASK_RUNNER"] has an unknown key {key!r}.',
-                    unknown_key_hint("TASK_RUNNER", key, TASK_RUNNER_DEFAULTS),
-                )
-        runner = {**TASK_RUNNER_DEFAULTS, **raw}
-        for key in ("MAX_SNAPSHOT_BYTES", "ABANDONED_AFTER", "RECOVER_EVERY"):
-            value = runner[key]
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                self.error(
-                    BAD_VALUE,
-                    f'{SETTING}["TASK_RUNNER"]["{key}"] must be a number > 0, not {value!r}.',
-                )
+        runner = self.section("TASK_RUNNER", raw)
+        for name in ("MAX_SNAPSHOT_BYTES", "ABANDONED_AFTER", "RECOVER_EVERY"):
+            self.positive("TASK_RUNNER", name, runner)
         if runner["ON_ENQUEUE_ERROR"] not in ON_ENQUEUE_ERROR_CHOICES:
-            self.error(
-                BAD_VALUE,
-                f'{SETTING}["TASK_RUNNER"]["ON_ENQUEUE_ERROR"] must be one of '
-                f"{', '.join(map(repr, ON_ENQUEUE_ERROR_CHOICES))}, "
-                f"not {runner['ON_ENQUEUE_ERROR']!r}.",
+            self.bad_value(
+                "TASK_RUNNER",
+                "ON_ENQUEUE_ERROR",
+                runner,
+                "one of " + ", ".join(map(repr, ON_ENQUEUE_ERROR_CHOICES)),
             )
         return MappingProxyType(runner)
+
+    def switches(self, raw: Any) -> Mapping[str, Any]:
+        values = self.section("SWITCHES", raw)
+        self.positive("SWITCHES", "CHECK_EVERY", values)
+        locked = values["LOCKED"]
+        if not isinstance(locked, list | tuple) or not all(isinstance(x, str) for x in locked):
+            self.bad_value("SWITCHES", "LOCKED", values, "a list of plugin names")
+        values["LOCKED"] = tuple(values["LOCKED"])
+        return MappingProxyType(values)
+
+    def cluster(self, raw: Any) -> Mapping[str, Any]:
+        values = self.section("CLUSTER", raw)
+        for name in ("PUBLISH_EVERY", "STALE_AFTER", "DROP_AFTER"):
+            self.positive("CLUSTER", name, values)
+        slots = values["MAX_PROCESSES"]
+        if isinstance(slots, bool) or not isinstance(slots, int) or not 1 <= slots <= 10_000:
+            self.bad_value("CLUSTER", "MAX_PROCESSES", values, "an integer from 1 to 10000")
+        for name in ("CACHE", "KEY_PREFIX"):
+            if not isinstance(values[name], str) or not values[name]:
+                self.bad_value("CLUSTER", name, values, "a non-empty string")
+        if not isinstance(values["ENABLED"], bool):
+            self.bad_value("CLUSTER", "ENABLED", values, "True or False")
+        if values["DROP_AFTER"] < values["STALE_AFTER"]:
+            self.error(
+                BAD_VALUE,
+                f'{SETTING}["CLUSTER"]["DROP_AFTER"] must not be less than "STALE_AFTER".',
+                "A process is first greyed out, then dropped.",
+            )
+        return MappingProxyType(values)
+
+    def metrics(self, raw: Any) -> Mapping[str, Any]:
+        values = self.section("METRICS", raw)
+        if not isinstance(values["DURATIONS"], bool):
+            self.bad_value(
+                "METRICS",
+                "DURATIONS",
+                values,
+                "True or False",
+                "Timing every plugin is opt in: DURATIONS = True.",
+            )
+        if not isinstance(values["BEARER_TOKEN"], str):
+            self.bad_value(
+                "METRICS",
+                "BEARER_TOKEN",
+                values,
+                "a string",
+                "Read it from the environment, e.g. env.str('METRICS_TOKEN', default='').",
+            )
+        return MappingProxyType(values)

@@ -13,13 +13,9 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.http import HttpRequest, HttpResponseBase
-
-if TYPE_CHECKING:
-    from .core.build import Pipeline
-    from .hooks import State
 
 logger = logging.getLogger("hookpipe")
 
@@ -57,12 +53,15 @@ class RequestContext:
     instance in the process (the test client builds a new one per client).
     """
 
-    pipeline: Pipeline
+    #: The process's :class:`hookpipe.core.build.Pipeline` that serves the request.
+    #: Typed loosely here, as ``state``: the pipeline and the hooks build on this
+    #: module, which so stays below them (no import cycle).
+    pipeline: Any
     below_sync: GetResponse
     below_async: AsyncGetResponse
     #: What hooks see of the request; made in MAIN when there are global hooks, or in
     #: ``process_view`` when only the view has hooks; ``None`` when no hook runs.
-    state: State | None = None
+    state: Any = None
     _request_id: str | None = field(default=None, repr=False)
     #: What :meth:`add_finished_callback` collected; ``None`` until it is first called.
     finished: list[Callable[[HttpRequest], object]] | None = None

@@ -267,7 +267,7 @@ def test_admin_switch_is_post_only(staff: Callable[..., Client]) -> None:
 @pytest.mark.parametrize(
     ("value", "msg"),
     [
-        ({"CHECK_EVERY": 0}, 'HOOKPIPE["SWITCHES"]["CHECK_EVERY"] must be a number of seconds'),
+        ({"CHECK_EVERY": 0}, 'HOOKPIPE["SWITCHES"]["CHECK_EVERY"] must be a number > 0'),
         ({"LOCKED": "outer"}, 'HOOKPIPE["SWITCHES"]["LOCKED"] must be a list of plugin names'),
         ({"CHEK_EVERY": 1}, "Did you mean 'CHECK_EVERY'?"),
     ],

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import types
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponseBase
 
 from ..failsafe import NotAResponse, failsafe_response
-
-if TYPE_CHECKING:
-    from .build import Registry
-
 
 SyncHandler = Callable[[HttpRequest], HttpResponseBase]
 AsyncHandler = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
@@ -126,7 +122,7 @@ def guard(call: Callable[..., Any], is_async: bool, what: str, name: str) -> Any
     return guarded
 
 
-def chain_handler_tween(fn: Any, app: Registry, downstream: Callable[..., Any]) -> Any:
+def chain_handler_tween(fn: Any, app: object, downstream: Callable[..., Any]) -> Any:
     """Adapt a Tangled-style ``fn(app, request, next_handler)`` to a tween.
 
     ``downstream`` comes from ``handler_below(..., chain=True)``: ``fn`` may call it as

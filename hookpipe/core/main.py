@@ -46,7 +46,7 @@ def main_hooked_sync(request: HttpRequest) -> HttpResponseBase:
     """MAIN with global hooks."""
     ctx: RequestContext = request.hookpipe  # type: ignore[attr-defined]
     pipeline = ctx.pipeline
-    hooks = pipeline.hooks
+    hooks: HookRuntime = pipeline.hooks
     state = ctx.state = State(request, hooks.globals)
     # Without on_route methods the state starts past on_route (see State): no call.
     response = hooks.enter_sync(state) if hooks.routes else None
@@ -87,7 +87,7 @@ async def main_hooked_async(request: HttpRequest) -> HttpResponseBase:
     """MAIN with global hooks, for async callers."""
     ctx: RequestContext = request.hookpipe  # type: ignore[attr-defined]
     pipeline = ctx.pipeline
-    hooks = pipeline.hooks
+    hooks: HookRuntime = pipeline.hooks
     state = ctx.state = State(request, hooks.globals)
     response = await hooks.enter_async(state) if hooks.routes else None
     if response is None:

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from django.http import HttpRequest, HttpResponseBase
-
-if TYPE_CHECKING:
-    from .compiled import HookList
 
 METHODS: Final = ("on_route", "before", "after", "on_error")
 
@@ -87,7 +84,9 @@ class State:
         "view_kwargs",
     )
 
-    def __init__(self, request: HttpRequest, hook_list: HookList) -> None:
+    def __init__(self, request: HttpRequest, hook_list: Any) -> None:
+        # hook_list: the request's hookpipe.hooks.compiled.HookList (typed loosely here:
+        # that module builds on this one).
         self.request = request
         self.response: HttpResponseBase | None = None
         self.view: Callable[..., Any] | None = None

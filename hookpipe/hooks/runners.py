@@ -29,7 +29,7 @@ from django.http import Http404, HttpResponseBase
 from ..context import mark_raised
 from ..failsafe import NotAResponse, django_response
 from .api import State
-from .compiled import HookMethod, Program
+from .compiled import HookList, HookMethod, Program
 
 logger = logging.getLogger("hookpipe")
 
@@ -194,7 +194,7 @@ def reached(state: State, program: Program) -> Program:
     """``program`` (the request's on_error), limited to the hooks the request reached:
     those whose ``on_route`` or ``before`` was called, or would have been had the hook
     defined one (hooks after one that answered or raised were not reached)."""
-    hook_list = state._list
+    hook_list: HookList = state._list
     n = hook_list.count
     route, before = state._route_done, state._before_done
     if before >= n or (hook_list.is_global and route >= n):
@@ -209,7 +209,7 @@ def paired(state: State) -> Program:
     The two usual ends of a request use a list compiled ahead; only a request where an
     ``on_route`` or ``before`` answered or raised filters per request.
     """
-    hook_list = state._list
+    hook_list: HookList = state._list
     n = hook_list.count
     route, before = state._route_done, state._before_done
     if before >= n:  # every before ran (so every on_route did: routing was reached)
@@ -271,7 +271,7 @@ def after_sync(state: State, response: HttpResponseBase) -> HttpResponseBase:
     an error is handled like a view error and the remaining hooks see the response that
     handling produced. Returns the final response."""
     state.response = response
-    hook_list = state._list
+    hook_list: HookList = state._list
     # The usual end of a request, every before ran, is paired()'s first answer: here
     # without the call.
     routed = state._before_done >= hook_list.count

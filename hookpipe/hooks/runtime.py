@@ -214,7 +214,7 @@ def _routed(
     kwargs: dict[str, Any],
 ) -> State:
     """The request's state, now routed to ``view``, whose hooks are ``hook_list``."""
-    state = ctx.state
+    state: State | None = ctx.state
     if state is None:
         state = ctx.state = State(request, hook_list)
     state.view = view

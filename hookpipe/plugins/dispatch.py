@@ -106,8 +106,8 @@ class PluginRuntime:
         self.active = bool(self.handlers or self.responders)
         self._specs = {id(p): s for p, s in zip(plugins, specs, strict=False)}
         # Where each handler's jobs run: decided here, once per build.
-        pool_settings = thread_pool or conf.THREAD_POOL_DEFAULTS
-        task_settings = task_runner or conf.TASK_RUNNER_DEFAULTS
+        pool_settings = thread_pool or conf.DEFAULTS["THREAD_POOL"]
+        task_settings = task_runner or conf.DEFAULTS["TASK_RUNNER"]
         self._runners: dict[int, Runner] = {}
         for handler in self.handlers:
             spec = self._specs.get(id(handler))
