@@ -104,6 +104,25 @@ def test_a_job_abandoned_by_a_dead_worker_runs_again(queue: Any) -> None:
 
 
 @pytest.mark.django_db(transaction=True)  # enqueued at once, not on a commit
+def test_a_job_taken_by_a_worker_killed_before_it_started_runs_again(queue: Any) -> None:
+    from rq.intermediate_queue import IntermediateQueue
+
+    job = deliver(queue)
+    # Where a worker SIGKILLed between taking the job and starting it leaves it: off the
+    # queue, in RQ's intermediate queue, not in the started registry.
+    stuck = IntermediateQueue(queue.key, connection=queue.connection)
+    queue.connection.lmove(queue.key, stuck.key)
+    assert queue.get_job_ids() == []
+    assert task_rq.recover() == 0  # first seen: RQ waits a minute before it acts
+    a_minute_ago = time.time() - 61
+    queue.connection.set(stuck.get_first_seen_key(job.id), a_minute_ago)
+    assert task_rq.recover() == 1
+    assert job.get_status(refresh=True) == "queued"
+    work(queue)
+    assert len(tp.SEEN["task-recorder"]) == 1
+
+
+@pytest.mark.django_db(transaction=True)  # enqueued at once, not on a commit
 def test_without_the_queue_class_rq_fails_an_abandoned_job(queue: Any) -> None:
     with override_settings(RQ={**settings.RQ, "QUEUE_CLASS": "django_rq.queues.DjangoRQ"}):
         job = deliver(queue)

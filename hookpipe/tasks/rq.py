@@ -107,10 +107,18 @@ def _queues(alias: str) -> list[Any]:
 
 
 def recover() -> int:
-    """Run RQ's registry cleanup on every queue of every RQ backend now; returns how many
+    """Run RQ's cleanups on every queue of every RQ backend now; returns how many
     abandoned jobs (worker gone, execution expired) it handled: each one is enqueued
-    again if it has retries left (``RedeliveringQueue``), else failed."""
+    again if it has retries left (``RedeliveringQueue``), else failed.
+
+    Two cleanups: the started registry's (a worker killed mid-job), and the intermediate
+    queue's (a worker killed after it took a job off the queue and before it started
+    it: RQ moves the job to ``<queue>:intermediate`` first). RQ's workers run both only
+    every ``maintenance_interval`` (10 minutes); the intermediate one hands a job on
+    from the second sweep that still finds it there a minute after the first."""
+    from rq.intermediate_queue import IntermediateQueue
     from rq.registry import StartedJobRegistry, clean_registries
+    from rq.worker import SimpleWorker
 
     handled = 0
     for alias in rq_aliases():
@@ -120,6 +128,16 @@ def recover() -> int:
             )
             handled += len(started.get_expired_job_ids())
             clean_registries(queue)
+            stuck = IntermediateQueue(queue.key, connection=queue.connection)
+            before = set(stuck.get_job_ids())
+            if before:
+                # RQ's cleanup fails (or retries) a stuck job through a worker object;
+                # this one never works, it only lends RQ its failure handling.
+                worker = SimpleWorker(
+                    [queue], connection=queue.connection, job_class=queue.job_class
+                )
+                stuck.cleanup(worker, queue)
+                handled += len(before - set(stuck.get_job_ids()))
     if handled:
         logger.warning(
             "hookpipe: %d RQ job(s) abandoned by a dead worker handed to RQ's cleanup "
