@@ -44,9 +44,13 @@ def queue() -> Iterator[Any]:
     runner.reset_counters()
     with override_settings(TASKS=RQ_TASKS, HOOKPIPE={"HANDLERS": [HANDLER]}):
         q = django_rq.get_queue(QUEUE, job_class=Job)
+        # What an interrupted run may have left: jobs queued, or stuck in the
+        # intermediate queue of a worker that took them.
         q.empty()
+        q.connection.delete(f"{q.key}:intermediate")
         yield q
         q.empty()
+        q.connection.delete(f"{q.key}:intermediate")
     executor.shutdown(5.0)
 
 

@@ -11,8 +11,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from demo_project.hooks import Audit, FriendlyErrors
-from hookpipe import with_hooks
-from hookpipe.core.process import get_pipeline
+from hookpipe import context_of, with_hooks
 
 #: The default key is public anyway, so the page may fill it in; a real one never is.
 DEFAULT_API_KEY = "demo-key"
@@ -30,11 +29,11 @@ def _declared_names() -> list[str]:
     return names
 
 
-def _chain() -> list[dict[str, Any]]:
+def _chain(request: HttpRequest) -> list[dict[str, Any]]:
     """The built chain, outermost first, with where each tween sits in the settings list."""
     declared = _declared_names()
     chain = []
-    for tween in get_pipeline().describe()["tweens"]:
+    for tween in context_of(request).pipeline.describe()["tweens"]:
         listed = declared.index(tween["name"]) + 1 if tween["name"] in declared else None
         chain.append({**tween, "listed": listed})
     return chain
@@ -42,7 +41,7 @@ def _chain() -> list[dict[str, Any]]:
 
 def home(request: HttpRequest) -> HttpResponse:
     context = {
-        "chain": _chain(),
+        "chain": _chain(request),
         "declared": _declared_names(),
         "request_id": getattr(request, "request_id", None),
         "layers": getattr(request, "demo_layers", []),
@@ -69,7 +68,7 @@ def api_status(request: HttpRequest) -> JsonResponse:
 
 def api_pipeline(request: HttpRequest) -> JsonResponse:
     """The built chain as JSON, the same data ``manage.py hookpipe --json`` prints."""
-    return JsonResponse(get_pipeline().describe())
+    return JsonResponse(context_of(request).pipeline.describe())
 
 
 @with_hooks(Audit(), FriendlyErrors())
