@@ -242,8 +242,8 @@ HOOKPIPE = {
     "HANDLERS": [
         {
             "class": "demo_project.events.plugins.WebhookStore",
-            "runner": env.str("DEMO_WEBHOOK_RUNNER", default="task"),
-            "queue_name": env.str("DEMO_RQ_QUEUE", default="default"),
+            "RUNNER": env.str("DEMO_WEBHOOK_RUNNER", default="task"),
+            "TASK_QUEUE_NAME": env.str("DEMO_RQ_QUEUE", default="default"),
         }
     ],
     "RESPONDERS": [

@@ -89,7 +89,7 @@ def test_task_counters_of_each_process() -> None:
 @pytest.mark.django_db(transaction=True)
 @override_settings(
     HOOKPIPE={
-        "HANDLERS": [{"class": "tests.testapp.plugins.TaskRecorder", "backend": "db"}],
+        "HANDLERS": [{"class": "tests.testapp.plugins.TaskRecorder", "TASK_BACKEND": "db"}],
         "TASK_RUNNER": {"ABANDONED_AFTER": 30},
         "METRICS": {"BEARER_TOKEN": "scraper"},
     }

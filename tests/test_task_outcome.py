@@ -100,14 +100,14 @@ def test_a_failed_request_without_a_transaction_stores_nothing_either(fetch: Fet
     assert (counts["enqueued"], counts["not_stored"]) == (0, 1)
 
 
-@override_settings(HOOKPIPE={"HANDLERS": [{"class": P + "TaskRecorder", "store_on": "any"}]})
+@override_settings(HOOKPIPE={"HANDLERS": [{"class": P + "TaskRecorder", "TASK_STORE_ON": "any"}]})
 def test_a_handler_may_ask_to_be_stored_whatever_the_outcome(fetch: Fetch) -> None:
     response = fetch("/webhooks/nowhere", method="post", data=b"x", content_type="a/b")
     assert response.status_code == 404
     assert len(tp.SEEN["task-recorder"]) == 1
 
 
-@override_settings(HOOKPIPE={"HANDLERS": [{"class": P + "TaskRecorder", "backend": "gone"}]})
+@override_settings(HOOKPIPE={"HANDLERS": [{"class": P + "TaskRecorder", "TASK_BACKEND": "gone"}]})
 def test_a_failure_after_the_commit_raises_nothing_and_later_callbacks_run(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -123,7 +123,7 @@ def test_a_failure_after_the_commit_raises_nothing_and_later_callbacks_run(
     assert "lost: the transaction had committed" in caplog.text
 
 
-@override_settings(HOOKPIPE={"HANDLERS": [{"class": P + "TaskRecorder", "backend": "gone"}]})
+@override_settings(HOOKPIPE={"HANDLERS": [{"class": P + "TaskRecorder", "TASK_BACKEND": "gone"}]})
 def test_a_view_that_answered_202_is_overruled_by_503_when_the_job_is_not_stored(
     fetch: Fetch,
 ) -> None:

@@ -28,8 +28,8 @@ RQ_TASKS = {
 }
 HANDLER = {
     "class": "tests.testapp.plugins.TaskRecorder",
-    "backend": "rq",
-    "queue_name": QUEUE,
+    "TASK_BACKEND": "rq",
+    "TASK_QUEUE_NAME": QUEUE,
 }
 
 

@@ -126,7 +126,7 @@ def test_a_task_handler_runs_with_the_snapshot_and_its_own_config(fetch: Fetch) 
 
 
 @pytest.mark.django_db(transaction=True)
-@task_handlers({"class": P + "Recorder", "runner": "task"})
+@task_handlers({"class": P + "Recorder", "RUNNER": "task"})
 def test_a_settings_entry_makes_a_pool_handler_a_task(fetch: Fetch) -> None:
     fetch("/webhooks/accept", method="post", data=b"x", content_type="text/plain")
     [(request, _, thread)] = tp.SEEN["recorder"]
@@ -161,7 +161,7 @@ def test_a_snapshot_over_the_bound_is_answered_413_and_counted(
 def broken_backend() -> Any:
     # Not in TASKS: enqueueing raises the framework's own "invalid backend" error,
     # as a backend that cannot reach its database or broker would raise.
-    return task_handlers({"class": P + "TaskRecorder", "backend": "gone"})
+    return task_handlers({"class": P + "TaskRecorder", "TASK_BACKEND": "gone"})
 
 
 @pytest.mark.django_db(transaction=True)
@@ -179,7 +179,7 @@ def test_when_enqueueing_fails_the_default_policy_answers_503(
 
 @pytest.mark.django_db(transaction=True)
 @task_handlers(
-    {"class": P + "TaskRecorder", "backend": "gone"}, TASK_RUNNER={"ON_ENQUEUE_ERROR": "pool"}
+    {"class": P + "TaskRecorder", "TASK_BACKEND": "gone"}, TASK_RUNNER={"ON_ENQUEUE_ERROR": "pool"}
 )
 def test_when_enqueueing_fails_the_pool_policy_runs_it_here(fetch: Fetch) -> None:
     response = fetch("/webhooks/accept", method="post", data=b"x", content_type="a/b")
@@ -191,7 +191,7 @@ def test_when_enqueueing_fails_the_pool_policy_runs_it_here(fetch: Fetch) -> Non
 
 
 @pytest.mark.django_db(transaction=True)
-@task_handlers({"class": P + "TaskRecorder", "backend": "db"})
+@task_handlers({"class": P + "TaskRecorder", "TASK_BACKEND": "db"})
 def test_inside_a_transaction_the_job_is_stored_on_commit() -> None:
     from django.test import Client
     from django_tasks_db.models import DBTaskResult
@@ -227,7 +227,9 @@ def test_a_task_for_an_unknown_handler_fails_with_a_clear_message() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-@task_handlers({"class": P + "TaskRecorder", "backend": "db"}, TASK_RUNNER={"ABANDONED_AFTER": 30})
+@task_handlers(
+    {"class": P + "TaskRecorder", "TASK_BACKEND": "db"}, TASK_RUNNER={"ABANDONED_AFTER": 30}
+)
 def test_stale_running_tasks_are_made_ready_again() -> None:
     from django.test import Client
     from django_tasks_db.models import DBTaskResult
@@ -257,7 +259,7 @@ def test_stale_running_tasks_are_made_ready_again() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-@task_handlers({"class": P + "TaskRecorder", "backend": "db", "queue_name": "hooks"})
+@task_handlers({"class": P + "TaskRecorder", "TASK_BACKEND": "db", "TASK_QUEUE_NAME": "hooks"})
 def test_the_command_shows_runner_backend_queue_and_counts() -> None:
     from django.test import Client
 
@@ -278,7 +280,7 @@ def test_the_command_shows_runner_backend_queue_and_counts() -> None:
 # ------------------------------------------------------------------ checks
 
 
-@task_handlers({"class": P + "TaskRecorder", "backend": "nope"})
+@task_handlers({"class": P + "TaskRecorder", "TASK_BACKEND": "nope"})
 def test_a_backend_alias_not_in_tasks_is_an_error() -> None:
     assert "hookpipe.E051" in ids(check_hookpipe())
 
@@ -292,16 +294,24 @@ def test_a_backend_that_stores_nothing_is_a_warning() -> None:
 @pytest.mark.parametrize(
     "entry",
     [
-        {"class": P + "TaskRecorder", "runner": "elsewhere"},
-        {"class": P + "TaskRecorder", "priority": 1000},
+        {"class": P + "TaskRecorder", "RUNNER": "elsewhere"},
+        {"class": P + "TaskRecorder", "TASK_PRIORITY": 1000},
         {"class": P + "TaskRecorder", "queue": "hooks"},
-        {"class": P + "TaskRecorder", "backend": ""},
+        {"class": P + "TaskRecorder", "TASK_BACKEND": ""},
     ],
     ids=["runner", "priority", "unknown-key", "empty-backend"],
 )
 def test_bad_runner_settings_are_errors(entry: dict[str, Any]) -> None:
     with task_handlers(entry):
         assert "hookpipe.E050" in ids(check_hookpipe())
+
+
+@task_handlers({"class": P + "TaskRecorder", "queue_name": "hooks"})
+def test_an_entry_key_of_the_old_spelling_names_the_new_one() -> None:
+    [message] = [m for m in check_hookpipe() if m.id == "hookpipe.E050"]
+    assert "'queue_name'" in message.msg
+    assert message.hint is not None
+    assert 'write "TASK_QUEUE_NAME", as on the class' in message.hint
 
 
 def test_without_the_task_framework_a_task_handler_is_an_error(
@@ -329,7 +339,7 @@ def test_a_renamed_key_is_an_error_that_names_the_new_spelling() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-@task_handlers({"class": P + "TaskRecorder", "backend": "db", "queue_name": "hooks"})
+@task_handlers({"class": P + "TaskRecorder", "TASK_BACKEND": "db", "TASK_QUEUE_NAME": "hooks"})
 def test_the_admin_page_shows_runner_backend_queue_and_the_backends_view(
     django_user_model: Any,
 ) -> None:

@@ -265,7 +265,7 @@ def test_run_handlers_with_given_instances_needs_no_settings() -> None:
 
 
 @override_settings(
-    HOOKPIPE={"HANDLERS": [P + "TaskRecorder", {"class": P + "Recorder", "runner": "task"}]}
+    HOOKPIPE={"HANDLERS": [P + "TaskRecorder", {"class": P + "Recorder", "RUNNER": "task"}]}
 )
 def test_task_handlers_run_now_with_the_snapshot_a_worker_would_rebuild() -> None:
     from hookpipe.tasks import runner as task

@@ -2,11 +2,12 @@
 
 A handler class says it with ``RUNNER`` (and, for ``"task"``, ``TASK_BACKEND``,
 ``TASK_QUEUE_NAME``, ``TASK_PRIORITY``, ``TASK_STORE_ON``); a ``HOOKPIPE["HANDLERS"]``
-entry written as a dict overrides any of them for that project::
+entry written as a dict overrides any of them for that project, spelt as on the class
+(one spelling per option)::
 
     "HANDLERS": [
         "myapp.plugins.Audit",
-        {"class": "myapp.plugins.WebhookStore", "runner": "task", "queue_name": "hooks"},
+        {"class": "myapp.plugins.WebhookStore", "RUNNER": "task", "TASK_QUEUE_NAME": "hooks"},
     ]
 
 ``RUNNER = None`` (the default) keeps the meaning ``THREAD_SAFE`` always had: ``True``
@@ -28,7 +29,22 @@ RunnerName = Literal["inline", "pool", "task"]
 RUNNERS: Final[tuple[RunnerName, ...]] = ("inline", "pool", "task")
 
 #: The keys of a ``HANDLERS`` entry written as a dict.
-ENTRY_KEYS: Final = ("class", "runner", "backend", "queue_name", "priority", "store_on")
+ENTRY_KEYS: Final = (
+    "class",
+    "RUNNER",
+    "TASK_BACKEND",
+    "TASK_QUEUE_NAME",
+    "TASK_PRIORITY",
+    "TASK_STORE_ON",
+)
+#: How an entry spelt them before it spelt them as the class does.
+OLD_ENTRY_KEYS: Final = {
+    "runner": "RUNNER",
+    "backend": "TASK_BACKEND",
+    "queue_name": "TASK_QUEUE_NAME",
+    "priority": "TASK_PRIORITY",
+    "store_on": "TASK_STORE_ON",
+}
 
 #: When a task handler's job is stored: ``"success"`` (the request's final status is
 #: below 400 and nothing raised) or ``"any"`` outcome.
@@ -66,14 +82,24 @@ def choose(
     before = len(problems)
     for key in overrides:
         if key not in ENTRY_KEYS:
+            renamed = OLD_ENTRY_KEYS.get(key)
             problems.append(
                 checks.Error(
                     f"{where} has an unknown key {key!r}.",
-                    hint="A handler entry's keys: " + ", ".join(ENTRY_KEYS) + ".",
+                    hint=(
+                        f'It was renamed: write "{renamed}", as on the class (see '
+                        '"Upgrading" in the CHANGELOG).'
+                        if renamed
+                        else "A handler entry's keys: " + ", ".join(ENTRY_KEYS) + "."
+                    ),
                     id=BAD_RUNNER,
                 )
             )
-    runner = overrides.get("runner", getattr(cls, "RUNNER", None))
+
+    def option(name: str, default: Any) -> Any:
+        return overrides.get(name, getattr(cls, name, default))
+
+    runner = option("RUNNER", None)
     if runner is None:
         runner = "pool" if getattr(cls, "THREAD_SAFE", True) else "inline"
     if runner not in RUNNERS:
@@ -88,8 +114,8 @@ def choose(
             )
         )
     values = {
-        "backend": overrides.get("backend", getattr(cls, "TASK_BACKEND", "default")),
-        "queue_name": overrides.get("queue_name", getattr(cls, "TASK_QUEUE_NAME", "default")),
+        "backend": option("TASK_BACKEND", "default"),
+        "queue_name": option("TASK_QUEUE_NAME", "default"),
     }
     for key, value in values.items():
         if not isinstance(value, str) or not value:
@@ -99,7 +125,7 @@ def choose(
                     id=BAD_RUNNER,
                 )
             )
-    priority = overrides.get("priority", getattr(cls, "TASK_PRIORITY", 0))
+    priority = option("TASK_PRIORITY", 0)
     low, high = PRIORITY_RANGE
     if isinstance(priority, bool) or not isinstance(priority, int) or not low <= priority <= high:
         problems.append(
@@ -109,7 +135,7 @@ def choose(
                 id=BAD_RUNNER,
             )
         )
-    store_on = overrides.get("store_on", getattr(cls, "TASK_STORE_ON", "success"))
+    store_on = option("TASK_STORE_ON", "success")
     if store_on not in STORE_ON:
         problems.append(
             checks.Error(

@@ -81,7 +81,7 @@ class HandlerImplementation(Plugin):
     THREAD_SAFE: ClassVar[bool] = True
     #: Where ``handle()`` runs: ``"inline"``, ``"pool"`` or ``"task"`` (a job on a Django
     #: Tasks backend, see docs/durable.rst). ``None``: as ``THREAD_SAFE`` says. A
-    #: ``HANDLERS`` entry ``{"class": ..., "runner": ...}`` overrides it.
+    #: ``HANDLERS`` entry ``{"class": ..., "RUNNER": ...}`` overrides it.
     RUNNER: ClassVar[str | None] = None
     #: For ``RUNNER = "task"``: the ``TASKS`` alias, the queue and the priority (-100..100).
     TASK_BACKEND: ClassVar[str] = "default"

@@ -10,7 +10,7 @@ waits for the request's outcome (:meth:`~hookpipe.RequestContext.when_answered`)
 1. stores nothing when the request failed (final status 400 or more, or something
    raised): the writes that went with it were rolled back (``ATOMIC_REQUESTS``,
    ``TransactionHook`` and atomic tweens have all closed by then); a handler with
-   ``store_on = "any"`` is stored whatever the outcome;
+   ``TASK_STORE_ON = "any"`` is stored whatever the outcome;
 2. enqueues :data:`hookpipe.tasks.worker.run_handler` with the handler's name, its class
    and the snapshot, on the handler's backend, queue and priority; inside a transaction
    opened above hookpipe's middleware, on that transaction's commit;
