@@ -30,6 +30,7 @@ from hookpipe import conf
 from hookpipe.fleet import operations, publish
 from hookpipe.fleet import read as fleet
 from hookpipe.fleet.models import SwitchChange
+from hookpipe.jobs import process_pool
 from tests import live
 from tests.conftest import ROOT, Fetch
 from tests.services import redis_or_skip
@@ -147,6 +148,23 @@ def test_a_publisher_goes_on_beside_garbage(fetch: Fetch) -> None:
     while not me():
         assert time.monotonic() < deadline, "this process was never listed"
         time.sleep(0.02)
+
+
+@pytest.mark.django_db
+@override_settings(HOOKPIPE={**PIPELINE, "HANDLERS": [P + "Recorder"]})
+def test_a_plugin_switched_off_keeps_its_counts_in_the_fleets_totals(fetch: Fetch) -> None:
+    cluster = conf.get_config().cluster
+    process_pool.reset_for_tests()  # this process's pool counters, from zero
+    fleet_operations = operations.current()
+    fleet_operations.watch.reset()
+    fetch("/webhooks/x", method="post", data=b"x", content_type="a/b")
+    assert fleet_operations.publisher.publish(cluster)
+    call_command("hookpipe", "--disable", "recorder", stdout=io.StringIO())
+    fetch("/stream/sync")  # this process applies the switch
+    assert fleet_operations.publisher.publish(cluster)
+    [me] = [p for p in fleet.read(cluster)["processes"] if p["pid"] == os.getpid()]
+    assert me["switched_off"] == ["recorder"]
+    assert me["counters"]["recorder"]["submitted"] == 1
 
 
 # ---------------------------------------------------------------- the metrics

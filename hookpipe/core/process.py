@@ -179,15 +179,6 @@ class Process:
                 counts.setdefault(name, value)
         runtime._lock, runtime._counts = lock, counts
 
-    def kept_counts(self, left_out: set[str]) -> dict[str, dict[str, int]]:
-        """The counts of responders no longer in the pipeline (switched off), by name."""
-        home = self.counts_home
-        if home is None:
-            return {}
-        lock, counts = home
-        with lock:
-            return {name: dict(vars(c)) for name, c in counts.items() if name not in left_out}
-
     def warn_if_nothing_drains(self) -> None:
         """Once per process, on a build for an ASGI request: say so if no lifespan will
         drain the handler pool when the server stops (see :mod:`hookpipe.asgi`)."""

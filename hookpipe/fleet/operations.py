@@ -26,7 +26,10 @@ class FleetOperations:
 
     def __init__(self) -> None:
         self.watch = SwitchWatch()
-        self.publisher = Publisher(published_state)
+        self.publisher = Publisher(self.published_state)
+        #: The plugins' counters this process last published, by name.
+        self._last_published: dict[str, Any] = {}
+        self._published_config: Any = None
         self._exit_hook = False
 
     def due(self) -> bool:
@@ -49,7 +52,8 @@ class FleetOperations:
 
     def after_fork_in_child(self) -> None:
         self.watch = self.watch.after_fork()
-        self.publisher = Publisher(published_state)
+        self.publisher = Publisher(self.published_state)
+        self._last_published = {}
 
     def after_fork_in_parent(self) -> None:
         # A process that forks while it publishes hands the serving to its children
@@ -59,6 +63,38 @@ class FleetOperations:
     def exiting(self) -> None:
         self.publisher.publish_final()
 
+    def published_state(self) -> dict[str, Any]:
+        """What the publisher sends of this process (its own thread calls this)."""
+        built = process.current_pipeline()
+        plugins: dict[str, Any] = {}
+        if built is not None and built.plugins is not None:
+            described = built.plugins.describe()
+            for kind in ("handlers", "responders"):
+                for item in described[kind]:
+                    counters = dict(item["counters"])
+                    task = item.get("task")
+                    if isinstance(task, dict) and isinstance(task.get("counters"), dict):
+                        counters["task"] = task["counters"]  # a handler run as a task
+                    plugins[item["name"]] = {"kind": kind[:-1], "counters": counters}
+        # A plugin switched off keeps its counts in the fleet's totals: the last ones this
+        # process published for it (they do not move while it is off). A new HOOKPIPE
+        # (override_settings) starts afresh.
+        if built is not None and built.config is not self._published_config:
+            self._published_config = built.config
+            self._last_published = {}
+        for name, last in self._last_published.items():
+            plugins.setdefault(name, last)
+        self._last_published.update(plugins)
+        pool = process_pool.current_pool()
+        return {
+            "switched_off": sorted(built.switched_off) if built is not None else [],
+            "plugins": plugins,
+            "pool": pool.state() if pool is not None else None,
+            # METRICS["DURATIONS"]'s histograms (empty when off): buckets add up across the
+            # fleet, as counters do.
+            "durations": durations.store().snapshot(),
+        }
+
 
 def current() -> FleetOperations:
     """This process's fleet operations (the fleet app plugged them in when it was ready)."""
@@ -66,30 +102,3 @@ def current() -> FleetOperations:
     if not isinstance(operations, FleetOperations):
         raise LookupError('the fleet app is not installed: add "hookpipe.fleet" to INSTALLED_APPS')
     return operations
-
-
-def published_state() -> dict[str, Any]:
-    """What the publisher sends of this process (its own thread calls this)."""
-    built = process.current_pipeline()
-    plugins: dict[str, Any] = {}
-    if built is not None and built.plugins is not None:
-        described = built.plugins.describe()
-        for kind in ("handlers", "responders"):
-            for item in described[kind]:
-                counters = dict(item["counters"])
-                task = item.get("task")
-                if isinstance(task, dict) and isinstance(task.get("counters"), dict):
-                    counters["task"] = task["counters"]  # a handler run as a task
-                plugins[item["name"]] = {"kind": kind[:-1], "counters": counters}
-    # A responder switched off keeps its counts in the fleet's totals.
-    for name, values in process.PROCESS.kept_counts(set(plugins)).items():
-        plugins[name] = {"kind": "responder", "counters": values}
-    pool = process_pool.current_pool()
-    return {
-        "switched_off": sorted(built.switched_off) if built is not None else [],
-        "plugins": plugins,
-        "pool": pool.state() if pool is not None else None,
-        # METRICS["DURATIONS"]'s histograms (empty when off): buckets add up across the
-        # fleet, as counters do.
-        "durations": durations.store().snapshot(),
-    }
