@@ -56,6 +56,18 @@ def _switches_parked() -> Iterator[None]:
     operations.current().publisher.stop()
 
 
+@pytest.fixture
+def clean_fleet_cache() -> Iterator[None]:
+    """The fleet's records start from an empty cache, and this process's publisher
+    stops after the test."""
+    from django.core.cache import caches
+
+    caches["default"].clear()
+    yield
+    operations.current().publisher.stop()
+    caches["default"].clear()
+
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

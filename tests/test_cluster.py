@@ -7,7 +7,6 @@ import io
 import json
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,12 +25,7 @@ FAST = {"PUBLISH_EVERY": 0.05, "STALE_AFTER": 15.0, "DROP_AFTER": 60.0}
 PIPELINE = {"RESPONDERS": [P + "Chunks"], "CLUSTER": FAST}
 
 
-@pytest.fixture(autouse=True)
-def _clean() -> Iterator[None]:
-    caches["default"].clear()
-    yield
-    operations.current().publisher.stop()
-    caches["default"].clear()
+pytestmark = pytest.mark.usefixtures("clean_fleet_cache")
 
 
 def settings() -> Any:

@@ -15,7 +15,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -41,12 +41,7 @@ REDIS_URL = os.environ.get("HOOKPIPE_TEST_REDIS_URL", "redis://127.0.0.1:6379/2"
 P = "tests.testapp.plugins."
 
 
-@pytest.fixture(autouse=True)
-def _clean() -> Iterator[None]:
-    caches["default"].clear()
-    yield
-    operations.current().publisher.stop()
-    caches["default"].clear()
+pytestmark = pytest.mark.usefixtures("clean_fleet_cache")
 
 
 # ------------------------------------------------------- 16 publishers at once
