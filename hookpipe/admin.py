@@ -86,7 +86,8 @@ class PipelineAdmin(_ModelAdmin):
         built_plan = plan(conf.get_config())
         known = switchable.switchable(built_plan)
         if name not in known:
-            return _bad_request(f"No configured plugin is named {name!r}.")
+            suggestion = conf.did_you_mean(name, sorted(known), "Plugins")
+            return _bad_request(f"No configured plugin is named {name!r}. {suggestion}")
         if name in built_plan.config.switches["LOCKED"]:
             return _bad_request(f'{name!r} is locked on (HOOKPIPE["SWITCHES"]["LOCKED"]).')
         user = request.user.get_username()

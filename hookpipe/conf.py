@@ -11,6 +11,7 @@ so ``override_settings(HOOKPIPE=...)`` takes effect on the next request.
 from __future__ import annotations
 
 import difflib
+import sys
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -151,14 +152,27 @@ def unknown_key_hint(section: str, key: object, choices: Iterable[str]) -> str:
     return did_you_mean(key, choices)
 
 
-def did_you_mean(key: object, choices: Iterable[str]) -> str:
-    """A hint naming the closest known key, if one is close, and every known key."""
+def did_you_mean(key: object, choices: Iterable[str], known_as: str = "Known keys") -> str:
+    """A hint naming the closest choice, if one is close, and every choice."""
     known_keys = list(choices)
     close = difflib.get_close_matches(str(key), known_keys, n=1)
-    known = ", ".join(known_keys)
+    known = ", ".join(known_keys) or "none"
     if close:
-        return f"Did you mean {close[0]!r}? Known keys: {known}."
-    return f"Known keys: {known}."
+        return f"Did you mean {close[0]!r}? {known_as}: {known}."
+    return f"{known_as}: {known}."
+
+
+def import_hint(path: str) -> str:
+    """The hint for a dotted path that did not import. When its module did import and
+    only the name in it is missing (a typo), the closest name the module has."""
+    module_path, _, name = path.rpartition(".")
+    module = sys.modules.get(module_path)
+    if module is not None and name:
+        names = [n for n in vars(module) if not n.startswith("_")]
+        close = difflib.get_close_matches(name, names, n=1)
+        if close:
+            return f"Did you mean {module_path}.{close[0]}? {module_path} has no {name!r}."
+    return "Check the dotted path; the module must be importable."
 
 
 def type_name(value: object) -> str:

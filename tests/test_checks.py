@@ -259,3 +259,20 @@ def test_a_subconfig_cast_error_names_the_plugin(tmp_path: Path) -> None:
         f"{where}: HOOKPIPE[\"PLUGINS\"]['webhook-store']['RATIO'] must be float, not str "
         "('half')." in result.stderr
     )
+
+
+@pytest.mark.parametrize(
+    ("key", "path", "closest"),
+    [
+        ("TWEENS", T + "labeled", "tests.testapp.tweens.labelled"),
+        ("HOOKS", "tests.testapp.hooks.Recordr", "tests.testapp.hooks.Recorder"),
+        ("HANDLERS", "tests.testapp.plugins.Recordr", "tests.testapp.plugins.Recorder"),
+    ],
+)
+def test_a_misspelt_name_in_a_module_that_imports_gets_the_closest_one(
+    key: str, path: str, closest: str
+) -> None:
+    with override_settings(HOOKPIPE={key: [path]}):
+        [message] = [m for m in check_hookpipe() if "cannot import" in m.msg]
+    assert message.hint is not None
+    assert message.hint.startswith(f"Did you mean {closest}?")

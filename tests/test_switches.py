@@ -172,6 +172,8 @@ def test_json_lists_a_disabled_tween_in_its_place() -> None:
 def test_the_command_refuses_unknown_and_locked_names() -> None:
     with pytest.raises(CommandError, match=r"No configured plugin is named 'nope'. Plugins: "):
         run("--disable", "nope")
+    with pytest.raises(CommandError, match=r"named 'inenr'. Did you mean 'inner'\? Plugins: "):
+        run("--disable", "inenr")
     with pytest.raises(CommandError, match=r"'outer' cannot be switched: it is in"):
         run("--disable", "outer")
     assert not PluginSwitch.objects.exists()

@@ -100,7 +100,7 @@ def _import(entry: conf.TweenEntry, problems: list[checks.CheckMessage]) -> Any:
         problems.append(
             checks.Error(
                 f"{entry.label}: cannot import {what} {entry.path!r}: {type(exc).__name__}: {exc}",
-                hint="Check the dotted path; the module must be importable.",
+                hint=conf.import_hint(entry.path),
                 id=check_ids.TWEEN_IMPORT_FAILED,
             )
         )

@@ -19,6 +19,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from .. import conf
 from ..check_ids import (
     BAD_HOOK_ENTRY,
     BAD_HOOK_OPTIONS,
@@ -121,7 +122,7 @@ def _plan_one(index: int, raw: Any, problems: list[checks.CheckMessage]) -> Hook
         error(
             HOOK_IMPORT_FAILED,
             f"{where}: cannot import hook class {path!r}: {type(exc).__name__}: {exc}",
-            "Check the dotted path; the module must be importable.",
+            conf.import_hint(path),
         )
         return None
     if not isinstance(cls, type):

@@ -14,6 +14,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from .. import conf
 from ..check_ids import (
     BAD_PLUGIN_ENTRY,
     BAD_PLUGIN_SETTINGS,
@@ -157,7 +158,7 @@ def _import(
         problems.append(
             checks.Error(
                 f"{where}: cannot import {raw!r}: {type(exc).__name__}: {exc}",
-                hint="Check the dotted path; the module must be importable.",
+                hint=conf.import_hint(raw),
                 id=PLUGIN_IMPORT_FAILED,
             )
         )

@@ -108,8 +108,10 @@ class Command(BaseCommand):
         built_plan = plan(conf.get_config())
         known = switchable.switchable(built_plan)
         if name not in known:
-            names = ", ".join(sorted(known)) or "none"
-            raise CommandError(f"No configured plugin is named {name!r}. Plugins: {names}.")
+            raise CommandError(
+                f"No configured plugin is named {name!r}. "
+                + conf.did_you_mean(name, sorted(known), "Plugins")
+            )
         if name in built_plan.config.switches["LOCKED"]:
             raise CommandError(
                 f'{name!r} cannot be switched: it is in HOOKPIPE["SWITCHES"]["LOCKED"].'
