@@ -276,3 +276,21 @@ def test_a_misspelt_name_in_a_module_that_imports_gets_the_closest_one(
         [message] = [m for m in check_hookpipe() if "cannot import" in m.msg]
     assert message.hint is not None
     assert message.hint.startswith(f"Did you mean {closest}?")
+
+
+@pytest.mark.parametrize(
+    ("plugin", "method"),
+    [("HandleWithoutContent", "handle"), ("HandlesWithoutContent", "handles")],
+)
+def test_a_method_that_cannot_take_request_and_content_is_an_error(
+    plugin: str, method: str
+) -> None:
+    with override_settings(HOOKPIPE={"HANDLERS": ["tests.testapp.plugins." + plugin]}):
+        [message] = [m for m in check_hookpipe() if m.id == "hookpipe.E041"]
+    assert f".{method}(self, request" in message.msg
+    assert f"cannot be called as {method}(request, content)" in message.msg
+
+
+def test_a_static_method_or_extra_arguments_are_fine() -> None:
+    with override_settings(HOOKPIPE={"HANDLERS": ["tests.testapp.plugins.StaticHandles"]}):
+        assert ids({"HANDLERS": ["tests.testapp.plugins.StaticHandles"]}) == []

@@ -5,6 +5,7 @@ Each check appends system check messages and says whether the class may be used;
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
@@ -125,6 +126,17 @@ def check_methods(
                     id=BAD_METHOD,
                 )
             )
+        elif (unfit := _unfit_signature(cls, method)) is not None:
+            ok = False
+            problems.append(
+                checks.Error(
+                    f"{where}: {dotted(cls)}.{method}{unfit} cannot be called "
+                    f"as {method}(request, content).",
+                    hint=f"hookpipe calls {method}(request, content): the request (or its "
+                    "snapshot) and the body as bytes. Take both, even if you use one.",
+                    id=BAD_METHOD,
+                )
+            )
         elif method != "respond" and iscoroutinefunction(fn):
             ok = False
             problems.append(
@@ -143,6 +155,25 @@ def check_methods(
             )
         )
     return ok
+
+
+def _unfit_signature(cls: type[Plugin], method: str) -> str | None:
+    """``cls.method``'s signature when it cannot be called with a request and a body, as
+    hookpipe calls it; ``None`` when it can, or when it cannot be read (a builtin)."""
+    fn = getattr(cls, method)
+    # Read from the class, a plain function's signature has self first; a static or
+    # class method's has not.
+    static = isinstance(inspect.getattr_static(cls, method), staticmethod | classmethod)
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    args: tuple[object, ...] = (object(), b"") if static else (object(), object(), b"")
+    try:
+        signature.bind(*args)
+    except TypeError:
+        return str(signature)
+    return None
 
 
 def prefilters(cls: type[Plugin]) -> tuple[frozenset[str] | None, tuple[str, ...] | None]:

@@ -511,3 +511,40 @@ class ConstructorRaises(NoName):
 
 NOT_A_CLASS = Recorder
 AN_INSTANCE = object()
+
+
+class HandleWithoutContent(HandlerImplementation):
+    """``handle(self, snapshot)``: hookpipe would call it with a body it cannot take."""
+
+    name = "handle-without-content"
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return False
+
+    def handle(self, request: Any) -> None:  # type: ignore[override]
+        pass
+
+
+class HandlesWithoutContent(HandlerImplementation):
+    """``handles(self, request)``: every request would raise a TypeError in it."""
+
+    name = "handles-without-content"
+
+    def handles(self, request: HttpRequest) -> bool:  # type: ignore[override]
+        return False
+
+    def handle(self, request: Any, content: bytes) -> None:
+        pass
+
+
+class StaticHandles(HandlerImplementation):
+    """A static ``handles(request, content)``: a signature hookpipe can call."""
+
+    name = "static-handles"
+
+    @staticmethod
+    def handles(request: HttpRequest, content: bytes) -> bool:
+        return False
+
+    def handle(self, request: Any, *rest: Any) -> None:
+        pass
