@@ -290,7 +290,9 @@ def test_switch_a_responder_off_and_on_from_the_admin_across_three_workers(
             while True:
                 page.reload()
                 processes = page.locator("#hp-cluster-processes tr.hp-proc-live").count()
-                totals = page.locator('#hp-cluster-totals tr[data-total="clock"]').inner_text()
+                row = page.locator('#hp-cluster-totals tr[data-total="clock"]')
+                # No row yet (no record read on this load): reload, do not wait on it.
+                totals = row.inner_text() if row.count() else ""
                 if processes == 3 and f"answered\n{sent}" in totals:
                     break
                 assert time.monotonic() < deadline, (processes, totals)
