@@ -104,8 +104,6 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         ),
     }
 )
-#: The sections of ``HOOKPIPE`` that are dicts of settings (the others are lists).
-SECTIONS = ("THREAD_POOL", "TASK_RUNNER", "SWITCHES", "CLUSTER", "METRICS")
 ON_FULL_CHOICES = ("block", "reject", "inline")
 ON_ENQUEUE_ERROR_CHOICES = ("503", "pool")
 TWEEN_KEYS = ("factory", "handler", "name", "over", "under", "options")
@@ -252,9 +250,8 @@ class _Loader:
                     f"{SETTING} has an unknown key {key!r}.",
                     did_you_mean(key, DEFAULTS),
                 )
+        # A section left out reads as its defaults; one given is read over them.
         values = {key: raw.get(key, default) for key, default in DEFAULTS.items()}
-        # A section left out is its defaults; one given is read over them.
-        values.update({key: raw.get(key, {}) for key in SECTIONS})
         lists = {}
         for key in ("TWEENS", "HOOKS", "HANDLERS", "RESPONDERS"):
             lists[key] = self.sequence(key, values[key])

@@ -1,7 +1,7 @@
 """``request.hookpipe``: what hookpipe keeps about one request while it runs.
 
 The pipeline makes a :class:`RequestContext` for each request before the first tween
-runs (:func:`hookpipe.core.serve_sync` / ``serve_async``); ``MAIN``, the hooks'
+runs (:func:`hookpipe.core.process.serve_sync` / ``serve_async``); ``MAIN``, the hooks'
 ``process_view`` and the plugins read it. Its public parts are ``pipeline``,
 ``request_id`` and :meth:`RequestContext.add_finished_callback`.
 """
@@ -68,13 +68,14 @@ class RequestContext:
     #: What became of each handler that took the request, by handler name (see
     #: :meth:`job`); ``None`` until a handler takes it.
     jobs: dict[str, str] | None = None
-    #: True once something in the pipeline raised (the view, a hook, a responder, a
-    #: tween), also when an ``on_error`` hook then answered: such a request does not
-    #: count as a success for the jobs that wait for its outcome.
+    #: True once the view or a hook raised, also when an ``on_error`` hook then answered
+    #: (an error the failsafe answers needs no mark: its status is 400 or more): such a
+    #: request does not count as a success for the jobs that wait for its outcome.
     raised: bool = False
     #: Work that waits for the request's outcome (a task handler's job is stored only
-    #: when the request succeeds): see :meth:`when_answered`.
-    _waiting: list[OutcomeCallback] | None = field(default=None, repr=False)
+    #: when the request succeeds): see :meth:`when_answered`. ``None`` until then, so
+    #: that the serve functions skip :meth:`answered` with one attribute test.
+    waiting: list[OutcomeCallback] | None = field(default=None, repr=False)
 
     @property
     def request_id(self) -> str:
@@ -109,7 +110,8 @@ class RequestContext:
         pool), ``"pending"`` (a task job, stored once the response succeeds: final
         status below 400, nothing raised), ``"refused"`` (too large to store: the
         request is answered 413), or ``"switched_off"`` for a handler an operator
-        switched off. After the response: ``"stored"``, ``"not_stored"`` (the request
+        switched off. After the response: ``"stored"``, ``"on_commit"`` (stored when a
+        transaction opened above hookpipe commits), ``"not_stored"`` (the request
         failed), ``"failed"`` (the backend could not store it) or ``"fell_back"`` (run in
         the pool instead). A view that answers 202 for a ``"pending"`` job keeps the
         promise: if storing then fails, the sender gets a 503 instead.
@@ -128,14 +130,14 @@ class RequestContext:
         after every tween, hook and the view (so after their transactions closed),
         before the response leaves hookpipe's middleware. A response ``fn`` returns
         replaces it."""
-        if self._waiting is None:
-            self._waiting = []
-        self._waiting.append(fn)
+        if self.waiting is None:
+            self.waiting = []
+        self.waiting.append(fn)
 
     def answered(self, response: HttpResponseBase) -> HttpResponseBase:
         """Run what waits for the outcome (see :meth:`when_answered`); sync code only,
         since storing a job is I/O."""
-        waiting, self._waiting = self._waiting, None
+        waiting, self.waiting = self.waiting, None
         succeeded = response.status_code < 400 and not self.raised
         for fn in waiting or ():
             replacement = fn(response, succeeded)

@@ -54,11 +54,6 @@ def failsafe_response(
 ) -> HttpResponseBase:
     """:func:`django_response` for ``exc``, raised by the ``what`` called ``name``, with a
     log line that names it (the traceback goes to ``django.request``, as usual)."""
-    # request.hookpipe is read directly, as in too_large() below: the request's jobs
-    # that wait for its outcome must know that it failed.
-    ctx = getattr(request, "hookpipe", None)
-    if ctx is not None and hasattr(ctx, "raised"):
-        ctx.raised = True
     if isinstance(exc, RequestDataTooBig):
         return too_large(request, None)  # the client's body: no plugin is to blame
     response = django_response(request, exc)

@@ -284,7 +284,7 @@ def serve_sync(
     ctx = RequestContext(pipeline, below_sync, below_async)
     request.hookpipe = ctx  # type: ignore[attr-defined]
     response: HttpResponseBase = pipeline.top.call_sync(request)
-    if ctx._waiting is not None:  # a task handler's job waits for the outcome
+    if ctx.waiting is not None:  # a task handler's job waits for the outcome
         response = ctx.answered(response)
     if ctx.finished is not None:
         attach_finished(response, request, ctx)
@@ -305,7 +305,7 @@ async def serve_async(
     ctx = RequestContext(pipeline, below_sync, below_async)
     request.hookpipe = ctx  # type: ignore[attr-defined]
     response: HttpResponseBase = await pipeline.top.call_async(request)
-    if ctx._waiting is not None:
+    if ctx.waiting is not None:
         response = await sync_to_async(ctx.answered, thread_sensitive=True)(response)
     if ctx.finished is not None:
         attach_finished(response, request, ctx)

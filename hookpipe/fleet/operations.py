@@ -9,6 +9,7 @@ it happens: the core does no I/O of its own.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .. import conf, durations
@@ -30,6 +31,8 @@ class FleetOperations:
         #: The plugins' counters this process last published, by name.
         self._last_published: dict[str, Any] = {}
         self._published_config: Any = None
+        #: When a read last warned of records it skipped (``time.monotonic()``).
+        self.unreadable_warned_at = -math.inf
         self._exit_hook = False
 
     def due(self) -> bool:

@@ -15,13 +15,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from . import operations
 from .publish import VERSION, slot_keys
 
 logger = logging.getLogger("hookpipe")
 
 #: Seconds between two warnings about unreadable records (see :func:`_warn_skipped`).
 WARN_EVERY = 60.0
-_warned_at = -WARN_EVERY
 
 #: Cache backends that are private to one process: the page says so instead of
 #: pretending to show a fleet.
@@ -176,11 +176,11 @@ def _series(one: Any) -> dict[str, Any]:
 def _warn_skipped(skipped: list[str]) -> None:
     """One warning for the records a read skipped, at most every :data:`WARN_EVERY`
     seconds per process: the admin page and every scrape read the fleet."""
-    global _warned_at
+    fleet_operations = operations.current()  # the one owner of the fleet's process state
     now = time.monotonic()
-    if now - _warned_at < WARN_EVERY:
+    if now - fleet_operations.unreadable_warned_at < WARN_EVERY:
         return
-    _warned_at = now
+    fleet_operations.unreadable_warned_at = now
     logger.warning(
         "hookpipe: skipped %s unreadable record(s) in the fleet's cache, e.g. %s "
         "(said at most every %g s)",
