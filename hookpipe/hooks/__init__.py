@@ -33,7 +33,7 @@ The package, one job per module:
 * :mod:`~hookpipe.hooks.groups`: ``include_with_hooks``, hooks for every view of an include;
 * :mod:`~hookpipe.hooks.config`: ``HOOKPIPE["HOOKS"]`` checked, imported and built;
 * :mod:`~hookpipe.hooks.compiled`: the sorted lists and per-phase programs, built ahead;
-* :mod:`~hookpipe.hooks.runners`: calling them across sync and async, handling errors;
+* :mod:`~hookpipe.hooks.phases`: each phase written once (run sync or async), errors handled;
 * :mod:`~hookpipe.hooks.routing`: giving ``on_error`` the errors of URL routing;
 * :mod:`~hookpipe.hooks.runtime`: one pipeline build's hooks, and where requests enter;
 * :mod:`~hookpipe.hooks.viewer` (with :mod:`~hookpipe.hooks.redaction`) and

@@ -97,9 +97,9 @@ class State:
         self._list = hook_list
         # How far on_route and before got: a prefix of the global list (on_route) and a
         # prefix of this request's list (before). Which after and on_error methods run
-        # follows from these (hookpipe.hooks.runners.paired and .reached). A global list
+        # follows from these (hookpipe.hooks.phases.paired and .reached). A global list
         # without any on_route method is past on_route from the start, so MAIN does not
-        # call the runtime's enter_sync/enter_async for nothing.
+        # run the runtime's enter for nothing.
         self._route_done = 0
         if hook_list.is_global and not hook_list.on_route.methods:
             self._route_done = hook_list.count

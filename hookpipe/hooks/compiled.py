@@ -2,9 +2,9 @@
 
 A :class:`HookList` is one sorted list of hooks (the global ones of a pipeline build,
 or those plus a view's own) and, per phase, a :class:`Program`: the methods to call in
-running order, no-ops left out, each knowing whether it is async and where its run of
-same-kind methods ends. Built once per pipeline build or once per view, never per
-request; :mod:`hookpipe.hooks.runners` executes them.
+running order, no-ops left out, each knowing whether it is async. Built once per
+pipeline build or once per view, never per request; :mod:`hookpipe.hooks.phases` runs
+them.
 
 Which hooks get ``after`` is decided here too, per hook: ``after`` pairs with the entry
 methods a hook defines (:meth:`HookMethod.paired`), and the lists for the two usual
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 
 class HookMethod:
-    """One hook's method for one phase, with what the runners need to know, once."""
+    """One hook's method for one phase, with what the phases need to know, once."""
 
     __slots__ = (
         "always",
@@ -48,7 +48,7 @@ class HookMethod:
         self.phase = phase
         self.fn: Callable[..., Any] = getattr(hook, phase)
         self.is_async = iscoroutinefunction(self.fn)
-        if timer is not None:  # METRICS["DURATIONS"]: the runners call the timed one
+        if timer is not None:  # METRICS["DURATIONS"]: the phases call the timed one
             series = timer.series("hook", hook_label(hook), phase)
             self.fn = durations.timed(self.fn, series, self.is_async)
         #: Position of the hook in its list, and in the global list (or a huge number).
@@ -75,23 +75,12 @@ class HookMethod:
 
 
 class Program:
-    """The methods of one phase, in running order, cut into runs of one kind."""
+    """The methods of one phase, in running order."""
 
-    __slots__ = ("all_sync", "ends", "methods")
+    __slots__ = ("methods",)
 
     def __init__(self, methods: Sequence[HookMethod]) -> None:
         self.methods = tuple(methods)
-        #: No method is async: a sync caller runs them in one plain loop (the common case).
-        self.all_sync = not any(m.is_async for m in self.methods)
-        ends: list[int] = []
-        n = len(self.methods)
-        end = n
-        for i in range(n - 1, -1, -1):
-            if i < n - 1 and self.methods[i].is_async != self.methods[i + 1].is_async:
-                end = i + 1
-            ends.append(end)
-        #: ``ends[i]``: where the run that contains position ``i`` stops.
-        self.ends = tuple(reversed(ends))
 
     def __bool__(self) -> bool:
         return bool(self.methods)

@@ -20,19 +20,11 @@ from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
 from ..routes import walk_urlconf
+from ..steps import Steps, run_async, run_sync
 from .api import METHODS, State, hook_label, overrides, view_caches, view_hooks
 from .compiled import HookList
+from .phases import after, error_response, forward, on_error
 from .routing import routing_error
-from .runners import (
-    after_async,
-    after_sync,
-    error_response_async,
-    error_response_sync,
-    forward_async,
-    forward_sync,
-    on_error_async,
-    on_error_sync,
-)
 
 if TYPE_CHECKING:
     from ..context import RequestContext
@@ -63,7 +55,7 @@ class HookRuntime:
         #: routing-error check; otherwise it only looks for a state made by a view's hooks.
         self.active = bool(self.globals.hooks)
         #: True when a global hook defines ``on_route``. Without, MAIN does not call
-        #: ``enter_sync``/``enter_async``: its ``State`` starts past on_route.
+        #: ``enter``: its ``State`` starts past on_route.
         self.routes = bool(self.globals.on_route.methods)
         self._gpos = MappingProxyType({id(h): i for i, h in enumerate(self.globals.hooks)})
         #: view -> its list (or None), computed on the first request to the view.
@@ -98,57 +90,37 @@ class HookRuntime:
 
     # -------------------------------------------------------------- in MAIN
 
-    def enter_sync(self, state: State) -> HttpResponseBase | None:
+    # These are steps (hookpipe.steps): MAIN runs them with its own driver, sync or async.
+
+    def enter(self, state: State) -> Steps[HttpResponseBase | None]:
         """Run ``on_route`` for a new ``state``; a response here means: do not route."""
-        on_route = self.globals.on_route
-        if on_route.methods:
-            response, error = forward_sync(state, on_route)
-            if error is not None:
-                return error_response_sync(state, error)
-            if response is not None:
-                return response
-        state._route_done = self.globals.count
-        return None
+        response, error = yield from forward(state, self.globals.on_route)
+        if error is not None:
+            return (yield from error_response(state, error))
+        if response is None:
+            state._route_done = self.globals.count
+        return response
 
-    async def enter_async(self, state: State) -> HttpResponseBase | None:
-        on_route = self.globals.on_route
-        if on_route.methods:
-            response, error = await forward_async(state, on_route)
-            if error is not None:
-                return await error_response_async(state, error)
-            if response is not None:
-                return response
-        state._route_done = self.globals.count
-        return None
-
-    def routed_sync(self, state: State, response: HttpResponseBase) -> HttpResponseBase:
+    @staticmethod
+    def routed(state: State, response: HttpResponseBase) -> Steps[HttpResponseBase]:
         """Give ``on_error`` a routing error Django turned into ``response``, if any."""
         error = routing_error(state, response)
         if error is None:
             return response
-        return on_error_sync(state, error) or response
-
-    async def routed_async(self, state: State, response: HttpResponseBase) -> HttpResponseBase:
-        error = routing_error(state, response)
-        if error is None:
-            return response
-        return await on_error_async(state, error) or response
+        return (yield from on_error(state, error)) or response
 
     @staticmethod
-    def failed_sync(state: State, exc: Exception) -> HttpResponseBase | None:
+    def failed(state: State, exc: Exception) -> Steps[HttpResponseBase | None]:
         """Something MAIN ran in place of the view (a responder) raised ``exc``: the
         ``on_error`` hooks may answer. ``None``: none did, the caller answers."""
-        return on_error_sync(state, exc)
+        return (yield from on_error(state, exc))
 
     @staticmethod
-    async def failed_async(state: State, exc: Exception) -> HttpResponseBase | None:
-        return await on_error_async(state, exc)
-
-    # Run ``after`` on the response, in reverse, for the hooks it pairs with (a hook
-    # that defines ``on_route`` or ``before`` only if one of them ran); return the final
-    # response.
-    leave_sync = staticmethod(after_sync)
-    leave_async = staticmethod(after_async)
+    def leave(state: State, response: HttpResponseBase) -> Steps[HttpResponseBase]:
+        """Run ``after`` on the response, in reverse, for the hooks it pairs with (a
+        hook that defines ``on_route`` or ``before`` only if one of them ran); the final
+        response."""
+        return (yield from after(state, response))
 
     # ---------------------------------------------------------- introspection
 
@@ -229,23 +201,23 @@ def _routed(
 # the view costs a getattr and a dict lookup (in for_view), nothing more.
 
 
-def process_view_sync(
+def _before_view(
     request: HttpRequest, view: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> HttpResponseBase | None:
-    """``process_view`` for a sync handler: run the ``before`` hooks."""
+) -> Steps[HttpResponseBase | None] | None:
+    """``process_view``'s steps: the ``before`` hooks of ``view``, or None without hooks."""
     ctx: RequestContext | None = getattr(request, "hookpipe", None)
     if ctx is None:
         return None
     hook_list = ctx.pipeline.hooks.for_view(view)
     if hook_list is None:
         return None
-    state = _routed(ctx, hook_list, request, view, args, kwargs)
-    response = error = None
-    before = hook_list.before
-    if before.methods:
-        response, error = forward_sync(state, before)
+    return _before(_routed(ctx, hook_list, request, view, args, kwargs), hook_list)
+
+
+def _before(state: State, hook_list: HookList) -> Steps[HttpResponseBase | None]:
+    response, error = yield from forward(state, hook_list.before)
     if error is not None:
-        response = on_error_sync(state, error)
+        response = yield from on_error(state, error)
         if response is None:
             # Django's handling: the exception leaves process_view, Django's
             # convert_exception_to_response answers (404/403/400/500 or DEBUG page).
@@ -256,29 +228,20 @@ def process_view_sync(
     return response
 
 
+def process_view_sync(
+    request: HttpRequest, view: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> HttpResponseBase | None:
+    """``process_view`` for a sync handler: run the ``before`` hooks."""
+    steps = _before_view(request, view, args, kwargs)
+    return None if steps is None else run_sync(steps)
+
+
 async def process_view_async(
     request: HttpRequest, view: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> HttpResponseBase | None:
-    """``process_view`` for an async handler (ASGI): same as the sync one."""
-    ctx: RequestContext | None = getattr(request, "hookpipe", None)
-    if ctx is None:
-        return None
-    hook_list = ctx.pipeline.hooks.for_view(view)
-    if hook_list is None:
-        return None
-    state = _routed(ctx, hook_list, request, view, args, kwargs)
-    response = error = None
-    before = hook_list.before
-    if before.methods:
-        response, error = await forward_async(state, before)
-    if error is not None:
-        response = await on_error_async(state, error)
-        if response is None:
-            raise error
-        return response
-    if response is None:
-        state._before_done = hook_list.count  # all reached, even without before
-    return response
+    """``process_view`` for an async handler (ASGI)."""
+    steps = _before_view(request, view, args, kwargs)
+    return None if steps is None else await run_async(steps)
 
 
 def process_exception(request: HttpRequest, exc: Exception) -> HttpResponseBase | None:
@@ -291,4 +254,4 @@ def process_exception(request: HttpRequest, exc: Exception) -> HttpResponseBase 
     state = ctx.state if ctx is not None else None
     if state is None:
         return None
-    return on_error_sync(state, exc)
+    return run_sync(on_error(state, exc))
