@@ -1,4 +1,4 @@
-"""hookpipe's pytest plugin: the ``hookpipe_tester`` fixture (see :mod:`hookpipe.testing`).
+"""hookpipe's pytest plugin: the ``hookpipe_tester`` fixture (docs/testing.rst).
 
 pytest loads it in every project where hookpipe is installed (the ``pytest11`` entry
 point in ``pyproject.toml``; ``-p no:hookpipe`` turns it off), including projects that
@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from hookpipe.testing import PluginTester
+    from hookpipe import PluginTester
 
 
 @pytest.fixture
 def hookpipe_tester() -> Iterator[PluginTester]:
-    """A :class:`hookpipe.testing.PluginTester`: build plugins with a subconfig, make
+    """A :class:`hookpipe.PluginTester`: build plugins with a subconfig, make
     requests and snapshots, run the handlers a request would meet; what it
     ``configure()`` s is undone after the test.
 
@@ -42,7 +42,7 @@ def hookpipe_tester() -> Iterator[PluginTester]:
         import django
 
         django.setup()
-    from hookpipe.testing import PluginTester
+    from hookpipe import PluginTester
 
     tester = PluginTester()
     try:

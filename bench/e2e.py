@@ -15,7 +15,7 @@ order): on a shared machine, a busy moment then falls on every variant. Each var
 row shows its median round; its ratios to plain Django are the medians of the ratios
 within each round (the smallest and largest beside them). Then it stops
 gunicorn with SIGTERM: each worker drains its handler pool and writes its final
-counters to a file (``hookpipe.gunicorn.worker_exit``), which shows that every job was
+counters to a file (``hookpipe.worker_exit``), which shows that every job was
 counted: ``submitted == succeeded + failed + rejected``, none still queued or running.
 
 Then plain and reference again under uvicorn (2 workers, access log off; the same

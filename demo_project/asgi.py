@@ -9,7 +9,7 @@ server's lifespan on (uvicorn's default, ``--lifespan auto``, or ``on``).
 
 import os
 
-from hookpipe.asgi import get_asgi_application
+from hookpipe import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo_project.settings")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 # hookpipe's server hooks: a worker drains its handler pool when it stops (bounded by
 # hookpipe.jobs.process_pool.DRAIN_TIMEOUT, 10 s, inside graceful_timeout below) and logs the
 # final counters; a new worker starts with no pool of its parent's.
-from hookpipe.gunicorn import worker_exit  # noqa: F401
+from hookpipe import worker_exit  # noqa: F401
 
 wsgi_app = "demo_project.wsgi:application"
 # Import the project from the repository whatever the current directory is.

@@ -228,7 +228,7 @@ HOOKPIPE = {
     "HOOKS": [
         "demo_project.hooks.ViewTime",
         {
-            "class": "hookpipe.hooks.RequestViewerHook",
+            "class": "hookpipe.RequestViewerHook",
             "options": {
                 "items": ["method", "path", "status", "view", "hooks"],
                 "blacklist": ["/static/"],

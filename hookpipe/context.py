@@ -167,7 +167,7 @@ def context_of(request: HttpRequest) -> RequestContext:
     if not isinstance(ctx, RequestContext):
         raise LookupError(
             f"{request.method} {request.path} has no hookpipe context: it has not entered "
-            "hookpipe.middleware.HookpipeMiddleware (in tests, hookpipe.testing.run_handlers "
+            "hookpipe.middleware.HookpipeMiddleware (in tests, hookpipe.run_handlers "
             "gives a RequestFactory request one)."
         )
     return ctx

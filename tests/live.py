@@ -280,7 +280,7 @@ def uvicorn(
     lifespan: Literal["auto", "on", "off"] = "auto",
 ) -> contextlib.AbstractContextManager[LiveServer]:
     """uvicorn serving the ASGI ``app`` on a free port, with uvicorn's default lifespan
-    (``"auto"``: the demo's application answers it, see hookpipe.asgi; with Django's
+    (``"auto"``: the demo's application answers it, see hookpipe.get_asgi_application; with Django's
     own, uvicorn logs that the app does not support it and carries on)."""
     port = free_port()
     cmd = [

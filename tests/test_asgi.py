@@ -1,4 +1,5 @@
-"""hookpipe.asgi: the lifespan that drains the handler pool when an ASGI server stops.
+"""hookpipe.get_asgi_application and with_lifespan: the lifespan that drains the handler
+pool when an ASGI server stops.
 
 The promise is about servers, so the main tests run uvicorn: webhook deliveries whose
 handler jobs are still queued, then SIGTERM; every accepted job must end stored, or
@@ -21,8 +22,9 @@ from typing import Any
 
 import pytest
 
-from hookpipe.asgi import INTEGRATION, with_lifespan
+from hookpipe import with_lifespan
 from hookpipe.jobs import process_pool
+from hookpipe.server.asgi import INTEGRATION
 from tests import live
 
 DELIVERY = {"Content-Type": "application/json", "X-Webhook-Token": "demo-token"}

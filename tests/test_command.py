@@ -365,9 +365,7 @@ def test_json_mode_fails_the_same_way() -> None:
 
 
 @override_settings(
-    HOOKPIPE={
-        "HOOKS": [{"class": "hookpipe.hooks.RequestViewerHook", "options": {"items": ["nosuch"]}}]
-    }
+    HOOKPIPE={"HOOKS": [{"class": "hookpipe.RequestViewerHook", "options": {"items": ["nosuch"]}}]}
 )
 def test_warnings_are_said_but_do_not_stop_the_command() -> None:
     out, err = run()

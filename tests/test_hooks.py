@@ -29,7 +29,7 @@ from tests.testapp import hooks as th
 
 ROOT = Path(__file__).resolve().parent.parent
 H = "tests.testapp.hooks."
-VIEWER = "hookpipe.hooks.RequestViewerHook"
+VIEWER = "hookpipe.RequestViewerHook"
 
 
 def rec(label: str, **options: Any) -> dict[str, Any]:
@@ -623,7 +623,7 @@ def test_describe_lists_global_and_per_view_hooks() -> None:
     ids=["committed", "view-raised", "server-error"],
 )
 def test_transaction_hook(fetch: Fetch, query: str, status: int, kept: bool) -> None:
-    with with_hooks("hookpipe.hooks.TransactionHook"):
+    with with_hooks("hookpipe.TransactionHook"):
         response = fetch("/hooks/groups/" + query, method="post", data={"name": "g1"})
     assert response.status_code == status
     assert Group.objects.filter(name="g1").exists() is kept
@@ -631,7 +631,7 @@ def test_transaction_hook(fetch: Fetch, query: str, status: int, kept: bool) -> 
 
 @pytest.mark.django_db
 def test_transaction_hook_leaves_safe_methods_alone(fetch: Fetch) -> None:
-    with with_hooks("hookpipe.hooks.TransactionHook", rec("g")):
+    with with_hooks("hookpipe.TransactionHook", rec("g")):
         response = fetch("/hooks/groups/?name=g3")
     assert response.status_code == 201
     assert Group.objects.filter(name="made").exists()
@@ -639,9 +639,7 @@ def test_transaction_hook_leaves_safe_methods_alone(fetch: Fetch) -> None:
 
 @pytest.mark.django_db
 def test_transaction_hook_rolls_back_even_when_on_error_answers(fetch: Fetch) -> None:
-    with with_hooks(
-        "hookpipe.hooks.TransactionHook", rec("answer", respond_in=["on_error"], status=200)
-    ):
+    with with_hooks("hookpipe.TransactionHook", rec("answer", respond_in=["on_error"], status=200)):
         response = fetch("/hooks/groups/?fail=raise", method="post", data={"name": "g2"})
     assert response.status_code == 200
     assert not Group.objects.filter(name="g2").exists()
@@ -664,7 +662,7 @@ def test_good_hook_entries_are_clean() -> None:
             H + "DuckHook",
             {"class": VIEWER, "options": {"items": ["path", "user", "get_full_path", "META"]}},
             {"class": VIEWER},
-            "hookpipe.hooks.TransactionHook",
+            "hookpipe.TransactionHook",
         )
         == []
     )

@@ -47,7 +47,7 @@ def in_a_transaction(
     if way == "ATOMIC_REQUESTS":
         monkeypatch.setitem(connections.settings["default"], "ATOMIC_REQUESTS", True)
     elif way == "TransactionHook":
-        config["HOOKS"] = ["hookpipe.hooks.TransactionHook"]
+        config["HOOKS"] = ["hookpipe.TransactionHook"]
     else:
         config["TWEENS"] = ["tests.testapp.tweens.atomic"]
     with override_settings(HOOKPIPE=config):

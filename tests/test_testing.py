@@ -1,4 +1,4 @@
-"""hookpipe.testing, the hookpipe_tester fixture and the public typing names.
+"""hookpipe's test helpers, the hookpipe_tester fixture and the public typing names.
 
 The user's view of these is docs/examples/myproject (run by this suite too); here are
 the promises behind it: build_plugin says what ``manage.py check`` says, run_handlers
@@ -24,16 +24,18 @@ from django.test import RequestFactory, override_settings
 from myproject.plugins import SignedWebhook, signature
 
 import hookpipe
-from hookpipe import HandlerImplementation, RequestSnapshot, context_of
-from hookpipe.jobs import process_pool
-from hookpipe.plugins.planning import plan_plugins
-from hookpipe.testing import (
+from hookpipe import (
+    HandlerImplementation,
     PluginConfigError,
     PluginTester,
+    RequestSnapshot,
     build_plugin,
+    context_of,
     run_handlers,
     snapshot_of,
 )
+from hookpipe.jobs import process_pool
+from hookpipe.plugins.planning import plan_plugins
 from tests.conftest import ROOT, Fetch
 from tests.testapp import plugins as tp
 

@@ -13,7 +13,7 @@ from hookpipe.hooks import RequestViewerHook
 from hookpipe.hooks.redaction import header_value, single_line
 from tests.conftest import Fetch
 
-VIEWER = "hookpipe.hooks.RequestViewerHook"
+VIEWER = "hookpipe.RequestViewerHook"
 HEADERS = ("Path", "Status", "Method", "View", "Params", "Hooks")
 
 

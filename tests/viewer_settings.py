@@ -20,7 +20,7 @@ DEBUG = True
 HOOKPIPE = {
     "HOOKS": [
         {
-            "class": "hookpipe.hooks.RequestViewerHook",
+            "class": "hookpipe.RequestViewerHook",
             "options": {"items": ITEMS, "headers": True, "max_length": 1_000_000},
         }
     ]

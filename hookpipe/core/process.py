@@ -181,7 +181,7 @@ class Process:
 
     def warn_if_nothing_drains(self) -> None:
         """Once per process, on a build for an ASGI request: say so if no lifespan will
-        drain the handler pool when the server stops (see :mod:`hookpipe.asgi`)."""
+        drain the handler pool when the server stops (see ``hookpipe.get_asgi_application``)."""
         if self.warned_nothing_drains or process_pool.drainer():
             return
         self.warned_nothing_drains = True
@@ -189,7 +189,7 @@ class Process:
             "hookpipe: process %s serves ASGI requests without hookpipe's lifespan, so its "
             "handler pool may not be drained when the server stops (uvicorn, for one, exits "
             "without running exit hooks) and queued handler jobs would be lost. Use "
-            "hookpipe.asgi.get_asgi_application() in asgi.py and leave the server's "
+            "hookpipe.get_asgi_application() in asgi.py and leave the server's "
             "lifespan on.",
             os.getpid(),
         )

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import iscoroutinefunction
 
 from .. import durations
+from ..steps import ASYNC, SYNC, Mode
 from .api import hook_label, overrides, unique
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ class HookMethod:
         "gposition",
         "hook",
         "is_async",
+        "mode",
         "phase",
         "position",
         "route_entry",
@@ -51,6 +53,8 @@ class HookMethod:
         if timer is not None:  # METRICS["DURATIONS"]: the phases call the timed one
             series = timer.series("hook", hook_label(hook), phase)
             self.fn = durations.timed(self.fn, series, self.is_async)
+        #: How :mod:`hookpipe.steps` calls it.
+        self.mode: Mode = ASYNC if self.is_async else SYNC
         #: Position of the hook in its list, and in the global list (or a huge number).
         self.position = position
         self.gposition = gposition

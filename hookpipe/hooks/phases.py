@@ -20,7 +20,7 @@ from django.http import Http404, HttpResponseBase
 
 from ..context import mark_raised
 from ..failsafe import NotAResponse, django_response
-from ..steps import Call, Steps
+from ..steps import BLOCKING, Steps
 from .api import State
 from .compiled import HookList, HookMethod, Program
 
@@ -74,7 +74,7 @@ def forward(
     """``on_route`` / ``before``: (the first response, or the first error, or neither)."""
     for method in program.methods:
         try:
-            result = _checked(method, (yield Call(method.fn, (state,), method.is_async)))
+            result = _checked(method, (yield method.fn, (state,), method.mode))
         except Exception as failure:
             _mark_entered(state, method)
             _log_failure(state, method, failure)
@@ -121,7 +121,7 @@ def on_error(state: State, exc: Exception) -> Steps[HttpResponseBase | None]:
     mark_raised(state.request)
     for method in reached(state, state._list.on_error).methods:
         try:
-            result = _checked(method, (yield Call(method.fn, (state, exc), method.is_async)))
+            result = _checked(method, (yield method.fn, (state, exc), method.mode))
         except Exception as failure:
             _log_failure(state, method, failure)
             continue
@@ -134,7 +134,7 @@ def error_response(state: State, exc: Exception) -> Steps[HttpResponseBase]:
     """``on_error``'s response to ``exc``, else Django's."""
     response = yield from on_error(state, exc)
     if response is None:
-        response = yield Call(django_response, (state.request, exc), False, thread_sensitive=False)
+        response = yield django_response, (state.request, exc), BLOCKING
     return response
 
 
@@ -146,7 +146,7 @@ def after(state: State, response: HttpResponseBase) -> Steps[HttpResponseBase]:
     for method in paired(state).methods:
         previous = state.response
         try:
-            yield Call(method.fn, (state,), method.is_async)
+            yield method.fn, (state,), method.mode
             _check_after(state, method, previous)
         except Exception as failure:
             _log_failure(state, method, failure)

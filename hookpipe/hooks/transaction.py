@@ -24,8 +24,8 @@ class TransactionHook(Hook):
     database connection as a sync view.
     """
 
-    # The public path, named in settings, logs and listings: hookpipe.hooks.TransactionHook.
-    __module__ = "hookpipe.hooks"
+    # The public path, named in settings, logs and listings: hookpipe.TransactionHook.
+    __module__ = "hookpipe"
     UNSAFE_METHODS: Final = ("POST", "PUT", "PATCH", "DELETE")
 
     def __init__(self, using: str | None = None, methods: Iterable[str] = UNSAFE_METHODS):

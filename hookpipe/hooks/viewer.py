@@ -123,8 +123,8 @@ class RequestViewerHook(Hook):
     Its priority is 0, so that its ``after`` runs last and sees the final response.
     """
 
-    # The public path, named in settings, logs and listings: hookpipe.hooks.RequestViewerHook.
-    __module__ = "hookpipe.hooks"
+    # The public path, named in settings, logs and listings: hookpipe.RequestViewerHook.
+    __module__ = "hookpipe"
     priority = 0
     DEFAULT_ITEMS: Final = ("path", "status", "method", "view", "params", "hooks")
 

@@ -29,14 +29,14 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("hookpipe")
 
-#: Seconds :func:`shutdown` (at exit, and from ``hookpipe.gunicorn.worker_exit``) waits
+#: Seconds :func:`shutdown` (at exit, and from ``hookpipe.worker_exit``) waits
 #: for queued and running jobs before it gives up on the queued ones. Keep it below
 #: gunicorn's ``graceful_timeout``.
 DRAIN_TIMEOUT = 10.0
 
 
 #: If set in the environment, a server integration that drains the pool (gunicorn's
-#: ``worker_exit``, the ASGI lifespan of :mod:`hookpipe.asgi`) also appends the final
+#: ``worker_exit``, the ASGI lifespan of ``hookpipe.with_lifespan``) also appends the final
 #: counters, as one JSON line per process, to the file this variable names.
 COUNTERS_FILE_VARIABLE = "HOOKPIPE_EXIT_COUNTERS_FILE"
 

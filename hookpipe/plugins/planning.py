@@ -210,7 +210,7 @@ def configure(
 ) -> PluginConfig | None:
     """Plugin ``name``'s config from ``own`` (its ``HOOKPIPE["PLUGINS"]`` entry) and
     ``environ_``; ``None``, with the reasons in ``problems``, if anything is wrong. Shared
-    by the pipeline's plan and :func:`hookpipe.testing.build_plugin`."""
+    by the pipeline's plan and :func:`hookpipe.build_plugin`."""
     if not isinstance(own, Mapping):
         problems.append(
             checks.Error(

@@ -156,7 +156,7 @@ def run_handlers(
 
     ``handlers``: the configured ones (``HOOKPIPE["HANDLERS"]``, from the process's
     pipeline, the instances a request meets) unless you give instances, e.g. from
-    :func:`~hookpipe.testing.build_plugin`. They are chosen as a request chooses them:
+    :func:`~hookpipe.build_plugin`. They are chosen as a request chooses them:
     the prefilters, then ``handles(request, content)``; each that says yes runs
     ``handle()`` to completion, in ``HANDLERS`` order, with a snapshot (one per request,
     shared) or, for an inline handler, ``request`` itself, whatever its runner. The
@@ -222,7 +222,7 @@ def _runtime(handlers: Iterable[HandlerImplementation] | None) -> PluginRuntime 
 
 
 def _no_rest_of_django(request: HttpRequest) -> Any:
-    raise RuntimeError("hookpipe.testing runs handlers only: there is no view below them")
+    raise RuntimeError("hookpipe's run_handlers runs handlers only: there is no view below them")
 
 
 def _give_context(request: HttpRequest) -> None:

@@ -21,7 +21,7 @@ _FACTORY_METHODS = frozenset({"get", "post", "head", "options", "put", "patch", 
 
 
 class PluginTester:
-    """Helpers for testing handlers and responders; see :mod:`hookpipe.testing`.
+    """Helpers for testing handlers and responders; see docs/testing.rst.
 
     Without pytest, make one and call :meth:`close` when the test ends (it undoes
     :meth:`configure`).
@@ -70,11 +70,11 @@ class PluginTester:
         return request
 
     def build(self, cls: type[P], values: Mapping[str, Any] | None = None, **kwargs: Any) -> P:
-        """:func:`~hookpipe.testing.build_plugin`."""
+        """:func:`~hookpipe.build_plugin`."""
         return build_plugin(cls, values, **kwargs)
 
     def snapshot(self, request: HttpRequest, content: bytes | None = None) -> RequestSnapshot:
-        """:func:`~hookpipe.testing.snapshot_of`."""
+        """:func:`~hookpipe.snapshot_of`."""
         return snapshot_of(request, content)
 
     def run_handlers(
@@ -84,7 +84,7 @@ class PluginTester:
         *,
         content: bytes | None = None,
     ) -> Jobs:
-        """:func:`~hookpipe.testing.run_handlers`."""
+        """:func:`~hookpipe.run_handlers`."""
         return run_handlers(request, handlers, content=content)
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""Tests of myproject's plugins, written with hookpipe.testing (docs/testing.rst)."""
+"""Tests of myproject's plugins, written with hookpipe's test helpers (docs/testing.rst)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 from django.test import Client
 
-from hookpipe.testing import PluginConfigError, PluginTester, build_plugin, snapshot_of
+from hookpipe import PluginConfigError, PluginTester, build_plugin, snapshot_of
 from myproject.plugins import SignedWebhook, signature
 
 SECRET = "s3cret"

@@ -1,6 +1,6 @@
 """gunicorn server hooks that look after hookpipe's handler pool. In ``gunicorn.conf.py``::
 
-    from hookpipe.gunicorn import worker_exit  # noqa: F401
+    from hookpipe import worker_exit  # noqa: F401
 
 or call it from your own hook of the same name. (A new worker needs no hook: the
 process's fork handler gives it its own pipeline, pool and counters, whatever the
@@ -24,8 +24,8 @@ import logging
 import os
 from typing import Any
 
-from .core import process
-from .jobs import process_pool
+from ..core import process
+from ..jobs import process_pool
 
 logger = logging.getLogger("hookpipe")
 

@@ -2,7 +2,7 @@
 
 In your project's ``asgi.py``, instead of Django's ``get_asgi_application``::
 
-    from hookpipe.asgi import get_asgi_application
+    from hookpipe import get_asgi_application
 
     application = get_asgi_application()
 
@@ -39,8 +39,8 @@ import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from .core import process
-from .jobs import process_pool
+from ..core import process
+from ..jobs import process_pool
 
 logger = logging.getLogger("hookpipe")
 
@@ -56,7 +56,7 @@ ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 RUNNING_GRACE = 5.0
 
 #: How :func:`hookpipe.jobs.process_pool.drainer` names this integration.
-INTEGRATION = "the ASGI lifespan (hookpipe.asgi)"
+INTEGRATION = "the ASGI lifespan (hookpipe.with_lifespan)"
 
 
 def get_asgi_application() -> ASGIApp:
