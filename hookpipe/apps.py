@@ -14,5 +14,7 @@ class HookpipeConfig(AppConfig):
         # Django's task framework to import; a task handler without it is a check error.
         from . import tasks  # noqa: F401
         from .checks import check_hookpipe
+        from .tracing.checks import check_tracing
 
         checks.register(check_hookpipe)
+        checks.register(check_tracing)

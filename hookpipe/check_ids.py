@@ -4,7 +4,7 @@ Django, so any layer may.
 
 ``E00x`` and ``E01x``: the ``HOOKPIPE`` setting and the tweens; ``E02x``: hooks;
 ``E03x``/``E04x``: handlers and responders; ``E05x``: where handlers run (runners, task
-backends, RQ). A ``W`` is a warning with the same numbering.
+backends, RQ); ``E06x``: tracing. A ``W`` is a warning with the same numbering.
 """
 
 from __future__ import annotations
@@ -68,3 +68,6 @@ RQ_OLD_QUEUE_CLASS: Final = "hookpipe.E053"
 NOT_STORING_BACKEND: Final = "hookpipe.W050"
 RQ_NO_REDELIVERY: Final = "hookpipe.W051"
 RQ_WRONG_JOB_CLASS: Final = "hookpipe.W052"
+
+# Tracing.
+NO_OPENTELEMETRY: Final = "hookpipe.E060"

@@ -102,8 +102,22 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
                 "BEARER_TOKEN": "",
             }
         ),
+        # OpenTelemetry spans and the Server-Timing header (docs/tracing.rst).
+        "TRACING": MappingProxyType(
+            {
+                # True: spans for hookpipe's part of each request (needs hookpipe[otel]).
+                "ENABLED": False,
+                # Which pieces get a span of their own, under the request's span.
+                "SPANS": ("tween", "hook", "responder", "handler", "task"),
+                # True: a Server-Timing header, one entry per piece that ran. It tells
+                # any client how the server spends its time: not for production.
+                "SERVER_TIMING": False,
+            }
+        ),
     }
 )
+#: The pieces ``HOOKPIPE["TRACING"]["SPANS"]`` may name.
+SPAN_KINDS = ("tween", "hook", "responder", "handler", "task")
 ON_FULL_CHOICES = ("block", "reject", "inline")
 ON_ENQUEUE_ERROR_CHOICES = ("503", "pool")
 TWEEN_KEYS = ("factory", "handler", "name", "over", "under", "options")
@@ -193,6 +207,7 @@ class Config:
     switches: Mapping[str, Any] = field(default_factory=lambda: DEFAULTS["SWITCHES"])
     cluster: Mapping[str, Any] = field(default_factory=lambda: DEFAULTS["CLUSTER"])
     metrics: Mapping[str, Any] = field(default_factory=lambda: DEFAULTS["METRICS"])
+    tracing: Mapping[str, Any] = field(default_factory=lambda: DEFAULTS["TRACING"])
     #: True when the project defines ``HOOKPIPE`` at all (even as ``{}``).
     declared: bool = False
     problems: tuple[checks.CheckMessage, ...] = ()
@@ -270,6 +285,7 @@ class _Loader:
             switches=self.switches(values["SWITCHES"]),
             cluster=self.cluster(values["CLUSTER"]),
             metrics=self.metrics(values["METRICS"]),
+            tracing=self.tracing(values["TRACING"]),
             declared=declared,
             problems=tuple(self.problems),
         )
@@ -481,4 +497,23 @@ class _Loader:
                 "a string",
                 "Read it from the environment, e.g. env.str('METRICS_TOKEN', default='').",
             )
+        return MappingProxyType(values)
+
+    def tracing(self, raw: Any) -> Mapping[str, Any]:
+        values = self.section("TRACING", raw)
+        for name in ("ENABLED", "SERVER_TIMING"):
+            if not isinstance(values[name], bool):
+                self.bad_value("TRACING", name, values, "True or False")
+        spans = values["SPANS"]
+        if not isinstance(spans, list | tuple | set | frozenset) or not all(
+            s in SPAN_KINDS for s in spans
+        ):
+            self.bad_value(
+                "TRACING",
+                "SPANS",
+                values,
+                "a list of " + ", ".join(map(repr, SPAN_KINDS)),
+                "The request's own span is always made; list the pieces that get theirs.",
+            )
+        values["SPANS"] = frozenset(values["SPANS"])
         return MappingProxyType(values)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
-from .. import conf, durations
+from .. import conf, durations, tracing
 from ..hooks import HookConstructorError, HookRuntime, build_hooks
 from ..jobs import process_pool
 from ..plugins.dispatch import PluginRuntime
@@ -87,13 +87,16 @@ class Pipeline:
         #: This process's duration series when ``METRICS["DURATIONS"]`` is on, else None:
         #: then nothing below is wrapped in a timer (see hookpipe.durations).
         self.timer = durations.store() if self.config.metrics["DURATIONS"] else None
+        #: The probes of ``HOOKPIPE["TRACING"]`` (spans, Server-Timing), else None: then,
+        #: as for the timer, nothing below is wrapped (see hookpipe.tracing).
+        self.instruments = tracing.instruments(self.config.tracing)
         # Global hooks: instantiated once per build, sorted once (hookpipe.hooks). A
         # constructor that raises is a build failure, retried like a factory's.
         try:
             global_hooks = build_hooks(built_plan.hooks)
         except HookConstructorError as exc:
             raise BuildError(str(exc)) from exc
-        self.hooks = HookRuntime(global_hooks, built_plan.hooks, self.timer)
+        self.hooks = HookRuntime(global_hooks, built_plan.hooks, self.timer, self.instruments)
         # Handlers and responders: instantiated once per build with their subconfig.
         try:
             plugins = build_plugins(built_plan.plugins)
@@ -107,6 +110,7 @@ class Pipeline:
                 self.config.thread_pool,
                 self.config.task_runner,
                 self.timer,
+                self.instruments,
             )
             if plugins
             else None
@@ -117,12 +121,16 @@ class Pipeline:
         if self.timer is not None:
             series = self.timer.series("main", MAIN, "call")
             main = (durations.timed(main[0], series, False), durations.timed(main[1], series, True))
+        if self.instruments is not None:
+            main = (self.instruments.main(main[0], False), self.instruments.main(main[1], True))
         link = Link(MAIN, *main)
         infos: list[TweenInfo] = []
         # Innermost first: each factory needs the handler it wraps.
         for entry in reversed(built_plan.tweens):
             link, info = self._build_one(entry, built_plan.objects[entry.name], link)
             infos.append(info)
+        if self.instruments is not None:  # the request's span around the whole chain
+            link = Link(link.name, *self.instruments.request(link.call_sync, link.call_async))
         #: The outermost link: where process.serve_sync and serve_async hand each request.
         self.top = link
         self.tweens = tuple(reversed(infos))
@@ -154,6 +162,8 @@ class Pipeline:
         bind(is_async)
         if self.timer is not None:  # the tween and all it wraps, as its caller sees it
             tween = durations.timed(tween, self.timer.series("tween", entry.name, "call"), is_async)
+        if self.instruments is not None:  # inside the guard: the span sees the error
+            tween = self.instruments.tween(tween, entry.name, what, is_async)
         link = Link.around(entry.name, tween, is_async, what)
         return link, dataclasses.replace(info, omitted=False, is_async=is_async)
 

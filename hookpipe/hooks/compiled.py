@@ -25,6 +25,7 @@ from .api import hook_label, overrides, unique
 
 if TYPE_CHECKING:
     from ..durations import Durations
+    from ..tracing import Instruments
 
 
 class HookMethod:
@@ -44,7 +45,13 @@ class HookMethod:
     )
 
     def __init__(
-        self, hook: Any, phase: str, position: int, gposition: int, timer: Durations | None = None
+        self,
+        hook: Any,
+        phase: str,
+        position: int,
+        gposition: int,
+        timer: Durations | None = None,
+        instruments: Instruments | None = None,
     ) -> None:
         self.hook = hook
         self.phase = phase
@@ -53,6 +60,8 @@ class HookMethod:
         if timer is not None:  # METRICS["DURATIONS"]: the phases call the timed one
             series = timer.series("hook", hook_label(hook), phase)
             self.fn = durations.timed(self.fn, series, self.is_async)
+        if instruments is not None:  # TRACING: a span and a Server-Timing entry
+            self.fn = instruments.hook(self.fn, hook_label(hook), phase, self.is_async)
         #: How :mod:`hookpipe.steps` calls it.
         self.mode: Mode = ASYNC if self.is_async else SYNC
         #: Position of the hook in its list, and in the global list (or a huge number).
@@ -113,6 +122,7 @@ class HookList:
         hooks: Sequence[Any],
         global_positions: Mapping[int, int] | None = None,
         timer: Durations | None = None,
+        instruments: Instruments | None = None,
     ) -> None:
         # sorted() is stable: equal priorities keep their declaration order.
         self.hooks = tuple(sorted(unique(hooks), key=lambda h: h.priority))
@@ -126,7 +136,7 @@ class HookList:
 
         def program(phase: str, reverse: bool) -> Program:
             methods = [
-                HookMethod(hook, phase, i, gpos.get(id(hook), sys.maxsize), timer)
+                HookMethod(hook, phase, i, gpos.get(id(hook), sys.maxsize), timer, instruments)
                 for i, hook in enumerate(self.hooks)
                 if overrides(hook, phase)
             ]

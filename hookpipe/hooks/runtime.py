@@ -29,6 +29,7 @@ from .routing import routing_error
 if TYPE_CHECKING:
     from ..context import RequestContext
     from ..durations import Durations
+    from ..tracing import Instruments
     from .config import HookSpec
 
 logger = logging.getLogger("hookpipe")
@@ -45,11 +46,14 @@ class HookRuntime:
         global_hooks: Sequence[Any] = (),
         specs: Sequence[HookSpec] = (),
         timer: Durations | None = None,
+        instruments: Instruments | None = None,
     ):
         """``specs``, if given, are the settings entries ``global_hooks`` were built from;
-        ``timer``, if given, times every hook method (``METRICS["DURATIONS"]``)."""
+        ``timer``, if given, times every hook method (``METRICS["DURATIONS"]``), and
+        ``instruments`` probe them (``TRACING``)."""
         self._timer = timer
-        self.globals = HookList(global_hooks, timer=timer)
+        self._instruments = instruments
+        self.globals = HookList(global_hooks, timer=timer, instruments=instruments)
         self._specs = {id(h): s for h, s in zip(global_hooks, specs, strict=False)}
         #: True when there are global hooks: MAIN then runs on_route, after and the
         #: routing-error check; otherwise it only looks for a state made by a view's hooks.
@@ -86,7 +90,7 @@ class HookRuntime:
         own = view_hooks(view)
         if not own:
             return self.globals if self.active else None
-        return HookList((*self.globals.hooks, *own), self._gpos, self._timer)
+        return HookList((*self.globals.hooks, *own), self._gpos, self._timer, self._instruments)
 
     # -------------------------------------------------------------- in MAIN
 

@@ -32,7 +32,7 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -51,6 +51,9 @@ from .prefilters import Filtered, PrefilterIndex, Selection
 from .snapshot import PendingSnapshot
 from .subconfig import env_prefix
 from .validation import prefilters
+
+if TYPE_CHECKING:
+    from ..tracing import Instruments
 
 logger = logging.getLogger("hookpipe")
 
@@ -95,6 +98,7 @@ class PluginRuntime:
         thread_pool: Mapping[str, Any] | None = None,
         task_runner: Mapping[str, Any] | None = None,
         timer: Durations | None = None,
+        instruments: Instruments | None = None,
     ) -> None:
         self.handlers: tuple[HandlerImplementation, ...] = tuple(
             p for p in plugins if isinstance(p, HandlerImplementation)
@@ -112,7 +116,10 @@ class PluginRuntime:
         for handler in self.handlers:
             spec = self._specs.get(id(handler))
             choice = spec.runner if spec is not None else None
-            self._runners[id(handler)] = runner_for(handler, choice, pool_settings, task_settings)
+            runner = runner_for(handler, choice, pool_settings, task_settings)
+            if instruments is not None:  # TRACING: the handler's decision, its job
+                runner = instruments.runner(runner)
+            self._runners[id(handler)] = runner
         self._lock = threading.Lock()
         self._counts = {p.name: _Counts() for p in plugins}
         # Decided once: a responder whose respond() must be awaited runs on the loop.
@@ -128,6 +135,10 @@ class PluginRuntime:
             series = {id(r): timer.series("responder", r.name, "respond") for r in self.responders}
             self._answer_sync = timed_by_plugin(self._respond_sync, series, False)
             self._answer_async = timed_by_plugin(self._respond_async, series, True)
+        if instruments is not None:  # TRACING: outside the timer, as for the other pieces
+            names = {id(r): r.name for r in self.responders}
+            self._answer_sync = instruments.responder(self._answer_sync, names, False)
+            self._answer_async = instruments.responder(self._answer_async, names, True)
         self._filters = {id(p): prefilters(type(p)) for p in plugins}
         self.index: PrefilterIndex[Candidate] = PrefilterIndex(
             [

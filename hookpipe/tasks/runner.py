@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from ..context import RequestContext
     from ..plugins.base import HandlerImplementation
     from ..plugins.snapshot import RequestSnapshot
+    from ..tracing.tasks import TaskTracing
 
 logger = logging.getLogger("hookpipe")
 
@@ -123,6 +124,9 @@ class TaskRunner:
 
     kind: Final = "task"
     wants_snapshot: Final = True
+    #: Set when the pipeline is built with task spans (``HOOKPIPE["TRACING"]``): the
+    #: job is then stored in a span whose trace context it carries to the worker.
+    tracing: TaskTracing | None = None
 
     def __init__(
         self,
@@ -183,7 +187,10 @@ class TaskRunner:
             )
         context.set_job(name, "pending")
         args = (name, self._class_path, payload)
-        context.when_answered(functools.partial(self._settle, context, snapshot, args))
+        # The trace the job belongs to is the request's, taken now: it may be stored
+        # after the request's span ended (on a commit).
+        parent = None if self.tracing is None else self.tracing.capture()
+        context.when_answered(functools.partial(self._settle, context, snapshot, args, parent))
         return None
 
     def _settle(
@@ -191,6 +198,7 @@ class TaskRunner:
         context: RequestContext,
         snapshot: RequestSnapshot,
         args: tuple[Any, ...],
+        parent: Any,
         response: HttpResponseBase,
         succeeded: bool,
     ) -> HttpResponse | None:
@@ -208,20 +216,20 @@ class TaskRunner:
         if transaction.get_connection().in_atomic_block:
             context.set_job(name, "on_commit")
             transaction.on_commit(
-                functools.partial(self._after_commit, snapshot, args), robust=True
+                functools.partial(self._after_commit, snapshot, args, parent), robust=True
             )
             return None
-        outcome, answer = self._enqueue(snapshot, args, committed=False)
+        outcome, answer = self._enqueue(snapshot, args, parent, committed=False)
         context.set_job(name, outcome)
         return answer
 
-    def _after_commit(self, snapshot: RequestSnapshot, args: tuple[Any, ...]) -> None:
+    def _after_commit(self, snapshot: RequestSnapshot, args: tuple[Any, ...], parent: Any) -> None:
         # Django runs this after the commit, where nothing may raise any more: a
         # failure is logged and counted by _failed, never raised.
-        self._enqueue(snapshot, args, committed=True)
+        self._enqueue(snapshot, args, parent, committed=True)
 
     def _enqueue(
-        self, snapshot: RequestSnapshot, args: tuple[Any, ...], *, committed: bool
+        self, snapshot: RequestSnapshot, args: tuple[Any, ...], parent: Any, *, committed: bool
     ) -> tuple[str, HttpResponse | None]:
         """Store the job: ``("stored", None)``, else what :meth:`_failed` made of it."""
         name = self.handler.name
@@ -232,7 +240,10 @@ class TaskRunner:
                     queue_name=self.choice.queue_name,
                     priority=self.choice.priority,
                 )
-            self._task.enqueue(*args)
+            if self.tracing is None:
+                self._task.enqueue(*args)
+            else:
+                self.tracing.store(self._task.enqueue, args, parent, self.choice.backend)
         except Exception as exc:
             return self._failed(snapshot, exc, committed)
         _counters.add(name, "enqueued")

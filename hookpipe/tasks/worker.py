@@ -28,6 +28,7 @@ from .. import conf
 from ..plugins.base import HandlerImplementation, dotted
 from ..plugins.planning import build_plugins, plan_plugins
 from ..plugins.snapshot import RequestSnapshot
+from ..tracing.tasks import run_traced
 from . import backends as compat
 from . import recovery
 
@@ -51,6 +52,11 @@ def run_handler(context: Any, name: str, class_path: str, snapshot: dict[str, An
     handler = _handler(name, class_path)
     request = RequestSnapshot.from_wire(snapshot)
     attempt = getattr(context, "attempt", None)
+    # With tracing on, the run is a span in the trace of the request that stored it.
+    run_traced(snapshot, name, attempt, lambda: _run(handler, name, request, attempt))
+
+
+def _run(handler: HandlerImplementation, name: str, request: RequestSnapshot, attempt: Any) -> None:
     start = time.perf_counter()
     try:
         handler.handle(request, request.content)
