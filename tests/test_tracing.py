@@ -98,11 +98,13 @@ def test_a_request_is_one_span_with_a_child_per_piece(fetch: Fetch) -> None:
     assert root.attributes["hookpipe.request_id"] == response.json()["request_id"]
     outer = named("hookpipe.tween outer")
     chain = named("hookpipe.tween chain")
-    assert parent_of(outer) is root and parent_of(chain) is outer
+    assert parent_of(outer) is root
+    assert parent_of(chain) is outer
     assert chain.attributes == {"hookpipe.kind": "chain handler", "hookpipe.plugin": "chain"}
     label = "tests.testapp.hooks.Recorder"
     on_route = named(f"hookpipe.hook {label}.on_route")
-    assert on_route.attributes is not None and on_route.attributes["hookpipe.phase"] == "on_route"
+    assert on_route.attributes is not None
+    assert on_route.attributes["hookpipe.phase"] == "on_route"
     assert parent_of(on_route) is chain
     assert parent_of(named(f"hookpipe.hook {label}.after")) is chain
     responder = named("hookpipe.responder echo")
@@ -112,10 +114,12 @@ def test_a_request_is_one_span_with_a_child_per_piece(fetch: Fetch) -> None:
     assert pool.attributes["hookpipe.runner"] == "pool"
     assert pool.attributes["hookpipe.job"] == "pool"
     job = named("hookpipe.job recorder")
-    assert parent_of(job) is pool and job.kind is trace.SpanKind.CONSUMER
+    assert parent_of(job) is pool
+    assert job.kind is trace.SpanKind.CONSUMER
     assert job.context.trace_id == root.context.trace_id
     inline = named("hookpipe.handler inline-recorder")
-    assert inline.attributes is not None and inline.attributes["hookpipe.job"] == "inline"
+    assert inline.attributes is not None
+    assert inline.attributes["hookpipe.job"] == "inline"
     # Every span of the request is in one trace, each ended after its children began.
     assert {s.context.trace_id for s in spans()} == {root.context.trace_id}
 
@@ -142,7 +146,8 @@ def test_with_the_django_instrumentation_hookpipe_is_the_child_of_its_span() -> 
         instrumentor.uninstrument()
     root = named("hookpipe")
     server = parent_of(root)
-    assert server is not None and server.kind is trace.SpanKind.SERVER
+    assert server is not None
+    assert server.kind is trace.SpanKind.SERVER
     assert server.instrumentation_scope is not None
     assert server.instrumentation_scope.name.startswith("opentelemetry.instrumentation.django")
 
@@ -202,7 +207,7 @@ def test_a_streamed_responder_has_its_span_and_streams_untouched(fetch: Fetch) -
     responder = named("hookpipe.responder chunks")
     assert responder.attributes == {"hookpipe.kind": "responder", "hookpipe.plugin": "chunks"}
     assert named("hookpipe").attributes["hookpipe.answered_by"] == "responder chunks"  # type: ignore[index]
-    assert 'responder;dur=' in response["Server-Timing"]
+    assert "responder;dur=" in response["Server-Timing"]
 
 
 def test_each_kind_of_span_can_be_switched_off(fetch: Fetch) -> None:
