@@ -33,6 +33,10 @@ machine and nowhere else:
 ``DEMO_RQ_QUEUE``      ``default``: the RQ queue of ``webhook-store`` (``rq`` only)
 ``DEMO_DURATIONS``     ``true``: ``HOOKPIPE["METRICS"]["DURATIONS"]``
 ``DEMO_METRICS_TOKEN`` unset: ``HOOKPIPE["METRICS"]["BEARER_TOKEN"]``
+``DEMO_TRACING``       ``false``: ``HOOKPIPE["TRACING"]["ENABLED"]``, spans to the
+                       console, or to ``OTEL_EXPORTER_OTLP_ENDPOINT`` when it is set
+                       (``demo_project/tracing.py``)
+``DEMO_SERVER_TIMING`` ``false``: ``HOOKPIPE["TRACING"]["SERVER_TIMING"]``
 =====================  =====================================================
 
 The demo's plugins read their own settings from ``HOOKPIPE_<NAME>_<KEY>`` variables
@@ -284,7 +288,16 @@ HOOKPIPE = {
         "DURATIONS": env.bool("DEMO_DURATIONS", default=True),
         "BEARER_TOKEN": env.str("DEMO_METRICS_TOKEN", default=""),
     },
+    "TRACING": {
+        "ENABLED": env.bool("DEMO_TRACING", default=False),
+        "SERVER_TIMING": env.bool("DEMO_SERVER_TIMING", default=False),
+    },
 }
+
+if HOOKPIPE["TRACING"]["ENABLED"]:  # the web processes and the task worker alike
+    from demo_project.tracing import configure
+
+    configure()
 
 LOGGING = {
     "version": 1,

@@ -29,6 +29,8 @@ TASKS = {
 }
 RQ_QUEUES = {QUEUE: {"URL": os.environ.get("HOOKPIPE_TEST_REDIS_URL", "redis://127.0.0.1:6379/5")}}
 HOOKPIPE = {
+    "TWEENS": [{"factory": "tests.testapp.tweens.labelled", "name": "auth"}],
+    "HOOKS": [{"class": "tests.testapp.hooks.Recorder", "options": {"label": "audit"}}],
     "HANDLERS": [{"class": "tests.testapp.plugins.TaskRecorder", "TASK_QUEUE_NAME": QUEUE}],
     "TRACING": {"ENABLED": True},
 }

@@ -16,7 +16,7 @@ from .probes import missing_message
 def check_tracing(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    """``hookpipe.E060``: tracing is on and the ``hookpipe[otel]`` extra is missing."""
+    """Tracing is on and the ``hookpipe[otel]`` extra is missing (NO_OPENTELEMETRY)."""
     if not conf.get_config().tracing["ENABLED"]:
         return []
     try:

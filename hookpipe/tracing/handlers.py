@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from .probes import _record
+from .record import current_record
 
 if TYPE_CHECKING:
     from django.http import HttpResponse
@@ -62,7 +62,7 @@ class TracedRunner:
             raise
         finally:
             if self.timing:
-                record = _record.get()
+                record = current_record.get()
                 if record is not None:
                     record.timings.append(("handler", name, time.perf_counter() - start))
             if opened is not None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
@@ -26,6 +25,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponseBase
 
 from ..context import RequestContext
+from .record import Record, current_record
 from .timing import header_value
 
 if TYPE_CHECKING:
@@ -34,25 +34,6 @@ if TYPE_CHECKING:
 #: The name of MAIN's probe and of its ``Server-Timing`` entry.
 MAIN_NAME = "hookpipe.MAIN"
 
-
-class Record:
-    """What the probes of one request learn: who answered, what each piece took."""
-
-    __slots__ = ("answered", "last", "timings")
-
-    def __init__(self) -> None:
-        #: ``"<kind> <name>"`` of the piece that made the response, ``"error <kind>
-        #: <name>"`` when the response is the error handling's for that piece's error.
-        self.answered: str | None = None
-        #: The innermost tween (or MAIN) entered so far.
-        self.last = ""
-        #: ``(kind, name, seconds)`` per piece that ran, for ``Server-Timing``.
-        self.timings: list[tuple[str, str, float]] = []
-
-
-#: This request's record, set by the chain's probe. A context variable, since asgiref
-#: carries context variables into the threads and loops a request crosses.
-_record: ContextVar[Record | None] = ContextVar("hookpipe.tracing.record", default=None)
 
 #: ``settle(record, result)``: what a piece's result says of the outcome; an error it
 #: carries (a responder's :class:`~hookpipe.plugins.dispatch.Answer`) is returned.
@@ -83,7 +64,7 @@ class Instruments:
         if tracing["ENABLED"]:
             try:
                 from .spans import Spans  # the extra: imported only when asked for
-            except ImportError as exc:  # hookpipe.E060 says so too
+            except ImportError as exc:  # the system check says so too
                 raise ImproperlyConfigured(missing_message(exc)) from exc
             self.spans = Spans()
             self.kinds = frozenset(tracing["SPANS"])
@@ -210,7 +191,7 @@ class _Probe:
         self.on_enter = on_enter
 
     def enter(self) -> tuple[Record | None, Opened | None, float]:
-        record = _record.get()
+        record = current_record.get()
         if record is not None and self.on_enter is not None:
             self.on_enter(record, self.name)
         spans = self.spans
@@ -347,7 +328,7 @@ def _request_probe(call: Any, is_async: bool, spans: Spans | None, timing: bool)
 
 def _open(request: HttpRequest, spans: Spans | None) -> tuple[Record, Opened | None, Any]:
     record = Record()
-    token = _record.set(record)
+    token = current_record.set(record)
     opened = None
     if spans is not None:
         ctx: RequestContext = request.hookpipe  # type: ignore[attr-defined]
@@ -371,7 +352,7 @@ def _close(
     error: BaseException | None,
     timing: bool,
 ) -> None:
-    _record.reset(token)
+    current_record.reset(token)
     if timing and response is not None:
         kind, name, start = record.timings[0]
         record.timings[0] = (kind, name, time.perf_counter() - start)
