@@ -51,9 +51,7 @@ def test_the_workers_run_is_in_the_requests_trace(engine: str, tmp_path: Path) -
     if engine == "rq":
         manage("rqworker", "--burst", "hookpipe-otel", env=env)  # empty what was left
         spans_file.unlink(missing_ok=True)
-    subprocess.run(
-        [sys.executable, "-c", REQUEST], env=env, cwd=REPO_ROOT, check=True, timeout=120
-    )
+    subprocess.run([sys.executable, "-c", REQUEST], env=env, cwd=REPO_ROOT, check=True, timeout=120)
     before = read_spans(spans_file)
     assert "hookpipe.task.run task-recorder" not in before  # stored, not run
     if engine == "db":
