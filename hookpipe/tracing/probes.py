@@ -118,33 +118,7 @@ class Instruments:
             )
             for key, name in names.items()
         }
-        if is_async:
-
-            async def responder_async(request: Any, responder: Any, content: Any) -> Any:
-                probe = probes[id(responder)]
-                opened = probe.enter()
-                try:
-                    answer = await fn(request, responder, content)
-                except BaseException as exc:
-                    probe.leave(opened, None, exc)
-                    raise
-                probe.leave(opened, answer, None)
-                return answer
-
-            return responder_async
-
-        def responder_sync(request: Any, responder: Any, content: Any) -> Any:
-            probe = probes[id(responder)]
-            opened = probe.enter()
-            try:
-                answer = fn(request, responder, content)
-            except BaseException as exc:
-                probe.leave(opened, None, exc)
-                raise
-            probe.leave(opened, answer, None)
-            return answer
-
-        return responder_sync
+        return _wrap(fn, is_async, None, probes)
 
     def runner(self, runner: Any) -> Any:
         """A handler's runner: a span for each job it takes (the handler's decision:
@@ -249,31 +223,43 @@ def _probe(
     """``fn`` called inside its probe; an async wrapper for an async ``fn``."""
     if spans is None and not timing and on_enter is None:
         return fn  # this kind is switched off: as built without tracing
-    probe = _Probe(kind, name, attributes, spans, timing, on_enter)
+    return _wrap(fn, is_async, _Probe(kind, name, attributes, spans, timing, on_enter))
+
+
+def _wrap(
+    fn: Callable[..., Any],
+    is_async: bool,
+    probe: _Probe | None,
+    by_responder: Mapping[int, _Probe] | None = None,
+) -> Callable[..., Any]:
+    """``fn`` called inside ``probe``, or, for the responders' answer
+    ``fn(request, responder, content)``, inside the chosen responder's probe."""
     wrapper: Callable[..., Any]
     if is_async:
 
         async def probed_async(*args: Any) -> Any:
-            entered = probe.enter()
+            chosen = probe or by_responder[id(args[1])]  # type: ignore[index]
+            entered = chosen.enter()
             try:
                 result = await fn(*args)
             except BaseException as exc:
-                probe.leave(entered, None, exc)
+                chosen.leave(entered, None, exc)
                 raise
-            probe.leave(entered, result, None)
+            chosen.leave(entered, result, None)
             return result
 
         wrapper = probed_async
     else:
 
         def probed_sync(*args: Any) -> Any:
-            entered = probe.enter()
+            chosen = probe or by_responder[id(args[1])]  # type: ignore[index]
+            entered = chosen.enter()
             try:
                 result = fn(*args)
             except BaseException as exc:
-                probe.leave(entered, None, exc)
+                chosen.leave(entered, None, exc)
                 raise
-            probe.leave(entered, result, None)
+            chosen.leave(entered, result, None)
             return result
 
         wrapper = probed_sync
