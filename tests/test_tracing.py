@@ -290,3 +290,34 @@ def test_with_tracing_off_hookpipe_never_imports_opentelemetry() -> None:
         timeout=120,
     )
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_async_tweens_and_hooks_have_their_spans_too(fetch: Fetch) -> None:
+    config = pipeline()
+    config["TWEENS"] = [{"factory": P + "tweens.async_labelled", "name": "async-outer"}]
+    config["HOOKS"] = [{"class": P + "hooks.AsyncRecorder", "options": {"label": "a"}}]
+    with override_settings(HOOKPIPE=config):
+        response = fetch("/answer/echo", method="post", data=b"{}", content_type="a/b")
+        assert response.status_code == 200
+    tween = named("hookpipe.tween async-outer")
+    before = named("hookpipe.hook tests.testapp.hooks.AsyncRecorder.on_route")
+    assert parent_of(tween) is named("hookpipe")
+    assert parent_of(before) is tween
+    assert parent_of(named("hookpipe.responder echo")) is tween
+
+
+@pytest.mark.parametrize(
+    ("tracing", "key"),
+    [
+        ({"ENABLED": "yes"}, "ENABLED"),
+        ({"SPANS": ["tweens"]}, "SPANS"),
+        ({"SERVER_TIMING": 1}, "SERVER_TIMING"),
+    ],
+)
+def test_a_malformed_tracing_setting_is_a_check_error(tracing: dict[str, Any], key: str) -> None:
+    matches = rf'hookpipe\.E009.*\["TRACING"\]\["{key}"\]'
+    with (
+        override_settings(HOOKPIPE={"TRACING": tracing}),
+        pytest.raises(SystemCheckError, match=matches),
+    ):
+        call_command("check")
