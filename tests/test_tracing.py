@@ -10,8 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import SystemCheckError
+from django.core import checks
 from django.test import Client, override_settings
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -70,6 +69,13 @@ def parent_of(span: ReadableSpan) -> ReadableSpan | None:
     if span.parent is None:
         return None
     return next(s for s in spans() if s.context.span_id == span.parent.span_id)
+
+
+def hookpipe_checks() -> list[checks.CheckMessage]:
+    """What Django's registered checks say (those of the models left out: Django 6.1's
+    ask the database)."""
+    registered = checks.registry.registry.get_checks()
+    return [m for check in registered if check.__module__.startswith("hookpipe") for m in check()]
 
 
 def pipeline(**tracing: Any) -> dict[str, Any]:
@@ -263,9 +269,8 @@ def test_tracing_without_the_extra_is_a_check_error(monkeypatch: pytest.MonkeyPa
     monkeypatch.delitem(sys.modules, "hookpipe.tracing.spans", raising=False)
     monkeypatch.setitem(sys.modules, "opentelemetry", None)  # as if not installed
     with override_settings(HOOKPIPE={"TRACING": ON}):
-        with pytest.raises(SystemCheckError, match=r"hookpipe\.E060") as raised:
-            call_command("check")
-        assert "pip install hookpipe[otel]" in str(raised.value)
+        [found] = [m for m in hookpipe_checks() if m.id == "hookpipe.E060"]
+        assert "pip install hookpipe[otel]" in found.msg
         # The pipeline does not build without it either: fail closed, as for any error.
         assert Client(raise_request_exception=False).get("/").status_code == 500
 
@@ -315,9 +320,6 @@ def test_async_tweens_and_hooks_have_their_spans_too(fetch: Fetch) -> None:
     ],
 )
 def test_a_malformed_tracing_setting_is_a_check_error(tracing: dict[str, Any], key: str) -> None:
-    matches = rf'hookpipe\.E009.*\["TRACING"\]\["{key}"\]'
-    with (
-        override_settings(HOOKPIPE={"TRACING": tracing}),
-        pytest.raises(SystemCheckError, match=matches),
-    ):
-        call_command("check")
+    with override_settings(HOOKPIPE={"TRACING": tracing}):
+        found = [m.msg for m in hookpipe_checks() if m.id == "hookpipe.E009"]
+    assert [m for m in found if f'["TRACING"]["{key}"]' in m], found
