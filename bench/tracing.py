@@ -17,7 +17,15 @@ machine's load does not enter the numbers:
 Per span of hookpipe's: (C-t - C) / spans per request, which includes the probes'
 own work (the record of who answered, the wrapper's call).
 
+Off, machine instructions move with the heap's layout (object ids are hash keys) by a
+few hundred per request between two trees whose request runs the same code, so
+``--opcodes`` counts what the interpreter runs instead: bytecode instructions per
+request of C, by function, as ``sys.settrace`` sees them (run it in two trees and
+compare; the pipeline's build, which the first counted request triggers, shows up
+too, once).
+
     python bench/tracing.py            # the table
+    python bench/tracing.py --opcodes  # C's bytecode instructions per request
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -117,11 +126,37 @@ def spans_per_request() -> int:
     return (Discard.count - before) // 2
 
 
+def opcodes(requests: int = 100) -> None:
+    import collections
+
+    runner = bench_run.runner_for(bench_run.without_timers(variant("C")))
+    runner.run(50)
+    counts: collections.Counter[str] = collections.Counter()
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        frame.f_trace_opcodes = True
+        if event == "opcode":
+            code = frame.f_code
+            counts[f"{code.co_filename}:{code.co_name}"] += 1
+        return tracer
+
+    sys.settrace(tracer)
+    runner.run(requests)  # requests + 1
+    sys.settrace(None)
+    print(f"C: {sum(counts.values()) / (requests + 1):.2f} bytecode instructions per request")
+    for where, n in counts.most_common():
+        print(f"{n:8d} {where}")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--count-one", choices=KEYS, help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--opcodes", action="store_true", help="C's bytecode per request")
     args = parser.parse_args(argv)
+    if args.opcodes:
+        opcodes()
+        return
     if args.count_one:
         count_one(args.count_one, args.count)
         return
