@@ -323,3 +323,23 @@ def test_a_malformed_tracing_setting_is_a_check_error(tracing: dict[str, Any], k
     with override_settings(HOOKPIPE={"TRACING": tracing}):
         found = [m.msg for m in hookpipe_checks() if m.id == "hookpipe.E009"]
     assert [m for m in found if f'["TRACING"]["{key}"]' in m], found
+
+
+def test_a_handlers_error_is_recorded_on_its_jobs_span(fetch: Fetch) -> None:
+    config = pipeline()
+    config["HANDLERS"] = [P + "plugins.Failing", P + "plugins.FailingInline"]
+    with override_settings(HOOKPIPE=config):
+        assert (
+            fetch("/webhooks/accept", method="post", data=b"{}", content_type="a/b").status_code
+            == 202
+        )
+        assert tp.DONE["failing"].wait(5)
+        process_pool.shutdown(5)
+    for name, runner in (("failing", "pool"), ("failing-inline", "inline")):
+        job = named(f"hookpipe.job {name}")
+        assert job.status.status_code is StatusCode.ERROR
+        assert job.status.description == "RuntimeError: handler failed on purpose"
+        assert job.attributes["hookpipe.runner"] == runner  # type: ignore[index]
+        assert parent_of(job) is named(f"hookpipe.handler {name}")
+    # The request did not fail: a handler's error never reaches the client.
+    assert named("hookpipe").status.status_code is StatusCode.UNSET

@@ -1,5 +1,6 @@
 """A handler's runner with probes: a span for each job the handler takes, its time in
-``Server-Timing``, and a pool job's run as a child of that span in the pool's thread.
+``Server-Timing``, and the job's run as a child of that span (in the pool's thread for
+a pool job).
 
 The span is the handler's decision: it covers the runner's ``submit`` (an inline job's
 whole run; a pool job's submission; a task job's wait for the outcome) and says where
@@ -29,8 +30,10 @@ class TracedRunner:
         self.timing = timing
         self.kind: str = runner.kind
         self.wants_snapshot: bool = runner.wants_snapshot
-        # A pool job runs later, in another thread: it takes the span's context along.
-        self._carry = spans is not None and self.kind == "pool"
+        # A job's run is a span of its own (where its error is recorded: the runner
+        # logs it and lets nothing out); a pool job's runs later, in another thread,
+        # and takes the handler's span along as its parent.
+        self._carry = spans is not None and self.kind in ("pool", "inline")
 
     def __getattr__(self, attribute: str) -> Any:
         return getattr(self.runner, attribute)
@@ -54,7 +57,7 @@ class TracedRunner:
             if self._carry:
                 from .spans import capture
 
-                handler = PoolJob(handler, spans, capture())  # type: ignore[arg-type]
+                handler = Job(handler, spans, capture(), self.kind)  # type: ignore[arg-type]
             refused: HttpResponse | None = self.runner.submit(handler, subject, content, context)
             return refused
         except BaseException as exc:
@@ -71,23 +74,28 @@ class TracedRunner:
                 spans.end(opened, error)  # type: ignore[union-attr]
 
 
-class PoolJob:
-    """What the pool runs for a traced handler: its ``handle`` in a span of its own,
-    the child of the handler's span, in the pool's thread."""
+class Job:
+    """What a runner runs for a traced handler: its ``handle`` in a span of its own, the
+    child of the handler's span (in the pool's thread for a pool job: a consumer)."""
 
-    __slots__ = ("handler", "name", "parent", "spans")
+    __slots__ = ("handler", "name", "parent", "runner", "spans")
 
-    def __init__(self, handler: Any, spans: Spans, parent: Any) -> None:
+    def __init__(self, handler: Any, spans: Spans, parent: Any, runner: str) -> None:
         self.handler = handler
         self.name: str = handler.name
         self.spans = spans
         self.parent = parent
+        self.runner = runner
 
     def handle(self, subject: Any, content: bytes) -> Any:
         opened = self.spans.start(
             f"hookpipe.job {self.name}",
-            {"hookpipe.kind": "handler", "hookpipe.plugin": self.name, "hookpipe.runner": "pool"},
-            kind="consumer",
+            {
+                "hookpipe.kind": "handler",
+                "hookpipe.plugin": self.name,
+                "hookpipe.runner": self.runner,
+            },
+            kind="consumer" if self.runner == "pool" else "internal",
             parent=self.parent,
         )
         try:
