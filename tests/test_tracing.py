@@ -208,8 +208,11 @@ def test_a_streamed_responder_has_its_span_and_streams_untouched(fetch: Fetch) -
     config["PLUGINS"] = {"chunks": {"COUNT": 3}}
     with override_settings(HOOKPIPE=config):
         response = fetch("/stream/sync")
+        assert response.streaming
+        # The request's span lasts until the last chunk is sent, the responder's does not.
+        assert "hookpipe" not in [s.name for s in spans()]
         assert whole(response) == b"chunk 0\nchunk 1\nchunk 2\n"
-    assert response.streaming
+    assert named("hookpipe").attributes["hookpipe.streamed"] is True  # type: ignore[index]
     responder = named("hookpipe.responder chunks")
     assert responder.attributes == {"hookpipe.kind": "responder", "hookpipe.plugin": "chunks"}
     assert named("hookpipe").attributes["hookpipe.answered_by"] == "responder chunks"  # type: ignore[index]

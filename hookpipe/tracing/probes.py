@@ -289,9 +289,9 @@ def _request_probe(call: Any, is_async: bool, spans: Spans | None, timing: bool)
                 if ctx.waiting is not None:
                     response = await sync_to_async(ctx.answered, thread_sensitive=True)(response)
             except BaseException as exc:
-                _close(record, opened, token, spans, None, exc, timing)
+                _close(request, record, opened, token, spans, None, exc, timing)
                 raise
-            _close(record, opened, token, spans, response, None, timing)
+            _close(request, record, opened, token, spans, response, None, timing)
             return response
 
         return request_async
@@ -304,9 +304,9 @@ def _request_probe(call: Any, is_async: bool, spans: Spans | None, timing: bool)
             if ctx.waiting is not None:
                 response = ctx.answered(response)
         except BaseException as exc:
-            _close(record, opened, token, spans, None, exc, timing)
+            _close(request, record, opened, token, spans, None, exc, timing)
             raise
-        _close(record, opened, token, spans, response, None, timing)
+        _close(request, record, opened, token, spans, response, None, timing)
         return response
 
     return request_sync
@@ -330,6 +330,7 @@ def _open(request: HttpRequest, spans: Spans | None) -> tuple[Record, Opened | N
 
 
 def _close(
+    request: HttpRequest,
     record: Record,
     opened: Opened | None,
     token: Any,
@@ -352,4 +353,11 @@ def _close(
             spans.set(opened, "http.response.status_code", status)
             if status >= 500:
                 spans.fail(opened, f"{status} ({record.answered})")
+            if response.streaming:
+                # The responder's output is produced while the body is sent: the span
+                # ends when the response is closed, after its last chunk.
+                spans.set(opened, "hookpipe.streamed", True)
+                ctx: RequestContext = request.hookpipe  # type: ignore[attr-defined]
+                ctx.add_finished_callback(spans.end_later(opened))
+                return
         spans.end(opened, error)

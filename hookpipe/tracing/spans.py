@@ -15,7 +15,7 @@ every call.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import metadata
 from typing import Any
 
@@ -70,6 +70,18 @@ class Spans:
             span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
         otel_context.detach(token)  # type: ignore[arg-type]
         span.end()
+
+    @staticmethod
+    def end_later(opened: Opened) -> Callable[..., None]:
+        """No longer current, from now; the span ends when the function returned is
+        called (with any arguments: a finished callback gets the request)."""
+        span, token = opened
+        otel_context.detach(token)  # type: ignore[arg-type]
+
+        def end(*args: Any) -> None:
+            span.end()
+
+        return end
 
     @staticmethod
     def fail(opened: Opened, description: str) -> None:
