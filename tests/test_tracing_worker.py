@@ -69,3 +69,6 @@ def test_the_workers_run_is_in_the_requests_trace(engine: str, tmp_path: Path) -
     assert (store["kind"], run["kind"]) == ("SpanKind.PRODUCER", "SpanKind.CONSUMER")
     assert run["attributes"]["hookpipe.task.attempt"] == 1
     assert run["status"]["status_code"] == "UNSET"
+    # Stored once the response was final, inside the request's span; run later.
+    assert request["start_time"] < store["start_time"] < store["end_time"] <= request["end_time"]
+    assert run["start_time"] > request["end_time"]
