@@ -346,3 +346,24 @@ def test_a_handlers_error_is_recorded_on_its_jobs_span(fetch: Fetch) -> None:
         assert parent_of(job) is named(f"hookpipe.handler {name}")
     # The request did not fail: a handler's error never reaches the client.
     assert named("hookpipe").status.status_code is StatusCode.UNSET
+
+
+@pytest.mark.parametrize("traced", [True, False], ids=["task spans", "no task spans"])
+def test_a_task_job_carries_the_trace_only_with_task_spans(fetch: Fetch, traced: bool) -> None:
+    """On the immediate backend the job runs as it is stored, in this process: its run's
+    span is the storing span's child, through the trace context in the payload."""
+    config = pipeline(SPANS=["handler", "task"] if traced else ["handler"])
+    config["HANDLERS"] = [P + "plugins.TaskRecorder"]
+    with override_settings(HOOKPIPE=config):
+        response = fetch("/webhooks/accept", method="post", data=b"{}", content_type="a/b")
+        assert response.status_code == 202
+    [(snapshot, _content, _token)] = tp.SEEN["task-recorder"]
+    assert snapshot.method == "POST"  # the handler got its snapshot either way
+    names = [s.name for s in spans()]
+    if not traced:
+        assert "hookpipe.task.store task-recorder" not in names
+        assert "hookpipe.task.run task-recorder" not in names
+        return
+    store = named("hookpipe.task.store task-recorder")
+    assert parent_of(named("hookpipe.task.run task-recorder")) is store
+    assert parent_of(store) is named("hookpipe.handler task-recorder")
