@@ -40,7 +40,7 @@ def main_sync(request: HttpRequest) -> HttpResponseBase:
     if made is None:
         return response
     ctx.state = None  # see main_hooked_sync
-    return run_sync(HookRuntime.leave(made, response))
+    return run_sync(HookRuntime.leave, made, response)
 
 
 def main_hooked_sync(request: HttpRequest) -> HttpResponseBase:
@@ -50,21 +50,21 @@ def main_hooked_sync(request: HttpRequest) -> HttpResponseBase:
     hooks: HookRuntime = pipeline.hooks
     state = ctx.state = State(request, hooks.globals)
     # Without on_route methods the state starts past on_route (see State): no call.
-    response = run_sync(hooks.enter(state)) if hooks.routes else None
+    response = run_sync(hooks.enter, state) if hooks.routes else None
     if response is None:
         plugins = pipeline.plugins
         answer = None if plugins is None else plugins.run_sync(request)
         if answer is None:
             response = ctx.below_sync(request)
             if state.view is None and response.status_code >= 400:  # did routing fail?
-                response = run_sync(hooks.routed(state, response))
+                response = run_sync(hooks.routed, state, response)
         else:
             response = answered_sync(request, answer, hooks, state)
     # The state is done with. Dropping it breaks the cycle request -> context -> state
     # -> request, so that the request is freed when the server lets go of it, not by a
     # later garbage collection (which a cycle per request keeps busy).
     ctx.state = None
-    return run_sync(hooks.leave(state, response))
+    return run_sync(hooks.leave, state, response)
 
 
 async def main_async(request: HttpRequest) -> HttpResponseBase:
@@ -81,7 +81,7 @@ async def main_async(request: HttpRequest) -> HttpResponseBase:
     if made is None:
         return response
     ctx.state = None  # see main_hooked_sync
-    return await run_async(HookRuntime.leave(made, response))
+    return await run_async(HookRuntime.leave, made, response)
 
 
 async def main_hooked_async(request: HttpRequest) -> HttpResponseBase:
@@ -90,18 +90,18 @@ async def main_hooked_async(request: HttpRequest) -> HttpResponseBase:
     pipeline = ctx.pipeline
     hooks: HookRuntime = pipeline.hooks
     state = ctx.state = State(request, hooks.globals)
-    response = await run_async(hooks.enter(state)) if hooks.routes else None
+    response = await run_async(hooks.enter, state) if hooks.routes else None
     if response is None:
         plugins = pipeline.plugins
         answer = None if plugins is None else await plugins.run_async(request)
         if answer is None:
             response = await ctx.below_async(request)
             if state.view is None and response.status_code >= 400:
-                response = await run_async(hooks.routed(state, response))
+                response = await run_async(hooks.routed, state, response)
         else:
             response = await answered_async(request, answer, hooks, state)
     ctx.state = None  # see main_hooked_sync
-    return await run_async(hooks.leave(state, response))
+    return await run_async(hooks.leave, state, response)
 
 
 # ------------------------------------------- a request the plugins answered
@@ -120,7 +120,7 @@ def answered_sync(
     if answer.error is None:
         return answer.response  # type: ignore[return-value]
     if state is not None:
-        response = run_sync(hooks.failed(state, answer.error))
+        response = run_sync(hooks.failed, state, answer.error)
         if response is not None:
             return response
     return failsafe_response(request, answer.error, "responder", _responder_name(responder))
@@ -135,7 +135,7 @@ async def answered_async(
     if answer.error is None:
         return answer.response  # type: ignore[return-value]
     if state is not None:
-        response = await run_async(hooks.failed(state, answer.error))
+        response = await run_async(hooks.failed, state, answer.error)
         if response is not None:
             return response
     return await sync_to_async(failsafe_response, thread_sensitive=False)(
