@@ -18,8 +18,8 @@ coroutine. A driver that has crossed into the other mode makes every following c
 of that mode on that side before it crosses back: five sync hooks in a row under ASGI
 cost one thread hop, not five.
 
-A function that makes steps takes a keyword ``caller``, a :class:`Caller` the driver
-keeps up to date: while it is sync code that resumes the steps (``caller.is_sync``),
+A function that makes steps takes a :class:`Caller` as its last argument, which the
+driver keeps up to date: while it is sync code that resumes the steps (``caller.is_sync``),
 they may call a sync function themselves rather than yield it, which saves a generator
 round trip per call on the most common path (sync hooks under WSGI).
 
@@ -103,19 +103,15 @@ async def _async_calls(steps: Steps[Any], call: Call) -> Call | _Done:
         return _Done(end.value)
 
 
-def _first(steps: Steps[Any]) -> Call | _Done:
-    try:
-        return next(steps)
-    except StopIteration as end:
-        return _Done(end.value)
-
-
 def run_sync(make: Callable[..., Steps[T]], *args: Any) -> T:
-    """Run ``make(*args, caller=...)`` from sync code: what the steps return, or the
+    """Run ``make(*args, caller)`` from sync code: what the steps return, or the
     exception they raise."""
-    caller = Caller(is_sync=True)
-    steps = make(*args, caller=caller)
-    call = _first(steps)
+    caller = Caller(True)
+    steps = make(*args, caller)
+    try:
+        call: Call | _Done = next(steps)
+    except StopIteration as end:  # no call yielded: the usual case
+        return end.value  # type: ignore[no-any-return]
     while not isinstance(call, _Done):
         if call[2] == ASYNC:
             caller.is_sync = False
@@ -127,11 +123,14 @@ def run_sync(make: Callable[..., Steps[T]], *args: Any) -> T:
 
 
 async def run_async(make: Callable[..., Steps[T]], *args: Any) -> T:
-    """Run ``make(*args, caller=...)`` from a coroutine: what the steps return, or the
+    """Run ``make(*args, caller)`` from a coroutine: what the steps return, or the
     exception they raise."""
-    caller = Caller(is_sync=False)
-    steps = make(*args, caller=caller)
-    call = _first(steps)
+    caller = Caller(False)
+    steps = make(*args, caller)
+    try:
+        call: Call | _Done = next(steps)
+    except StopIteration as end:
+        return end.value  # type: ignore[no-any-return]
     while not isinstance(call, _Done):
         mode = call[2]
         if mode == ASYNC:
