@@ -26,6 +26,7 @@ from typing import Any
 from django.utils import timezone
 
 from .. import conf
+from ..schema import db_error_text
 from . import backends as compat
 
 logger = logging.getLogger("hookpipe")
@@ -120,4 +121,4 @@ def backend_view(alias: str) -> dict[str, Any] | None:
     try:
         return status_counts(alias)
     except Exception as exc:
-        return {"error": f"{type(exc).__name__}: {exc}"}
+        return {"error": db_error_text(exc)}
