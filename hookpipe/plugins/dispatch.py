@@ -41,6 +41,7 @@ from .. import conf
 from ..context import request_id
 from ..durations import Durations, timed_by_plugin
 from ..jobs import Runner, runner_for
+from ..jobs.counters import job_keys
 from ..jobs.process_pool import counters
 from ..streaming.response import Streamer
 from ..streaming.streams import Context
@@ -109,6 +110,8 @@ class PluginRuntime:
         pool_settings = thread_pool or conf.DEFAULTS["THREAD_POOL"]
         task_settings = task_runner or conf.DEFAULTS["TASK_RUNNER"]
         self._runners: dict[int, Runner] = {}
+        #: A task handler's job that cannot be stored runs in the pool: counted there.
+        self._falls_back_to_pool = task_settings["ON_ENQUEUE_ERROR"] == "pool"
         for handler in self.handlers:
             spec = self._specs.get(id(handler))
             choice = spec.runner if spec is not None else None
@@ -305,14 +308,16 @@ class PluginRuntime:
             counts = {name: dict(vars(c)) for name, c in self._counts.items()}
         handlers = []
         for handler in self.handlers:
+            runner = self._runners[id(handler)]
+            shown = job_keys(runner.kind, self._falls_back_to_pool)
             jobs = counters().snapshot(handler.name)
             handlers.append(
                 {
                     **self._common(handler),
                     "THREAD_SAFE": bool(handler.THREAD_SAFE),
-                    **self._runners[id(handler)].describe(),
+                    **runner.describe(),
                     "counters": {
-                        **jobs,
+                        **{key: value for key, value in jobs.items() if key in shown},
                         "handles_errors": counts.get(handler.name, {}).get("handles_errors", 0),
                     },
                 }
