@@ -59,6 +59,7 @@ ENV_CLASH: Final = "hookpipe.E040"
 BAD_METHOD: Final = "hookpipe.E041"
 BAD_METHODS_FILTER: Final = "hookpipe.E042"
 BAD_PATH_FILTER: Final = "hookpipe.E043"
+BAD_NEEDS_CONTENT: Final = "hookpipe.E044"
 UNUSED_PLUGIN_SETTINGS: Final = "hookpipe.W030"
 
 # Where handlers run.

@@ -118,6 +118,8 @@ class PluginRuntime:
             self._runners[id(handler)] = runner_for(handler, choice, pool_settings, task_settings)
         self._lock = threading.Lock()
         self._counts = {p.name: _Counts() for p in plugins}
+        #: ``id(selection)`` -> whether its plugins need the body (:meth:`reads_content`).
+        self._content_needed: dict[int, bool] = {}
         # Decided once: a responder whose respond() must be awaited runs on the loop.
         self._async_respond = {
             id(r): iscoroutinefunction(r.respond) or inspect.isasyncgenfunction(r.respond)
@@ -182,7 +184,7 @@ class PluginRuntime:
         """The sync part: the body, the handlers, the responder's choice and, unless it
         is ``async def`` and ``defer_async`` (the caller is on an event loop), its
         ``respond()`` with the first chunk. A tuple means: await ``respond()`` there."""
-        content = read_content(request)
+        content = read_content(request) if self.reads_content(selection) else b""
         if isinstance(content, HttpResponse):
             return Answer(None, content)
         refused = self._run_handlers(request, content, selection)
@@ -194,6 +196,16 @@ class PluginRuntime:
         if defer_async and self._async_respond[id(responder)]:
             return responder, content
         return self._answer_sync(request, responder, content)  # type: ignore[no-any-return]
+
+    def reads_content(self, selection: Selection[Candidate]) -> bool:
+        """Whether a plugin of ``selection`` needs the body (``NEEDS_CONTENT``). The
+        selections are made once, by the prefilter index: the answer is kept."""
+        key = id(selection)
+        needed = self._content_needed.get(key)
+        if needed is None:
+            plugins = (p for p, _ in (*selection.handlers, *selection.responders))
+            needed = self._content_needed[key] = any(p.NEEDS_CONTENT for p in plugins)
+        return needed
 
     def _respond_sync(
         self, request: HttpRequest, responder: ResponderImplementation, content: bytes
