@@ -131,6 +131,17 @@ def test_the_database_backend_s_tasks_by_status_and_stale() -> None:
     assert samples[("hookpipe_tasks", (("backend", "db"), ("status", "READY")))] == 2
     assert samples[("hookpipe_tasks", (("backend", "db"), ("status", "RUNNING")))] == 1
     assert samples[("hookpipe_tasks_stale_running", (("backend", "db"),))] == 1
+    # The two READY ones wait for a worker; none takes them: the wait grows.
+    assert 0 <= samples[("hookpipe_tasks_oldest_ready_seconds", (("backend", "db"),))] < 30
+    DBTaskResult.objects.filter(status="READY").update(enqueued_at=long_ago)
+    body = Client().get("/metrics/", headers=SCRAPER).content.decode()
+    [waited] = [
+        s.value
+        for family in text_string_to_metric_families(body)
+        for s in family.samples
+        if s.name == "hookpipe_tasks_oldest_ready_seconds"
+    ]
+    assert 60 <= waited < 90
 
 
 def scrape(headers: dict[str, str]) -> dict[tuple[str, str], float]:

@@ -215,6 +215,12 @@ def task_backend_gauges() -> Iterator[Any]:
         "hookpipe's tasks RUNNING for longer than TASK_RUNNER['ABANDONED_AFTER'] (lost workers)",
         labels=["backend"],
     )
+    waiting = GaugeMetricFamily(
+        "hookpipe_tasks_oldest_ready_seconds",
+        "How long the oldest of hookpipe's READY tasks has waited for a worker (0: none "
+        "waits); growing: no worker takes them",
+        labels=["backend"],
+    )
     for alias in aliases:
         view = task_recovery.backend_view(alias) or {}
         if "error" in view:  # no table yet, database down: no series rather than a 500
@@ -223,8 +229,10 @@ def task_backend_gauges() -> Iterator[Any]:
         for status, n in sorted(view.get("by_status", {}).items()):
             by_status.add_metric([alias, status], n)
         stale.add_metric([alias], view.get("stale_running", 0))
+        waiting.add_metric([alias], view.get("oldest_ready_s", 0))
     yield by_status
     yield stale
+    yield waiting
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
