@@ -11,6 +11,8 @@ from ..hooks import HookRuntime, State
 from ..plugins.base import ResponderImplementation
 from ..plugins.dispatch import Answer
 from ..steps import run_async, run_sync
+from .chain import guard
+from .ordering import MAIN
 
 # MAIN: the hookpipe core, the innermost link. With global hooks it runs on_route. Then
 # the handlers and responders (hookpipe.plugins.dispatch), when any are configured: handlers get
@@ -32,7 +34,7 @@ from ..steps import run_async, run_sync
 # run every behaviour of both through the same requests, under WSGI and ASGI.
 
 
-def main_sync(request: HttpRequest) -> HttpResponseBase:
+def _main_sync(request: HttpRequest) -> HttpResponseBase:
     """MAIN without global hooks."""
     ctx: RequestContext = request.hookpipe  # type: ignore[attr-defined]
     ctx.state = None  # a tween may call the handler twice
@@ -45,11 +47,11 @@ def main_sync(request: HttpRequest) -> HttpResponseBase:
     made = ctx.state  # by process_view, for a view with hooks
     if made is None:
         return response
-    ctx.state = None  # see main_hooked_sync
+    ctx.state = None  # see _main_hooked_sync
     return run_sync(HookRuntime.leave, made, response)
 
 
-def main_hooked_sync(request: HttpRequest) -> HttpResponseBase:
+def _main_hooked_sync(request: HttpRequest) -> HttpResponseBase:
     """MAIN with global hooks."""
     ctx: RequestContext = request.hookpipe  # type: ignore[attr-defined]
     pipeline = ctx.pipeline
@@ -73,7 +75,7 @@ def main_hooked_sync(request: HttpRequest) -> HttpResponseBase:
     return run_sync(hooks.leave, state, response)
 
 
-async def main_async(request: HttpRequest) -> HttpResponseBase:
+async def _main_async(request: HttpRequest) -> HttpResponseBase:
     """MAIN without global hooks, for async callers."""
     ctx: RequestContext = request.hookpipe  # type: ignore[attr-defined]
     ctx.state = None
@@ -86,11 +88,11 @@ async def main_async(request: HttpRequest) -> HttpResponseBase:
     made = ctx.state
     if made is None:
         return response
-    ctx.state = None  # see main_hooked_sync
+    ctx.state = None  # see _main_hooked_sync
     return await run_async(HookRuntime.leave, made, response)
 
 
-async def main_hooked_async(request: HttpRequest) -> HttpResponseBase:
+async def _main_hooked_async(request: HttpRequest) -> HttpResponseBase:
     """MAIN with global hooks, for async callers."""
     ctx: RequestContext = request.hookpipe  # type: ignore[attr-defined]
     pipeline = ctx.pipeline
@@ -106,8 +108,17 @@ async def main_hooked_async(request: HttpRequest) -> HttpResponseBase:
                 response = await run_async(hooks.routed, state, response)
         else:
             response = await answered_async(request, answer, hooks, state)
-    ctx.state = None  # see main_hooked_sync
+    ctx.state = None  # see _main_hooked_sync
     return await run_async(hooks.leave, state, response)
+
+
+# MAIN is guarded like a tween, under its own name: an error of hookpipe's own (a body
+# the client broke off while it was read, say) is logged as MAIN's, not as the innermost
+# tween's, which only called it, and the tweens above still get a response.
+main_sync = guard(_main_sync, False, "hookpipe", MAIN)
+main_hooked_sync = guard(_main_hooked_sync, False, "hookpipe", MAIN)
+main_async = guard(_main_async, True, "hookpipe", MAIN)
+main_hooked_async = guard(_main_hooked_async, True, "hookpipe", MAIN)
 
 
 # ------------------------------------------- a request the plugins answered
