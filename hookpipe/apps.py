@@ -13,8 +13,9 @@ class HookpipeConfig(AppConfig):
         # fork handler), which imports neither it nor the fleet. It needs nothing of
         # Django's task framework to import; a task handler without it is a check error.
         from . import tasks  # noqa: F401
-        from .checks import check_hookpipe
+        from .checks import check_hookpipe, check_migrations
         from .tracing.checks import check_tracing
 
         checks.register(check_hookpipe)
         checks.register(check_tracing)
+        checks.register(check_migrations, checks.Tags.database)

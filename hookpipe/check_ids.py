@@ -4,7 +4,8 @@ Django, so any layer may.
 
 ``E00x`` and ``E01x``: the ``HOOKPIPE`` setting and the tweens; ``E02x``: hooks;
 ``E03x``/``E04x``: handlers and responders; ``E05x``: where handlers run (runners, task
-backends, RQ); ``E06x``: tracing. A ``W`` is a warning with the same numbering.
+backends, RQ); ``W06x``: the database; ``E07x``: tracing. A ``W`` is a warning with the
+same numbering.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ UNKNOWN_TWEEN_KEY: Final = "hookpipe.E006"
 TWEEN_IMPORT_FAILED: Final = "hookpipe.E007"
 TWEEN_NOT_CALLABLE: Final = "hookpipe.E008"
 BAD_VALUE: Final = "hookpipe.E009"
+MIDDLEWARE_ABOVE_AUTH: Final = "hookpipe.W001"
 
 # Tween ordering.
 OVER_INGRESS: Final = "hookpipe.E010"
@@ -58,6 +60,7 @@ ENV_CLASH: Final = "hookpipe.E040"
 BAD_METHOD: Final = "hookpipe.E041"
 BAD_METHODS_FILTER: Final = "hookpipe.E042"
 BAD_PATH_FILTER: Final = "hookpipe.E043"
+BAD_NEEDS_CONTENT: Final = "hookpipe.E044"
 UNUSED_PLUGIN_SETTINGS: Final = "hookpipe.W030"
 
 # Where handlers run.
@@ -69,5 +72,8 @@ NOT_STORING_BACKEND: Final = "hookpipe.W050"
 RQ_NO_REDELIVERY: Final = "hookpipe.W051"
 RQ_WRONG_JOB_CLASS: Final = "hookpipe.W052"
 
+# The database.
+UNAPPLIED_MIGRATIONS: Final = "hookpipe.W060"
+
 # Tracing.
-NO_OPENTELEMETRY: Final = "hookpipe.E060"
+NO_OPENTELEMETRY: Final = "hookpipe.E070"

@@ -18,9 +18,13 @@ coroutine. A driver that has crossed into the other mode makes every following c
 of that mode on that side before it crosses back: five sync hooks in a row under ASGI
 cost one thread hop, not five.
 
-The calls are plain tuples, and the drivers one loop each, because this runs several
-times per request: a step costs about 0.13 µs this way, three times that with a named
-tuple and a function per step (``bench/RESULTS.md``, issue 18).
+A function that makes steps takes a :class:`Caller` as its last argument, which the
+driver keeps up to date: while it is sync code that resumes the steps (``caller.is_sync``),
+they may call a sync function themselves rather than yield it, which saves a generator
+round trip per call on the most common path (sync hooks under WSGI).
+
+The calls are plain tuples, not named ones, because a named tuple is built by a Python
+function: three times the cost of a step (``bench/RESULTS.md``, issue 18).
 """
 
 from __future__ import annotations
@@ -42,6 +46,16 @@ Call = tuple[Callable[..., Any], tuple[Any, ...], Mode]
 
 #: A part of the request path: yields calls, gets their results, returns a ``T``.
 Steps = Generator[Call, Any, T]
+
+
+class Caller:
+    """Who resumes the steps now: sync code (in the thread Django runs sync code in), or
+    a coroutine. The drivers flip it as they cross."""
+
+    __slots__ = ("is_sync",)
+
+    def __init__(self, is_sync: bool) -> None:
+        self.is_sync = is_sync
 
 
 class _Done:
@@ -89,32 +103,46 @@ async def _async_calls(steps: Steps[Any], call: Call) -> Call | _Done:
         return _Done(end.value)
 
 
-def _first(steps: Steps[Any]) -> Call | _Done:
+def run_sync(make: Callable[..., Steps[T]], *args: Any) -> T:
+    """Run ``make(*args, caller)`` from sync code: what the steps return, or the
+    exception they raise."""
+    caller = Caller(True)
+    steps = make(*args, caller)
     try:
-        return next(steps)
-    except StopIteration as end:
-        return _Done(end.value)
-
-
-def run_sync(steps: Steps[T]) -> T:
-    """Run ``steps`` from sync code: what they return, or the exception they raise."""
-    call = _first(steps)
+        call: Call | _Done = next(steps)
+    except StopIteration as end:  # no call yielded: the usual case
+        return end.value  # type: ignore[no-any-return]
     while not isinstance(call, _Done):
         if call[2] == ASYNC:
+            caller.is_sync = False
             call = async_to_sync(_async_calls)(steps, call)
+            caller.is_sync = True
         else:
             call = _sync_calls(steps, call)
     return call.value  # type: ignore[no-any-return]
 
 
-async def run_async(steps: Steps[T]) -> T:
-    """Run ``steps`` from a coroutine: what they return, or the exception they raise."""
-    call = _first(steps)
+async def run_async(make: Callable[..., Steps[T]], *args: Any) -> T:
+    """Run ``make(*args, caller)`` from a coroutine: what the steps return, or the
+    exception they raise."""
+    caller = Caller(False)
+    steps = make(*args, caller)
+    try:
+        call: Call | _Done = next(steps)
+    except StopIteration as end:
+        return end.value  # type: ignore[no-any-return]
     while not isinstance(call, _Done):
         mode = call[2]
         if mode == ASYNC:
             call = await _async_calls(steps, call)
         else:
-            hop = sync_to_async(_sync_calls, thread_sensitive=mode == SYNC)
-            call = await hop(steps, call)
+            # In Django's sync thread (SYNC), the steps may call sync hooks themselves;
+            # in any other thread (BLOCKING) they yield them.
+            caller.is_sync = mode == SYNC
+            try:
+                call = await sync_to_async(_sync_calls, thread_sensitive=caller.is_sync)(
+                    steps, call
+                )
+            finally:
+                caller.is_sync = False
     return call.value  # type: ignore[no-any-return]

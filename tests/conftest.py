@@ -74,10 +74,15 @@ ROOT = Path(__file__).resolve().parent.parent
 def manage_check(tmp_path: Path, settings_source: str) -> subprocess.CompletedProcess[str]:
     """Run ``django check`` in a fresh process with a settings module written from
     ``settings_source``, as a user would: the output is what the user sees."""
+    return manage(tmp_path, settings_source, "check")
+
+
+def manage(tmp_path: Path, settings_source: str, *command: str) -> subprocess.CompletedProcess[str]:
+    """Run ``django <command>`` as :func:`manage_check` runs ``check``."""
     module = f"check_settings_{tmp_path.name.replace('-', '_')}"
     (tmp_path / f"{module}.py").write_text(settings_source)
     return subprocess.run(
-        [sys.executable, "-m", "django", "check", "--settings", module],
+        [sys.executable, "-m", "django", *command, "--settings", module],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -217,3 +217,43 @@ def test_a_chunked_body_over_the_limit_is_a_413(server: live.LiveServer) -> None
     log = server.log()
     assert "refused with 413" in log
     assert " raised " not in log
+
+
+# A plugin that needs no body (NEEDS_CONTENT = False) leaves it to the view, read by
+# Django's own rules: a multipart upload's file data goes to the upload handlers and
+# does not count against DATA_UPLOAD_MAX_MEMORY_SIZE.
+
+UPLOAD = 5 * LIMIT * 1024  # a file far over the limit below
+
+
+def upload(fetch: Fetch) -> HttpResponseBase:
+    file = io.BytesIO(b"x" * UPLOAD)
+    file.name = "report.csv"
+    return fetch("/upload/", method="post", data={"report": file})
+
+
+@override_settings(
+    DATA_UPLOAD_MAX_MEMORY_SIZE=LIMIT * 1024, HOOKPIPE={"HANDLERS": [P + "Bodiless"]}
+)
+def test_an_upload_reaches_the_view_past_plugins_that_need_no_body(fetch: Fetch) -> None:
+    response = upload(fetch)
+    assert response.status_code == 200
+    assert response.json() == {"report": UPLOAD}  # type: ignore[attr-defined]
+    assert tp.SEEN["bodiless"] == [b""]  # asked, with no content
+
+
+@override_settings(
+    DATA_UPLOAD_MAX_MEMORY_SIZE=LIMIT * 1024,
+    HOOKPIPE={"HANDLERS": [P + "Bodiless", P + "ContentWatcher"]},
+)
+def test_one_plugin_that_needs_the_body_has_it_read_for_all(fetch: Fetch) -> None:
+    response = upload(fetch)
+    assert response.status_code == 413  # read in memory, so held against the limit
+    assert tp.SEEN["content-watcher"] == []
+
+
+@override_settings(HOOKPIPE={"HANDLERS": [P + "Bodiless", P + "ContentWatcher"]})
+def test_the_body_read_for_one_is_given_to_all(fetch: Fetch) -> None:
+    fetch("/webhooks/x", method="post", data=b"abc", content_type="text/plain")
+    assert tp.SEEN["bodiless"] == [b"abc"]
+    assert tp.SEEN["content-watcher"] == [3]

@@ -12,7 +12,7 @@ from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
 from hookpipe.checks import check_hookpipe
-from tests.conftest import manage_check
+from tests.conftest import manage, manage_check
 
 T = "tests.testapp.tweens."
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,6 +158,48 @@ def test_middleware_listed_twice() -> None:
     assert ids({}, MIDDLEWARE=[path, path]) == ["hookpipe.E004"]
 
 
+SESSION = "django.contrib.sessions.middleware.SessionMiddleware"
+AUTH = "django.contrib.auth.middleware.AuthenticationMiddleware"
+HOOKPIPE_MIDDLEWARE = "hookpipe.middleware.HookpipeMiddleware"
+
+
+@pytest.mark.parametrize(
+    ("middleware", "names"),
+    [
+        ([HOOKPIPE_MIDDLEWARE, SESSION, AUTH], "request.session and request.user"),
+        ([SESSION, HOOKPIPE_MIDDLEWARE, AUTH], "request.user"),
+    ],
+    ids=["above-both", "above-auth"],
+)
+def test_middleware_above_the_session_or_the_user_is_a_warning(
+    middleware: list[str], names: str
+) -> None:
+    [(id_, msg, hint)] = run({}, MIDDLEWARE=middleware)
+    assert id_ == "hookpipe.W001"
+    assert f"see requests without {names} (reading it raises AttributeError)" in msg
+    assert hint is not None
+    assert hint.startswith(f"Move {HOOKPIPE_MIDDLEWARE!r} below {AUTH!r}.")
+
+
+@pytest.mark.parametrize(
+    "middleware",
+    [[SESSION, AUTH, HOOKPIPE_MIDDLEWARE], [HOOKPIPE_MIDDLEWARE]],
+    ids=["below-both", "without-auth"],
+)
+def test_middleware_below_the_session_and_the_user_is_fine(middleware: list[str]) -> None:
+    assert run({}, MIDDLEWARE=middleware) == []
+
+
+@override_settings(
+    MIDDLEWARE=[HOOKPIPE_MIDDLEWARE, SESSION, AUTH],
+    HOOKPIPE={"HANDLERS": ["tests.testapp.plugins.Recorder"]},
+)
+def test_hookpipe_above_the_user_still_answers(fetch: Any) -> None:
+    # hookpipe itself never reads request.user where there is none.
+    response = fetch("/webhooks/accept", method="post", data=b"{}", content_type="text/plain")
+    assert response.status_code == 202
+
+
 def test_registered_with_django() -> None:
     with (
         override_settings(HOOKPIPE={"TWEENS": [T + "missing"]}),
@@ -293,3 +335,36 @@ def test_a_method_that_cannot_take_request_and_content_is_an_error(
 
 def test_a_static_method_or_extra_arguments_are_fine() -> None:
     assert ids({"HANDLERS": ["tests.testapp.plugins.StaticHandles"]}) == []
+
+
+FRESH_DATABASE = """
+from tests.settings import *
+DATABASES = {{"default": {{"ENGINE": "django.db.backends.sqlite3", "NAME": {name!r}}}}}
+HOOKPIPE = {{"HANDLERS": ["tests.testapp.plugins.DeliveryChecker"]}}
+"""
+
+
+def test_unapplied_migrations_are_a_warning_with_a_database_and_say_migrate(
+    tmp_path: Path,
+) -> None:
+    settings_source = FRESH_DATABASE.format(name=str(tmp_path / "db.sqlite3"))
+    # Without a database asked for, the check reads none.
+    assert "hookpipe.W060" not in manage(tmp_path, settings_source, "check").stderr
+    found = manage(tmp_path, settings_source, "check", "--database", "default")
+    assert found.returncode == 0, found.stderr  # a warning
+    assert (
+        "(hookpipe.W060) The database 'default' lacks migrations that hookpipe needs: "
+        "django_tasks_database (" in found.stderr
+    )
+    assert "), hookpipe (3), hookpipe_fleet (1). " in found.stderr
+    assert "HINT: Run `manage.py migrate`." in found.stderr
+    # What a command reading the missing tables says: run migrate.
+    switched = manage(tmp_path, settings_source, "hookpipe", "--disable", "delivery-checker")
+    assert switched.returncode == 1
+    assert "no such table" in switched.stderr
+    assert "(the database lacks a table: run `manage.py migrate`)" in switched.stderr
+    assert "Traceback" not in switched.stderr
+    migrated = manage(tmp_path, settings_source, "migrate", "--verbosity", "0")
+    assert migrated.returncode == 0, migrated.stderr
+    after = manage(tmp_path, settings_source, "check", "--database", "default")
+    assert "hookpipe.W060" not in after.stderr

@@ -190,18 +190,31 @@ def test_the_metrics_ask_for_the_pipeline_pages_permission_or_the_token(
     user_with: Callable[..., Client],
 ) -> None:
     put(11, time.time(), {"chunks": {"answered": 4}})
-    assert Client().get("/metrics/").status_code == 403
+    anonymous = Client().get("/metrics/")
+    assert anonymous.status_code == 401  # who it is is not known: say how to tell
+    assert anonymous["WWW-Authenticate"] == 'Bearer realm="hookpipe metrics"'
     assert user_with().get("/metrics/").status_code == 403  # staff alone is not enough
     assert user_with("view_pipeline").get("/metrics/").status_code == 200
     assert Client().get("/metrics/", headers=SCRAPER).status_code == 200
     wrong = {"Authorization": "Bearer scrapes"}
-    assert Client().get("/metrics/", headers=wrong).status_code == 403
+    assert Client().get("/metrics/", headers=wrong).status_code == 401
 
 
 @pytest.mark.django_db
 @override_settings(HOOKPIPE=PIPELINE)
 def test_without_a_token_no_bearer_gets_in() -> None:
-    assert Client().get("/metrics/", headers={"Authorization": "Bearer "}).status_code == 403
+    assert Client().get("/metrics/", headers={"Authorization": "Bearer "}).status_code == 401
+
+
+@pytest.mark.django_db
+@override_settings(HOOKPIPE=PIPELINE)
+def test_the_token_may_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    put(11, time.time(), {"chunks": {"answered": 4}})
+    assert Client().get("/metrics/", headers=SCRAPER).status_code == 401
+    monkeypatch.setenv("HOOKPIPE_METRICS_BEARER_TOKEN", "scraper")
+    assert Client().get("/metrics/", headers=SCRAPER).status_code == 200
+    wrong = {"Authorization": "Bearer scrapers"}
+    assert Client().get("/metrics/", headers=wrong).status_code == 401
 
 
 # -------------------------------------------------------------- the switches

@@ -409,6 +409,18 @@ def test_async_hooks_and_mixed_runs_keep_the_order(fetch: Fetch) -> None:
     assert th.trace() == expected * 2
 
 
+@pytest.mark.django_db
+def test_a_sync_hook_after_an_async_one_runs_where_it_may_use_the_database(fetch: Fetch) -> None:
+    # Under WSGI the async hook is awaited on an event loop; the sync hook after it must
+    # be called back in the request's thread, not on that loop, or its query fails.
+    with with_hooks(arec("a1", priority=1), H + "UsesDatabase"):
+        response = fetch("/hooks/plain/")
+    assert response.status_code == 200
+    assert [str(e) for e in th.EVENTS if e.label == "db"] == [
+        "db.on_route", "db.before", "db.after",
+    ]  # fmt: skip
+
+
 def test_async_on_error_answers_view_and_routing_errors(fetch: Fetch) -> None:
     with with_hooks(arec("a", respond_in=["on_error"], status=418)):
         assert fetch("/hooks/plain-broken/").status_code == 418

@@ -3,16 +3,26 @@ answering the scrape gives the same series; 501 without the extra."""
 
 from __future__ import annotations
 
+import io
+import json
+import os
 import sys
 import time
 from collections.abc import Iterator
 
 import pytest
 from django.core.cache import caches
+from django.core.management import call_command
 from django.test import Client, override_settings
 
+from hookpipe.fleet import metrics
+from hookpipe.jobs import process_pool
+from hookpipe.tasks import runner as task_runner
 from tests.test_cluster import PIPELINE as FLEET_PIPELINE
-from tests.test_cluster import put
+from tests.test_cluster import put, wait_for
+from tests.testapp import plugins as tp
+
+P = "tests.testapp.plugins."
 
 #: A scraper's credentials, as HOOKPIPE["METRICS"]["BEARER_TOKEN"] expects them.
 SCRAPER = {"Authorization": "Bearer scraper"}
@@ -24,7 +34,12 @@ pytestmark = pytest.mark.urls("tests.testapp.urls")
 @pytest.fixture(autouse=True)
 def _clean() -> Iterator[None]:
     caches["default"].clear()
+    tp.reset()
+    process_pool.reset_for_tests()
     yield
+    process_pool.shutdown(5)
+    process_pool.reset_for_tests()
+    tp.reset()
     caches["default"].clear()
 
 
@@ -116,3 +131,79 @@ def test_the_database_backend_s_tasks_by_status_and_stale() -> None:
     assert samples[("hookpipe_tasks", (("backend", "db"), ("status", "READY")))] == 2
     assert samples[("hookpipe_tasks", (("backend", "db"), ("status", "RUNNING")))] == 1
     assert samples[("hookpipe_tasks_stale_running", (("backend", "db"),))] == 1
+    # The two READY ones wait for a worker; none takes them: the wait grows.
+    assert 0 <= samples[("hookpipe_tasks_oldest_ready_seconds", (("backend", "db"),))] < 30
+    DBTaskResult.objects.filter(status="READY").update(enqueued_at=long_ago)
+    body = Client().get("/metrics/", headers=SCRAPER).content.decode()
+    [waited] = [
+        s.value
+        for family in text_string_to_metric_families(body)
+        for s in family.samples
+        if s.name == "hookpipe_tasks_oldest_ready_seconds"
+    ]
+    assert 60 <= waited < 90
+
+
+def scrape(headers: dict[str, str]) -> dict[tuple[str, str], float]:
+    """The view's answer read by prometheus_client's own parser: ``(sample name,
+    plugin) -> value`` for the per-plugin series (every family's HELP is checked)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = Client().get("/metrics/", headers=headers)
+    assert response.status_code == 200, response.content
+    samples = {}
+    for family in text_string_to_metric_families(response.content.decode()):
+        assert family.documentation, family.name
+        assert "(jobs given to the task backend)" not in family.documentation
+        for sample in family.samples:
+            if "plugin" in sample.labels and sample.labels.get("pid") == str(os.getpid()):
+                samples[(sample.name, sample.labels["plugin"])] = sample.value
+    return samples
+
+
+@pytest.mark.django_db(transaction=True)  # the task jobs are stored on commit
+@pytest.mark.usefixtures("clean_fleet_cache")
+@override_settings(
+    HOOKPIPE={
+        "HANDLERS": [P + "Recorder", P + "InlineRecorder", P + "TaskRecorder"],
+        "CLUSTER": {"PUBLISH_EVERY": 0.05},
+        "METRICS": {"BEARER_TOKEN": "scraper"},
+    }
+)
+def test_each_handler_is_exported_with_the_series_of_where_it_runs() -> None:
+    from hookpipe.fleet import operations
+
+    operations.current().watch.reset()  # publishing starts with the first request
+    task_runner.reset_counters()  # the process's, which earlier tests counted in
+    for _ in range(2):
+        assert Client().post("/webhooks/accept", b"{}", content_type="a/b").status_code == 202
+    assert tp.DONE["recorder"].wait(5)
+
+    def published() -> dict[tuple[str, str], float] | None:
+        found = scrape(SCRAPER)
+        jobs = found.get(("hookpipe_plugin_succeeded_total", "recorder"))
+        tasks = found.get(("hookpipe_task_enqueued_total", "task-recorder"))
+        return found if jobs == tasks == 2 else None
+
+    samples = wait_for(published)
+    names = {plugin: {n for n, p in samples if p == plugin} for _, plugin in samples}
+    # The pool handler: its jobs, waiting and running, turned away.
+    assert samples[("hookpipe_plugin_submitted_total", "recorder")] == 2
+    assert {"hookpipe_plugin_rejected_total", "hookpipe_handler_jobs"} <= names["recorder"]
+    assert not any(n.startswith("hookpipe_task_") for n in names["recorder"])
+    # The inline handler: its jobs, never queued nor turned away.
+    assert samples[("hookpipe_plugin_succeeded_total", "inline-recorder")] == 2
+    assert "hookpipe_plugin_rejected_total" not in names["inline-recorder"]
+    # The task handler: its task counters, none of the pool's zeros.
+    assert samples[("hookpipe_task_enqueued_total", "task-recorder")] == 2
+    assert names["task-recorder"] == {
+        "hookpipe_plugin_handles_errors_total",
+        *(f"hookpipe_task_{key}_total" for key in metrics.TASK_MONOTONIC),
+    }
+    # The page and the command show the same: no pool counters for the task handler.
+    out = io.StringIO()
+    call_command("hookpipe", "--json", stdout=out)
+    shown = {h["name"]: h["counters"] for h in json.loads(out.getvalue())["handlers"]}
+    assert "submitted" not in shown["task-recorder"]
+    assert "rejected" not in shown["inline-recorder"]
+    assert shown["recorder"]["submitted"] == 2

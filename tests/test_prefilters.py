@@ -157,6 +157,7 @@ def test_describe_shows_the_prefilters() -> None:
         ("PrefixesEmpty", None, "hookpipe.E043", "is empty"),
         (None, "PrefixesRelative", "hookpipe.E043", "'webhooks/'"),
         (None, "PrefixesSet", "hookpipe.E043", "is a set"),
+        ("NeedsContentWord", None, "hookpipe.E044", "NEEDS_CONTENT is 'no', not True or False"),
     ],
 )
 def test_bad_prefilters_are_check_errors_that_name_the_class(

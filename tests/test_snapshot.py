@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from django.http import HttpRequest
-from django.test import AsyncRequestFactory, RequestFactory, override_settings
+from asgiref.sync import async_to_sync
+from django.db import connection
+from django.http import HttpRequest, HttpResponseBase
+from django.test import AsyncClient, AsyncRequestFactory, Client, RequestFactory, override_settings
+from django.test.utils import CaptureQueriesContext
 
 from hookpipe import RequestSnapshot
 from hookpipe.jobs import process_pool
@@ -150,3 +154,67 @@ def test_the_header_names_are_djangos() -> None:
     snapshot = PendingSnapshot(request, b"", "rid").get()
     assert dict(snapshot.headers) == dict(request.headers)
     assert snapshot.headers["x-hub-signature-256"] == "sha256=1"
+
+
+# A snapshot never loads what the request has not loaded (issue 20): reading
+# request.user for user_id loaded the session, which made every response
+# "Vary: Cookie" and cost a logged-in client two queries.
+
+
+def logged_in(kind: str, django_user_model: Any) -> tuple[Any, Any]:
+    """A client of ``kind`` (``"wsgi"``/``"asgi"``) logged in, and its user."""
+    account = django_user_model.objects.create_user("someone", "", "pw")
+    client = Client()
+    client.force_login(account)
+    if kind == "wsgi":
+        return client, account
+    aclient = AsyncClient()
+    aclient.cookies = client.cookies
+    return aclient, account
+
+
+def send(client: Any, path: str) -> HttpResponseBase:
+    """A webhook-like POST through ``client``."""
+    post = client.post
+    if isinstance(client, AsyncClient):
+        post = async_to_sync(post)
+    return post(path, data=b"{}", content_type="application/json")  # type: ignore[no-any-return]
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("_pool")
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+def test_a_handler_does_not_load_the_session_the_view_did_not_load(
+    kind: str, django_user_model: Any
+) -> None:
+    client, _ = logged_in(kind, django_user_model)
+    # /webhooks/accept answers without touching the session or the user.
+    with override_settings(HOOKPIPE={}), CaptureQueriesContext(connection) as without:
+        plain = send(client, "/webhooks/accept")
+    with (
+        override_settings(HOOKPIPE={"HANDLERS": [P + "Recorder"]}),
+        CaptureQueriesContext(connection) as with_handler,
+    ):
+        response = send(client, "/webhooks/accept")
+        assert tp.DONE["recorder"].wait(5)
+    assert (plain.status_code, response.status_code) == (202, 202)
+    assert "Vary" not in plain
+    assert "Vary" not in response
+    assert len(with_handler) == len(without) == 0
+    [(snapshot, _, _)] = tp.SEEN["recorder"]
+    assert snapshot.user_id is None  # not loaded, so not known
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("_pool")
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+def test_a_user_the_request_loaded_is_in_the_snapshot(kind: str, django_user_model: Any) -> None:
+    client, account = logged_in(kind, django_user_model)
+    pipeline = {"TWEENS": ["tests.testapp.tweens.authenticates"], "HANDLERS": [P + "Recorder"]}
+    with override_settings(HOOKPIPE=pipeline):
+        response = send(client, "/webhooks/accept")
+        assert tp.DONE["recorder"].wait(5)
+    assert response.status_code == 202
+    assert response["Vary"] == "Cookie"  # the tween loaded the session, not hookpipe
+    [(snapshot, _, _)] = tp.SEEN["recorder"]
+    assert snapshot.user_id == account.pk

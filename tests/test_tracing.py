@@ -272,7 +272,7 @@ def test_tracing_without_the_extra_is_a_check_error(monkeypatch: pytest.MonkeyPa
     monkeypatch.delitem(sys.modules, "hookpipe.tracing.spans", raising=False)
     monkeypatch.setitem(sys.modules, "opentelemetry", None)  # as if not installed
     with override_settings(HOOKPIPE={"TRACING": ON}):
-        [found] = [m for m in hookpipe_checks() if m.id == "hookpipe.E060"]
+        [found] = [m for m in hookpipe_checks() if m.id == "hookpipe.E070"]
         assert "pip install hookpipe[otel]" in found.msg
         # The pipeline does not build without it either: fail closed, as for any error.
         assert Client(raise_request_exception=False).get("/").status_code == 500

@@ -313,3 +313,22 @@ def test_a_factory_that_failed_is_tried_again_after_a_while(
     assert response.status_code == 200
     assert entered(response) == ["flaky"]
     assert f"pipeline built in process {os.getpid()}: {T}flaky" in caplog.text
+
+
+@pytest.mark.parametrize("tweens", [["first", "second"], []], ids=["under-tweens", "alone"])
+def test_an_error_in_main_is_hookpipes_not_the_innermost_tweens(
+    fetch: Fetch, caplog: pytest.LogCaptureFixture, tweens: list[str]
+) -> None:
+    # A pool handler takes the request, so MAIN reads its query for the snapshot, and
+    # Django refuses a query with more fields than DATA_UPLOAD_MAX_NUMBER_FIELDS.
+    config = {"TWEENS": [T + t for t in tweens], "HANDLERS": ["tests.testapp.plugins.Recorder"]}
+    with (
+        override_settings(HOOKPIPE=config, DATA_UPLOAD_MAX_NUMBER_FIELDS=2),
+        caplog.at_level(logging.WARNING, "hookpipe"),
+    ):
+        response = fetch("/webhooks/in?a=1&b=2&c=3", method="post", data=b"{}", content_type="a/b")
+    assert response.status_code == 400  # Django's answer to TooManyFieldsSent
+    # The tweens got a response back and ran their response side.
+    assert trace(response) == list(reversed(tweens))
+    [record] = [r for r in caplog.records if r.name == "hookpipe" and "raised" in r.getMessage()]
+    assert record.getMessage().startswith("hookpipe 'hookpipe.MAIN' raised TooManyFieldsSent")

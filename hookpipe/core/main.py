@@ -11,6 +11,8 @@ from ..hooks import HookRuntime, State
 from ..plugins.base import ResponderImplementation
 from ..plugins.dispatch import Answer
 from ..steps import run_async, run_sync
+from .chain import guard
+from .ordering import MAIN
 
 # MAIN: the hookpipe core, the innermost link. With global hooks it runs on_route. Then
 # the handlers and responders (hookpipe.plugins.dispatch), when any are configured: handlers get
@@ -23,10 +25,16 @@ from ..steps import run_async, run_sync
 # Hook errors are handled inside the hooks runtime (hookpipe.hooks); nothing it runs
 # lets a hook's exception out. Without plugins, ``plugins`` is None: one attribute read.
 # Which of the two MAINs a pipeline uses (with or without global hooks) is decided when
-# it is built; both have a sync and an async version.
+# it is built.
+#
+# Each MAIN is written twice, sync and async, side by side, where the hook phases are
+# written once (hookpipe.steps): MAIN runs on every request, and written as steps it
+# cost every request some 6,500 instructions more (1.7 % of plain Django's request, an
+# empty HOOKPIPE then past its guard of 2 %; bench/RESULTS.md, issue 18). The tests
+# run every behaviour of both through the same requests, under WSGI and ASGI.
 
 
-def main_sync(request: HttpRequest) -> HttpResponseBase:
+def _main_sync(request: HttpRequest) -> HttpResponseBase:
     """MAIN without global hooks."""
     ctx: RequestContext = request.hookpipe  # type: ignore[attr-defined]
     ctx.state = None  # a tween may call the handler twice
@@ -39,35 +47,35 @@ def main_sync(request: HttpRequest) -> HttpResponseBase:
     made = ctx.state  # by process_view, for a view with hooks
     if made is None:
         return response
-    ctx.state = None  # see main_hooked_sync
-    return run_sync(HookRuntime.leave(made, response))
+    ctx.state = None  # see _main_hooked_sync
+    return run_sync(HookRuntime.leave, made, response)
 
 
-def main_hooked_sync(request: HttpRequest) -> HttpResponseBase:
+def _main_hooked_sync(request: HttpRequest) -> HttpResponseBase:
     """MAIN with global hooks."""
     ctx: RequestContext = request.hookpipe  # type: ignore[attr-defined]
     pipeline = ctx.pipeline
     hooks: HookRuntime = pipeline.hooks
     state = ctx.state = State(request, hooks.globals)
     # Without on_route methods the state starts past on_route (see State): no call.
-    response = run_sync(hooks.enter(state)) if hooks.routes else None
+    response = run_sync(hooks.enter, state) if hooks.routes else None
     if response is None:
         plugins = pipeline.plugins
         answer = None if plugins is None else plugins.run_sync(request)
         if answer is None:
             response = ctx.below_sync(request)
             if state.view is None and response.status_code >= 400:  # did routing fail?
-                response = run_sync(hooks.routed(state, response))
+                response = run_sync(hooks.routed, state, response)
         else:
             response = answered_sync(request, answer, hooks, state)
     # The state is done with. Dropping it breaks the cycle request -> context -> state
     # -> request, so that the request is freed when the server lets go of it, not by a
     # later garbage collection (which a cycle per request keeps busy).
     ctx.state = None
-    return run_sync(hooks.leave(state, response))
+    return run_sync(hooks.leave, state, response)
 
 
-async def main_async(request: HttpRequest) -> HttpResponseBase:
+async def _main_async(request: HttpRequest) -> HttpResponseBase:
     """MAIN without global hooks, for async callers."""
     ctx: RequestContext = request.hookpipe  # type: ignore[attr-defined]
     ctx.state = None
@@ -80,28 +88,37 @@ async def main_async(request: HttpRequest) -> HttpResponseBase:
     made = ctx.state
     if made is None:
         return response
-    ctx.state = None  # see main_hooked_sync
-    return await run_async(HookRuntime.leave(made, response))
+    ctx.state = None  # see _main_hooked_sync
+    return await run_async(HookRuntime.leave, made, response)
 
 
-async def main_hooked_async(request: HttpRequest) -> HttpResponseBase:
+async def _main_hooked_async(request: HttpRequest) -> HttpResponseBase:
     """MAIN with global hooks, for async callers."""
     ctx: RequestContext = request.hookpipe  # type: ignore[attr-defined]
     pipeline = ctx.pipeline
     hooks: HookRuntime = pipeline.hooks
     state = ctx.state = State(request, hooks.globals)
-    response = await run_async(hooks.enter(state)) if hooks.routes else None
+    response = await run_async(hooks.enter, state) if hooks.routes else None
     if response is None:
         plugins = pipeline.plugins
         answer = None if plugins is None else await plugins.run_async(request)
         if answer is None:
             response = await ctx.below_async(request)
             if state.view is None and response.status_code >= 400:
-                response = await run_async(hooks.routed(state, response))
+                response = await run_async(hooks.routed, state, response)
         else:
             response = await answered_async(request, answer, hooks, state)
-    ctx.state = None  # see main_hooked_sync
-    return await run_async(hooks.leave(state, response))
+    ctx.state = None  # see _main_hooked_sync
+    return await run_async(hooks.leave, state, response)
+
+
+# MAIN is guarded like a tween, under its own name: an error of hookpipe's own (a body
+# the client broke off while it was read, say) is logged as MAIN's, not as the innermost
+# tween's, which only called it, and the tweens above still get a response.
+main_sync = guard(_main_sync, False, "hookpipe", MAIN)
+main_hooked_sync = guard(_main_hooked_sync, False, "hookpipe", MAIN)
+main_async = guard(_main_async, True, "hookpipe", MAIN)
+main_hooked_async = guard(_main_hooked_async, True, "hookpipe", MAIN)
 
 
 # ------------------------------------------- a request the plugins answered
@@ -120,7 +137,7 @@ def answered_sync(
     if answer.error is None:
         return answer.response  # type: ignore[return-value]
     if state is not None:
-        response = run_sync(hooks.failed(state, answer.error))
+        response = run_sync(hooks.failed, state, answer.error)
         if response is not None:
             return response
     return failsafe_response(request, answer.error, "responder", _responder_name(responder))
@@ -135,7 +152,7 @@ async def answered_async(
     if answer.error is None:
         return answer.response  # type: ignore[return-value]
     if state is not None:
-        response = await run_async(hooks.failed(state, answer.error))
+        response = await run_async(hooks.failed, state, answer.error)
         if response is not None:
             return response
     return await sync_to_async(failsafe_response, thread_sensitive=False)(

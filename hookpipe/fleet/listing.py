@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from ..schema import db_error_text
 from . import switchable
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ def listing(built_plan: Plan, pipeline: Pipeline) -> dict[str, Any]:
         states = store.states()
     except Exception as exc:  # no table yet (not migrated), or no database here
         states = {}
-        error = f"{type(exc).__name__}: {exc}"
+        error = db_error_text(exc)
     locked = set(built_plan.config.switches["LOCKED"])
     plugins = []
     for name, kind in switchable.switchable(built_plan).items():

@@ -8,8 +8,9 @@ project's URLconf::
     urlpatterns += [path("internal/hookpipe-metrics", metrics_view)]
 
 It answers a user with the Pipeline page's permission (``hookpipe.view_pipeline``) and a
-scraper that sends ``Authorization: Bearer <token>`` with ``METRICS["BEARER_TOKEN"]``;
-anyone else gets a 403.
+scraper that sends ``Authorization: Bearer <token>`` with ``METRICS["BEARER_TOKEN"]``
+(or, when that is empty, the environment's ``HOOKPIPE_METRICS_BEARER_TOKEN``); a
+request with neither gets a 401, a user without the permission a 403.
 
 The metrics are read from the cluster state in the shared cache (:mod:`hookpipe.fleet`),
 not from counters of the process that happens to answer the scrape: every worker gives
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,24 +39,39 @@ from . import read as fleet
 
 logger = logging.getLogger("hookpipe")
 
-#: Counter keys of a handler's or responder's ``"counters"`` that only grow.
-MONOTONIC = (
-    "answered",
-    "errors",
-    "stream_errors",
-    "handles_errors",
-    "submitted",
-    "succeeded",
-    "failed",
-    "rejected",
-    "inline",
-)
+#: Counter keys of a handler's or responder's ``"counters"`` that only grow, with
+#: their HELP text. A plugin is exported with the keys its record has: a responder's,
+#: or a handler's for where its jobs run (:data:`hookpipe.jobs.counters.JOB_KEYS_BY_RUNNER`:
+#: a task handler has no pool counters unless its jobs fall back to the pool).
+MONOTONIC = {
+    "answered": "Requests a responder answered",
+    "errors": "Responder errors before the first chunk (answered by on_error or the failsafe)",
+    "stream_errors": "Responder streams that failed after the first chunk",
+    "handles_errors": "handles() calls that raised (taken as False)",
+    "submitted": "Handler jobs handed to the pool or run inline",
+    "succeeded": "Handler jobs whose handle() returned",
+    "failed": "Handler jobs whose handle() raised",
+    "rejected": "Handler jobs turned away by a full pool (ON_FULL), or left queued at exit",
+    "inline": "Handler jobs run in the request's thread (an inline handler, ON_FULL='inline')",
+}
 #: Keys that go up and down: the handler jobs waiting and running now.
 LEVELS = ("queued", "running")
 #: Keys of a process's pool state exposed as gauges.
 POOL = ("workers", "running", "queue_depth", "max_workers", "max_queue")
-#: A task handler's task counters (its ``"task"`` → ``"counters"``) that only grow.
-TASK_MONOTONIC = ("enqueued", "not_stored", "enqueue_failed", "fell_back", "too_large")
+#: A task handler's task counters (its ``"task"`` → ``"counters"``) that only grow,
+#: with their HELP text.
+TASK_MONOTONIC = {
+    "enqueued": "Task handler jobs stored on the task backend",
+    "not_stored": "Task handler jobs not stored because their request failed (status 400 or more)",
+    "enqueue_failed": "Task handler jobs the task backend could not store (answered 503, "
+    "or run in the pool with ON_ENQUEUE_ERROR='pool')",
+    "fell_back": "Task handler jobs run in this process's pool because the task backend "
+    "could not store them (ON_ENQUEUE_ERROR='pool'; not durable)",
+    "too_large": "Requests answered 413 because their task handler's snapshot was over "
+    "TASK_RUNNER['MAX_SNAPSHOT_BYTES'] (nothing stored)",
+}
+#: Where a scraper's token may come from when ``METRICS["BEARER_TOKEN"]`` is empty.
+TOKEN_VARIABLE = "HOOKPIPE_METRICS_BEARER_TOKEN"
 
 
 class FleetCollector:
@@ -70,10 +87,8 @@ class FleetCollector:
         data = fleet.read(conf.get_config().cluster)
         labels = ["plugin", "kind", "host", "pid"]
         counters = {
-            key: CounterMetricFamily(
-                f"hookpipe_plugin_{key}", f"hookpipe plugin counter {key!r}", labels=labels
-            )
-            for key in MONOTONIC
+            key: CounterMetricFamily(f"hookpipe_plugin_{key}", text, labels=labels)
+            for key, text in MONOTONIC.items()
         }
         jobs = GaugeMetricFamily(
             "hookpipe_handler_jobs",
@@ -94,12 +109,8 @@ class FleetCollector:
             labels=["host", "pid", "state"],
         )
         tasks = {
-            key: CounterMetricFamily(
-                f"hookpipe_task_{key}",
-                f"Task handler counter {key!r}",
-                labels=["plugin", "host", "pid"],
-            )
-            for key in TASK_MONOTONIC
+            key: CounterMetricFamily(f"hookpipe_task_{key}", text, labels=["plugin", "host", "pid"])
+            for key, text in TASK_MONOTONIC.items()
         }
         histograms = HistogramMetricFamily(
             "hookpipe_plugin_duration_seconds",
@@ -121,7 +132,7 @@ class FleetCollector:
                 for key in TASK_MONOTONIC:
                     if isinstance(task.get(key), int):
                         tasks[key].add_metric([name, *where], task[key])
-                kind = "handler" if "submitted" in values else "responder"
+                kind = "responder" if "answered" in values else "handler"
                 for key in MONOTONIC:
                     if isinstance(values.get(key), int):
                         counters[key].add_metric([name, kind, *where], values[key])
@@ -142,13 +153,43 @@ class FleetCollector:
         yield from task_backend_gauges()
 
 
-def _may_read(request: HttpRequest) -> bool:
-    token = conf.get_config().metrics["BEARER_TOKEN"]
-    given = request.headers.get("Authorization", "")
-    if token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-        return True
+def bearer_token() -> str:
+    """The token a scraper sends: ``METRICS["BEARER_TOKEN"]``, else the environment's
+    ``HOOKPIPE_METRICS_BEARER_TOKEN``; empty: no scraper may read without logging in.
+    Read at each scrape, so a rotated token needs no rebuild (a restart for the
+    environment)."""
+    return str(conf.get_config().metrics["BEARER_TOKEN"] or os.environ.get(TOKEN_VARIABLE, ""))
+
+
+def _refusal(request: HttpRequest) -> HttpResponse | None:
+    """``None`` when ``request`` may read the metrics, else the answer: 401 for a
+    missing or wrong token (and no logged-in user), 403 for a user without the
+    permission."""
+    token = bearer_token()
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        # Compared in constant time: the answer's timing tells nothing of the token.
+        if token and hmac.compare_digest(given.strip().encode(), token.encode()):
+            return None
+        return _unauthorized("the bearer token is not the one configured")
     user = getattr(request, "user", None)
-    return user is not None and user.has_perm("hookpipe.view_pipeline")
+    if user is None or not user.is_authenticated:
+        return _unauthorized("send Authorization: Bearer <token>, or log in")
+    if user.has_perm("hookpipe.view_pipeline"):
+        return None
+    return HttpResponse(
+        "Forbidden: the metrics need the hookpipe.view_pipeline permission.\n",
+        status=403,
+        content_type="text/plain; charset=utf-8",
+    )
+
+
+def _unauthorized(why: str) -> HttpResponse:
+    response = HttpResponse(
+        f"Unauthorized: {why}.\n", status=401, content_type="text/plain; charset=utf-8"
+    )
+    response["WWW-Authenticate"] = 'Bearer realm="hookpipe metrics"'
+    return response
 
 
 def task_backend_gauges() -> Iterator[Any]:
@@ -174,6 +215,12 @@ def task_backend_gauges() -> Iterator[Any]:
         "hookpipe's tasks RUNNING for longer than TASK_RUNNER['ABANDONED_AFTER'] (lost workers)",
         labels=["backend"],
     )
+    waiting = GaugeMetricFamily(
+        "hookpipe_tasks_oldest_ready_seconds",
+        "How long the oldest of hookpipe's READY tasks has waited for a worker (0: none "
+        "waits); growing: no worker takes them",
+        labels=["backend"],
+    )
     for alias in aliases:
         view = task_recovery.backend_view(alias) or {}
         if "error" in view:  # no table yet, database down: no series rather than a 500
@@ -182,21 +229,20 @@ def task_backend_gauges() -> Iterator[Any]:
         for status, n in sorted(view.get("by_status", {}).items()):
             by_status.add_metric([alias, status], n)
         stale.add_metric([alias], view.get("stale_running", 0))
+        waiting.add_metric([alias], view.get("oldest_ready_s", 0))
     yield by_status
     yield stale
+    yield waiting
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """The fleet's metrics in Prometheus's text format, for a user with the Pipeline
     page's permission (``hookpipe.view_pipeline``) or a scraper that sends
-    ``Authorization: Bearer <METRICS["BEARER_TOKEN"]>``; anyone else gets a 403."""
-    if not _may_read(request):
-        return HttpResponse(
-            "Forbidden: the metrics need the hookpipe.view_pipeline permission or the "
-            "bearer token.\n",
-            status=403,
-            content_type="text/plain; charset=utf-8",
-        )
+    ``Authorization: Bearer <token>`` (:func:`bearer_token`); 401 without either, 403
+    for a user without the permission."""
+    refused = _refusal(request)
+    if refused is not None:
+        return refused
     try:
         from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
     except ImportError:  # the extra is not installed

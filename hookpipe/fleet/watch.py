@@ -21,6 +21,8 @@ import os
 import threading
 import time
 
+from ..schema import db_error_text
+
 logger = logging.getLogger("hookpipe")
 
 
@@ -62,10 +64,9 @@ class SwitchWatch:
             except Exception as exc:  # no table yet, database down, no access here
                 if not self._failing:
                     logger.warning(
-                        "hookpipe: cannot read the plugin switches (%s: %s); keeping %s "
+                        "hookpipe: cannot read the plugin switches (%s); keeping %s "
                         "and trying again every %g s (pid %s)",
-                        type(exc).__name__,
-                        exc,
+                        db_error_text(exc),
                         sorted(self.disabled) or "every plugin enabled",
                         interval,
                         os.getpid(),

@@ -1,6 +1,11 @@
 """The hook phases, each written once as steps (:mod:`hookpipe.steps`) that run under
 WSGI and ASGI alike.
 
+While sync code runs it (``caller.is_sync``), a phase calls a sync hook itself instead
+of yielding the call to the driver: that is every hook of a WSGI request with sync
+hooks, the common case, where a yield per hook cost a request with five hooks some
+35,000 instructions (``bench/RESULTS.md``, issue 18). Everything else is yielded.
+
 ``on_route`` and ``before`` stop at the first hook that answers or raises
 (:func:`forward`); ``on_error`` asks the hooks the request reached until one answers
 (:func:`on_error`); ``after`` runs, in reverse, the hooks the request pairs with, and
@@ -20,7 +25,7 @@ from django.http import Http404, HttpResponseBase
 
 from ..context import mark_raised
 from ..failsafe import NotAResponse, django_response
-from ..steps import BLOCKING, Steps
+from ..steps import BLOCKING, Caller, Steps
 from .api import State
 from .compiled import HookList, HookMethod, Program
 
@@ -38,14 +43,13 @@ def _log_failure(state: State, method: HookMethod, exc: Exception) -> None:
         logger.error("hook %s raised %s: %s (%s %r)", *args, exc_info=exc)
 
 
-def _checked(method: HookMethod, result: Any) -> HttpResponseBase | None:
-    """What an ``on_route``, ``before`` or ``on_error`` method returned: a response or None."""
-    if result is not None and not isinstance(result, HttpResponseBase):
-        raise NotAResponse(
-            f"hook {method.label} returned {type(result).__name__}; it must be an "
-            "HttpResponse (or None)."
-        )
-    return result
+def _not_a_response(method: HookMethod, result: Any) -> NotAResponse:
+    """An ``on_route``, ``before`` or ``on_error`` method returned neither a response
+    nor None."""
+    return NotAResponse(
+        f"hook {method.label} returned {type(result).__name__}; it must be an "
+        "HttpResponse (or None)."
+    )
 
 
 def _check_after(state: State, method: HookMethod, previous: HttpResponseBase | None) -> None:
@@ -69,12 +73,17 @@ def _mark_entered(state: State, method: HookMethod) -> None:
 
 
 def forward(
-    state: State, program: Program
+    state: State, program: Program, caller: Caller
 ) -> Steps[tuple[HttpResponseBase | None, Exception | None]]:
     """``on_route`` / ``before``: (the first response, or the first error, or neither)."""
     for method in program.methods:
         try:
-            result = _checked(method, (yield method.fn, (state,), method.mode))
+            if caller.is_sync and not method.is_async:
+                result = method.fn(state)
+            else:
+                result = yield method.fn, (state,), method.mode
+            if result is not None and not isinstance(result, HttpResponseBase):
+                raise _not_a_response(method, result)
         except Exception as failure:
             _mark_entered(state, method)
             _log_failure(state, method, failure)
@@ -114,14 +123,19 @@ def paired(state: State) -> Program:
     return hook_list.after.keep(lambda m: m.paired(route, before))
 
 
-def on_error(state: State, exc: Exception) -> Steps[HttpResponseBase | None]:
+def on_error(state: State, exc: Exception, caller: Caller) -> Steps[HttpResponseBase | None]:
     """``on_error`` for ``exc``: the first response a reached hook gives, or None. A hook
     that raises is logged and the next one is asked about the original error."""
     state.exception = exc
     mark_raised(state.request)
     for method in reached(state, state._list.on_error).methods:
         try:
-            result = _checked(method, (yield method.fn, (state, exc), method.mode))
+            if caller.is_sync and not method.is_async:
+                result = method.fn(state, exc)
+            else:
+                result = yield method.fn, (state, exc), method.mode
+            if result is not None and not isinstance(result, HttpResponseBase):
+                raise _not_a_response(method, result)
         except Exception as failure:
             _log_failure(state, method, failure)
             continue
@@ -130,15 +144,15 @@ def on_error(state: State, exc: Exception) -> Steps[HttpResponseBase | None]:
     return None
 
 
-def error_response(state: State, exc: Exception) -> Steps[HttpResponseBase]:
+def error_response(state: State, exc: Exception, caller: Caller) -> Steps[HttpResponseBase]:
     """``on_error``'s response to ``exc``, else Django's."""
-    response = yield from on_error(state, exc)
+    response = yield from on_error(state, exc, caller)
     if response is None:
         response = yield django_response, (state.request, exc), BLOCKING
     return response
 
 
-def after(state: State, response: HttpResponseBase) -> Steps[HttpResponseBase]:
+def after(state: State, response: HttpResponseBase, caller: Caller) -> Steps[HttpResponseBase]:
     """``after``, on ``response``: every paired hook (see :func:`paired`), in reverse. An
     error is handled like a view error, and the hooks after it see the response that
     handling produced. Returns the final response."""
@@ -146,9 +160,13 @@ def after(state: State, response: HttpResponseBase) -> Steps[HttpResponseBase]:
     for method in paired(state).methods:
         previous = state.response
         try:
-            yield method.fn, (state,), method.mode
-            _check_after(state, method, previous)
+            if caller.is_sync and not method.is_async:
+                method.fn(state)
+            else:
+                yield method.fn, (state,), method.mode
+            if state.response is not previous:
+                _check_after(state, method, previous)
         except Exception as failure:
             _log_failure(state, method, failure)
-            state.response = yield from error_response(state, failure)
+            state.response = yield from error_response(state, failure, caller)
     return state.response

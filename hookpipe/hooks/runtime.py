@@ -20,7 +20,7 @@ from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
 from ..routes import walk_urlconf
-from ..steps import Steps, run_async, run_sync
+from ..steps import Caller, Steps, run_async, run_sync
 from .api import METHODS, State, hook_label, overrides, view_caches, view_hooks
 from .compiled import HookList
 from .phases import after, error_response, forward, on_error
@@ -96,35 +96,29 @@ class HookRuntime:
 
     # These are steps (hookpipe.steps): MAIN runs them with its own driver, sync or async.
 
-    def enter(self, state: State) -> Steps[HttpResponseBase | None]:
+    def enter(self, state: State, caller: Caller) -> Steps[HttpResponseBase | None]:
         """Run ``on_route`` for a new ``state``; a response here means: do not route."""
-        response, error = yield from forward(state, self.globals.on_route)
+        response, error = yield from forward(state, self.globals.on_route, caller)
         if error is not None:
-            return (yield from error_response(state, error))
+            return (yield from error_response(state, error, caller))
         if response is None:
             state._route_done = self.globals.count
         return response
 
     @staticmethod
-    def routed(state: State, response: HttpResponseBase) -> Steps[HttpResponseBase]:
+    def routed(state: State, response: HttpResponseBase, caller: Caller) -> Steps[HttpResponseBase]:
         """Give ``on_error`` a routing error Django turned into ``response``, if any."""
         error = routing_error(state, response)
         if error is None:
             return response
-        return (yield from on_error(state, error)) or response
+        return (yield from on_error(state, error, caller)) or response
 
-    @staticmethod
-    def failed(state: State, exc: Exception) -> Steps[HttpResponseBase | None]:
-        """Something MAIN ran in place of the view (a responder) raised ``exc``: the
-        ``on_error`` hooks may answer. ``None``: none did, the caller answers."""
-        return (yield from on_error(state, exc))
-
-    @staticmethod
-    def leave(state: State, response: HttpResponseBase) -> Steps[HttpResponseBase]:
-        """Run ``after`` on the response, in reverse, for the hooks it pairs with (a
-        hook that defines ``on_route`` or ``before`` only if one of them ran); the final
-        response."""
-        return (yield from after(state, response))
+    # Something MAIN ran in place of the view (a responder) raised: the ``on_error``
+    # hooks may answer. ``None``: none did, the caller answers.
+    failed = staticmethod(on_error)
+    # Run ``after`` on the response, in reverse, for the hooks it pairs with (a hook
+    # that defines ``on_route`` or ``before`` only if one of them ran); the final response.
+    leave = staticmethod(after)
 
     # ---------------------------------------------------------- introspection
 
@@ -205,23 +199,25 @@ def _routed(
 # the view costs a getattr and a dict lookup (in for_view), nothing more.
 
 
-def _before_view(
+def _routed_state(
     request: HttpRequest, view: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Steps[HttpResponseBase | None] | None:
-    """``process_view``'s steps: the ``before`` hooks of ``view``, or None without hooks."""
+) -> State | None:
+    """The request's state, routed to ``view``; None when ``view`` has no hooks."""
     ctx: RequestContext | None = getattr(request, "hookpipe", None)
     if ctx is None:
         return None
     hook_list = ctx.pipeline.hooks.for_view(view)
     if hook_list is None:
         return None
-    return _before(_routed(ctx, hook_list, request, view, args, kwargs), hook_list)
+    return _routed(ctx, hook_list, request, view, args, kwargs)
 
 
-def _before(state: State, hook_list: HookList) -> Steps[HttpResponseBase | None]:
-    response, error = yield from forward(state, hook_list.before)
+def _before(state: State, caller: Caller) -> Steps[HttpResponseBase | None]:
+    """``process_view``'s steps: the ``before`` hooks of the view."""
+    hook_list = state._list
+    response, error = yield from forward(state, hook_list.before, caller)
     if error is not None:
-        response = yield from on_error(state, error)
+        response = yield from on_error(state, error, caller)
         if response is None:
             # Django's handling: the exception leaves process_view, Django's
             # convert_exception_to_response answers (404/403/400/500 or DEBUG page).
@@ -236,16 +232,16 @@ def process_view_sync(
     request: HttpRequest, view: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> HttpResponseBase | None:
     """``process_view`` for a sync handler: run the ``before`` hooks."""
-    steps = _before_view(request, view, args, kwargs)
-    return None if steps is None else run_sync(steps)
+    state = _routed_state(request, view, args, kwargs)
+    return None if state is None else run_sync(_before, state)
 
 
 async def process_view_async(
     request: HttpRequest, view: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> HttpResponseBase | None:
     """``process_view`` for an async handler (ASGI)."""
-    steps = _before_view(request, view, args, kwargs)
-    return None if steps is None else await run_async(steps)
+    state = _routed_state(request, view, args, kwargs)
+    return None if state is None else await run_async(_before, state)
 
 
 def process_exception(request: HttpRequest, exc: Exception) -> HttpResponseBase | None:
@@ -258,4 +254,4 @@ def process_exception(request: HttpRequest, exc: Exception) -> HttpResponseBase 
     state = ctx.state if ctx is not None else None
     if state is None:
         return None
-    return run_sync(on_error(state, exc))
+    return run_sync(on_error, state, exc)

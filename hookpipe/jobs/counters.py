@@ -20,6 +20,36 @@ from .. import durations
 #: How many recent job durations the percentiles are computed over, per handler.
 DURATION_WINDOW: Final = 1000
 
+#: What :meth:`Counters.snapshot` gives for one handler.
+JOB_KEYS: Final = (
+    "submitted",
+    "succeeded",
+    "failed",
+    "rejected",
+    "queued",
+    "running",
+    "inline",
+    "duration_ms",
+)
+#: Of those, the ones that can be other than 0 for a handler, by where its jobs run
+#: (the page, ``describe()`` and the metrics show only these). An inline handler's job
+#: is never queued nor turned away (and every one counts as ``inline``). A task handler's jobs
+#: are counted by its task counters; the pool's count only those that fell back to
+#: the pool (``ON_ENQUEUE_ERROR = "pool"``), see :func:`job_keys`.
+JOB_KEYS_BY_RUNNER: Final = {
+    "pool": JOB_KEYS,
+    "inline": ("submitted", "succeeded", "failed", "running", "inline", "duration_ms"),
+    "task": (),
+}
+
+
+def job_keys(runner: str, falls_back_to_pool: bool = False) -> tuple[str, ...]:
+    """The job counters that mean something for a handler run by ``runner`` (a runner
+    of ``EXTRA_RUNNERS`` that this table does not know: all of them)."""
+    if runner == "task" and falls_back_to_pool:
+        return JOB_KEYS
+    return JOB_KEYS_BY_RUNNER.get(runner, JOB_KEYS)
+
 
 @dataclass
 class _Counts:

@@ -42,6 +42,12 @@ class Plugin:
     #: Prefilter: the path prefixes this plugin may want, e.g. ``("/hooks/",)``,
     #: matched against ``request.path_info``; ``None`` (the default): any path.
     path_prefixes: ClassVar[tuple[str, ...] | None] = None
+    #: Whether this plugin reads ``content``, the request's body as bytes. ``False``:
+    #: hookpipe does not read the body for it (its ``content`` is ``b""``), and a
+    #: request that meets only such plugins keeps its body for the view, read by
+    #: Django's own rules: a multipart upload streamed to the upload handlers, a body
+    #: over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` refused only if the view reads it.
+    NEEDS_CONTENT: ClassVar[bool] = True
     kind: ClassVar[PluginKind]
     _unset: ClassVar[str]
 

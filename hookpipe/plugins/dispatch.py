@@ -41,6 +41,7 @@ from .. import conf
 from ..context import request_id
 from ..durations import Durations, timed_by_plugin
 from ..jobs import Runner, runner_for
+from ..jobs.counters import job_keys
 from ..jobs.process_pool import counters
 from ..streaming.response import Streamer
 from ..streaming.streams import Context
@@ -113,6 +114,8 @@ class PluginRuntime:
         pool_settings = thread_pool or conf.DEFAULTS["THREAD_POOL"]
         task_settings = task_runner or conf.DEFAULTS["TASK_RUNNER"]
         self._runners: dict[int, Runner] = {}
+        #: A task handler's job that cannot be stored runs in the pool: counted there.
+        self._falls_back_to_pool = task_settings["ON_ENQUEUE_ERROR"] == "pool"
         for handler in self.handlers:
             spec = self._specs.get(id(handler))
             choice = spec.runner if spec is not None else None
@@ -122,6 +125,8 @@ class PluginRuntime:
             self._runners[id(handler)] = runner
         self._lock = threading.Lock()
         self._counts = {p.name: _Counts() for p in plugins}
+        #: ``id(selection)`` -> whether its plugins need the body (:meth:`reads_content`).
+        self._content_needed: dict[int, bool] = {}
         # Decided once: a responder whose respond() must be awaited runs on the loop.
         self._async_respond = {
             id(r): iscoroutinefunction(r.respond) or inspect.isasyncgenfunction(r.respond)
@@ -190,7 +195,7 @@ class PluginRuntime:
         """The sync part: the body, the handlers, the responder's choice and, unless it
         is ``async def`` and ``defer_async`` (the caller is on an event loop), its
         ``respond()`` with the first chunk. A tuple means: await ``respond()`` there."""
-        content = read_content(request)
+        content = read_content(request) if self.reads_content(selection) else b""
         if isinstance(content, HttpResponse):
             return Answer(None, content)
         refused = self._run_handlers(request, content, selection)
@@ -202,6 +207,16 @@ class PluginRuntime:
         if defer_async and self._async_respond[id(responder)]:
             return responder, content
         return self._answer_sync(request, responder, content)  # type: ignore[no-any-return]
+
+    def reads_content(self, selection: Selection[Candidate]) -> bool:
+        """Whether a plugin of ``selection`` needs the body (``NEEDS_CONTENT``). The
+        selections are made once, by the prefilter index: the answer is kept."""
+        key = id(selection)
+        needed = self._content_needed.get(key)
+        if needed is None:
+            plugins = (p for p, _ in (*selection.handlers, *selection.responders))
+            needed = self._content_needed[key] = any(p.NEEDS_CONTENT for p in plugins)
+        return needed
 
     def _respond_sync(
         self, request: HttpRequest, responder: ResponderImplementation, content: bytes
@@ -316,14 +331,16 @@ class PluginRuntime:
             counts = {name: dict(vars(c)) for name, c in self._counts.items()}
         handlers = []
         for handler in self.handlers:
+            runner = self._runners[id(handler)]
+            shown = job_keys(runner.kind, self._falls_back_to_pool)
             jobs = counters().snapshot(handler.name)
             handlers.append(
                 {
                     **self._common(handler),
                     "THREAD_SAFE": bool(handler.THREAD_SAFE),
-                    **self._runners[id(handler)].describe(),
+                    **runner.describe(),
                     "counters": {
-                        **jobs,
+                        **{key: value for key, value in jobs.items() if key in shown},
                         "handles_errors": counts.get(handler.name, {}).get("handles_errors", 0),
                     },
                 }

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from django.utils.encoding import escape_uri_path, iri_to_uri
+from django.utils.functional import LazyObject, empty
 
 from ..context import new_request_id
 
@@ -92,7 +93,10 @@ class RequestSnapshot:
     #: ``REMOTE_ADDR`` as the server saw it (behind a proxy: the proxy's address).
     remote_addr: str | None
     scheme: str
-    #: The authenticated user's primary key, ``None`` if anonymous or without auth.
+    #: The authenticated user's primary key, when the request had loaded its user by the
+    #: time the handlers were asked (a tween or middleware that authenticates does);
+    #: ``None`` if anonymous, without auth, or not loaded: a snapshot never loads the
+    #: session (see "The user" in ``docs/plugins.rst``).
     user_id: Any
     #: The id hookpipe gave this request (also ``request.hookpipe.request_id``).
     request_id: str = field(default_factory=new_request_id)
@@ -234,12 +238,24 @@ def _query(request: HttpRequest) -> tuple[tuple[str, str], ...]:
 
 
 def _user_id(request: HttpRequest) -> Any:
-    user = getattr(request, "user", None)
+    """The primary key of the user the request has already loaded, else ``None``.
+
+    ``AuthenticationMiddleware`` sets ``request.user`` to a lazy object that loads the
+    session and the user row on first use. Loading it here would cost a logged-in
+    client two queries and make every response ``Vary: Cookie`` (the session was
+    accessed), for a view that never looked at either: so a user not loaded yet is
+    left unknown. A tween or middleware above the handlers that reads ``request.user``
+    (authentication, say) loads it, and the snapshot then has its id."""
+    user = getattr(request, "user", None)  # None without the middleware
+    if isinstance(user, LazyObject):
+        user = user._wrapped
+        if user is empty:
+            return None
     try:
         if user is None or not user.is_authenticated:
             return None
         return user.pk
-    except Exception:  # a broken session or auth backend must not stop the handlers
+    except Exception:  # a broken auth backend's user must not stop the handlers
         return None
 
 

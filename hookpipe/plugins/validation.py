@@ -18,6 +18,7 @@ from ..check_ids import (
     BAD_METHOD,
     BAD_METHODS_FILTER,
     BAD_NAME,
+    BAD_NEEDS_CONTENT,
     BAD_PATH_FILTER,
     BAD_SUBCONFIG,
     NAME_NOT_SET,
@@ -241,4 +242,16 @@ def check_prefilters(where: str, cls: type[Plugin], problems: list[checks.CheckM
                     id=BAD_PATH_FILTER,
                 )
             )
+    # Read with the prefilters, per request, to decide whether the body is read at all.
+    if not isinstance(cls.NEEDS_CONTENT, bool):
+        ok = False
+        problems.append(
+            checks.Error(
+                f"{where}: {dotted(cls)}.NEEDS_CONTENT is {cls.NEEDS_CONTENT!r}, not True "
+                "or False.",
+                hint="NEEDS_CONTENT = False when the plugin never reads content (the body "
+                "is then left to the view); leave it out (True) otherwise.",
+                id=BAD_NEEDS_CONTENT,
+            )
+        )
     return ok

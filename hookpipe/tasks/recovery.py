@@ -26,6 +26,7 @@ from typing import Any
 from django.utils import timezone
 
 from .. import conf
+from ..schema import db_error_text
 from . import backends as compat
 
 logger = logging.getLogger("hookpipe")
@@ -109,7 +110,35 @@ def status_counts(alias: str) -> dict[str, Any]:
         status=compat.TaskResultStatus.RUNNING,
         started_at__lt=cutoff,
     ).count()
-    return {"by_status": counts, "stale_running": stale, "stale_after_s": stale_after}
+    return {
+        "by_status": counts,
+        "stale_running": stale,
+        "stale_after_s": stale_after,
+        "oldest_ready_s": oldest_ready(alias),
+    }
+
+
+def oldest_ready(alias: str) -> float:
+    """How long the task that has waited longest for a worker on ``alias`` has waited
+    (seconds, 0 when none waits): from its enqueueing, or from the time a retry was due.
+    A number that keeps growing means no worker takes hookpipe's tasks (or too few)."""
+    from django.db.models import Min, Q
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    never = get_date_max()  # run_after of a task that may run at once
+    since = (
+        DBTaskResult.objects.filter(task_path=TASK_PATH, backend_name=alias)
+        .ready()
+        .aggregate(
+            queued=Min("enqueued_at", filter=Q(run_after=never)),
+            due=Min("run_after", filter=~Q(run_after=never)),
+        )
+    )
+    first = min((t for t in since.values() if t is not None), default=None)
+    if first is None:
+        return 0.0
+    waited: float = (timezone.now() - first).total_seconds()
+    return round(max(waited, 0.0), 1)
 
 
 def backend_view(alias: str) -> dict[str, Any] | None:
@@ -120,4 +149,4 @@ def backend_view(alias: str) -> dict[str, Any] | None:
     try:
         return status_counts(alias)
     except Exception as exc:
-        return {"error": f"{type(exc).__name__}: {exc}"}
+        return {"error": db_error_text(exc)}

@@ -163,7 +163,7 @@ def run_handlers(
     request gets a hookpipe context (``context_of(request)``) if it has none.
     ``content`` defaults to the request's body, read as hookpipe reads it (a body over
     ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is refused: no handler is asked, see
-    :attr:`Jobs.refused`).
+    :attr:`Jobs.refused`; ``b""`` when no handler here has ``NEEDS_CONTENT``).
     """
     runtime = _runtime(handlers)
     _give_context(request)
@@ -172,6 +172,8 @@ def run_handlers(
     selection = runtime.index.select(request.method or "", request.path_info)
     if selection is None:
         return Jobs()
+    if content is None and not runtime.reads_content(selection):
+        content = b""  # as in a request: no plugin here needs the body (NEEDS_CONTENT)
     if content is None:
         read = read_content(request)
         if isinstance(read, HttpResponse):

@@ -302,3 +302,25 @@ class SlowRoute(Hook):
 
     def after(self, state: State) -> None:
         pass
+
+
+class UsesDatabase(Hook):
+    """A sync hook that queries the database in each phase, as sync code may: Django
+    refuses (``SynchronousOnlyOperation``) if it is called where an event loop runs."""
+
+    priority = 2
+
+    def _query(self, phase: str) -> None:
+        from tests.testapp.models import Delivery
+
+        Delivery.objects.count()
+        EVENTS.append(Seen("db", phase))
+
+    def on_route(self, state: State) -> None:
+        self._query("on_route")
+
+    def before(self, state: State) -> None:
+        self._query("before")
+
+    def after(self, state: State) -> None:
+        self._query("after")

@@ -548,3 +548,31 @@ class StaticHandles(HandlerImplementation):
 
     def handle(self, request: Any, *rest: Any) -> None:
         pass
+
+
+class Bodiless(HandlerImplementation):
+    """Takes every request, reads no body (``NEEDS_CONTENT = False``): records the
+    content it was given."""
+
+    name = "bodiless"
+    NEEDS_CONTENT = False
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        SEEN[self.name].append(content)
+        return False
+
+    def handle(self, request: Any, content: bytes) -> None:
+        pass
+
+
+class ContentWatcher(HandlerImplementation):
+    """Takes every request and needs its body, as a signature check would."""
+
+    name = "content-watcher"
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        SEEN[self.name].append(len(content))
+        return False
+
+    def handle(self, request: Any, content: bytes) -> None:
+        pass

@@ -134,3 +134,8 @@ class PrefixesRelative(_Responder):
 class PrefixesSet(_Responder):
     name = "prefixes-set"
     path_prefixes = {"/webhooks/"}  # type: ignore[assignment]
+
+
+class NeedsContentWord(_Handler):
+    name = "needs-content-word"
+    NEEDS_CONTENT = "no"  # type: ignore[assignment]

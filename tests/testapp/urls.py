@@ -14,4 +14,5 @@ urlpatterns = [
     path("hooks/", include("tests.testapp.hook_urls")),
     path("webhooks/accept", views.accept_webhook),
     path("webhooks/store", views.store_delivery),
+    path("upload/", views.upload),
 ]

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 
 from hookpipe import context_of
 
@@ -35,3 +36,9 @@ def store_delivery(request: HttpRequest) -> HttpResponse:
     if request.GET.get("fail"):
         raise RuntimeError("the view failed after writing")
     return JsonResponse({"jobs": context_of(request).jobs or {}}, status=202)
+
+
+@csrf_exempt
+def upload(request: HttpRequest) -> HttpResponse:
+    """A file upload form's view: the sizes of the files Django's upload handlers got."""
+    return JsonResponse({name: f.size for name, f in request.FILES.items()})

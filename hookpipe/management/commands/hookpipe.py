@@ -15,10 +15,12 @@ from typing import Any
 
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 
 from hookpipe import conf
 from hookpipe.core.plan import plan
 from hookpipe.introspection import inspect_pipeline, render_text
+from hookpipe.schema import db_error_text
 
 
 class Command(BaseCommand):
@@ -117,7 +119,10 @@ class Command(BaseCommand):
                 f'{name!r} cannot be switched: it is in HOOKPIPE["SWITCHES"]["LOCKED"].'
             )
         who = f"{_user()}@{socket.gethostname()} (manage.py hookpipe)"
-        _row, changed = store.set_enabled(name, enabled, who, via="command")
+        try:
+            _row, changed = store.set_enabled(name, enabled, who, via="command")
+        except DatabaseError as exc:
+            raise CommandError(f"The switch cannot be stored: {db_error_text(exc)}") from exc
         state = "enabled" if enabled else "disabled"
         if not changed:
             self.stdout.write(f"{known[name]} {name!r} is already {state}; nothing changed.")
