@@ -31,13 +31,9 @@ from .timing import header_value
 if TYPE_CHECKING:
     from .spans import Opened, Spans
 
-#: The name of MAIN's probe and of its ``Server-Timing`` entry.
+#: The name of MAIN's probe and of its ``Server-Timing`` entry: ``hookpipe.MAIN``, spelt
+#: out since this layer is below the core that defines it.
 MAIN_NAME = "hookpipe.MAIN"
-
-
-#: ``settle(record, result)``: what a piece's result says of the outcome; an error it
-#: carries (a responder's :class:`~hookpipe.plugins.dispatch.Answer`) is returned.
-Settle = Callable[[Record, Any], BaseException | None]
 
 
 def missing_message(exc: ImportError) -> str:
