@@ -230,6 +230,8 @@ def _wrap(
 ) -> Callable[..., Any]:
     """``fn`` called inside ``probe``, or, for the responders' answer
     ``fn(request, responder, content)``, inside the chosen responder's probe."""
+    # Twins by necessity, as hookpipe.durations.timed's: an async piece must stay a
+    # coroutine function (the chain and the hooks ask), a sync one must not be one.
     wrapper: Callable[..., Any]
     if is_async:
 
