@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from .context import RequestContext, context_of
 from .core.ordering import INGRESS, MAIN
-from .hooks import Hook, RequestViewerHook, State, TransactionHook, include_with_hooks, with_hooks
+from .hooks import (
+    Hook,
+    RequestViewerHook,
+    SignatureHook,
+    State,
+    TransactionHook,
+    include_with_hooks,
+    with_hooks,
+)
 from .plugins.base import HandlerImplementation, ResponderImplementation
 from .plugins.snapshot import RequestSnapshot
 from .plugins.subconfig import PluginConfig, Setting
@@ -57,6 +65,7 @@ __all__ = [
     "RequestViewerHook",
     "ResponderImplementation",
     "Setting",
+    "SignatureHook",
     "State",
     "TransactionHook",
     "Tween",

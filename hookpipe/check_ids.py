@@ -43,6 +43,7 @@ BAD_HOOK_OPTIONS: Final = "hookpipe.E023"
 OPTIONS_DO_NOT_FIT: Final = "hookpipe.E024"
 BAD_PRIORITY: Final = "hookpipe.E025"
 BAD_VIEWER_OPTION: Final = "hookpipe.E026"
+BAD_SIGNATURE_OPTION: Final = "hookpipe.E027"
 UNKNOWN_VIEWER_ITEM: Final = "hookpipe.W020"
 
 # Handlers and responders.

@@ -37,7 +37,8 @@ The package, one job per module:
 * :mod:`~hookpipe.hooks.routing`: giving ``on_error`` the errors of URL routing;
 * :mod:`~hookpipe.hooks.runtime`: one pipeline build's hooks, and where requests enter;
 * :mod:`~hookpipe.hooks.viewer` (with :mod:`~hookpipe.hooks.redaction`) and
-  :mod:`~hookpipe.hooks.transaction`: the built-in hooks.
+  :mod:`~hookpipe.hooks.transaction` and :mod:`~hookpipe.hooks.signatures`: the
+  built-in hooks.
 
 This module only re-exports. Users import ``Hook``, ``State``, ``with_hooks`` and
 ``include_with_hooks`` from
@@ -50,6 +51,7 @@ from .config import HookConstructorError, HookSpec, build_hooks, plan_hooks
 from .groups import include_with_hooks
 from .redaction import REDACTED, SECRET_NAME
 from .runtime import HookRuntime, process_exception, process_view_async, process_view_sync
+from .signatures import SignatureHook
 from .transaction import TransactionHook
 from .viewer import RequestViewerHook
 
@@ -61,6 +63,7 @@ __all__ = [
     "HookRuntime",
     "HookSpec",
     "RequestViewerHook",
+    "SignatureHook",
     "State",
     "TransactionHook",
     "build_hooks",

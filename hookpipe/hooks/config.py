@@ -24,6 +24,7 @@ from ..check_ids import (
     BAD_HOOK_ENTRY,
     BAD_HOOK_OPTIONS,
     BAD_PRIORITY,
+    BAD_SIGNATURE_OPTION,
     BAD_VIEWER_OPTION,
     HOOK_IMPORT_FAILED,
     NOT_A_HOOK,
@@ -31,6 +32,7 @@ from ..check_ids import (
     UNKNOWN_VIEWER_ITEM,
 )
 from .api import METHODS, Hook, hook_problem
+from .signatures import SignatureHook, signature_options
 from .viewer import (
     VIEWER_ITEMS,
     VIEWER_METHODS,
@@ -164,6 +166,17 @@ def _plan_one(index: int, raw: Any, problems: list[checks.CheckMessage]) -> Hook
         pass
     if fits and issubclass(cls, RequestViewerHook):
         problems.extend(_check_viewer_options(options, where))
+    if fits and issubclass(cls, SignatureHook):
+        try:
+            signature_options(**options)
+        except (TypeError, ValueError) as exc:
+            error(
+                BAD_SIGNATURE_OPTION,
+                f"{where}: {exc}.",
+                "scheme: standard, github or stripe; paths: path prefixes to verify; "
+                "secrets: a list, and/or secrets_env: an environment variable holding "
+                "them comma-separated; tolerance: seconds.",
+            )
     return HookSpec(index, path, cls, MappingProxyType(dict(options)))
 
 

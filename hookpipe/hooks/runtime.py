@@ -24,6 +24,7 @@ from ..steps import Caller, Steps, run_async, run_sync
 from .api import METHODS, State, hook_label, overrides, view_caches, view_hooks
 from .compiled import HookList
 from .phases import after, error_response, forward, on_error
+from .redaction import redact
 from .routing import routing_error
 
 if TYPE_CHECKING:
@@ -132,7 +133,7 @@ class HookRuntime:
                     **_describe_hook(hook),
                     "scope": "global",
                     "entry": spec.label if spec else "",
-                    "options": _plain(dict(spec.options)) if spec else {},
+                    "options": _plain(redact(dict(spec.options))) if spec else {},
                 }
             )
         by_hook: dict[int, tuple[Any, list[str]]] = {}
