@@ -322,7 +322,7 @@ def test_pipeline_page_in_a_browser(
             fleet = page.locator("#hp-cluster")
             procs = fleet.locator("#hp-cluster-processes tbody tr")
             assert procs.count() == 3
-            stale = fleet.locator('#hp-cluster-processes tr[data-process="web-3:4243"]')
+            stale = fleet.locator('#hp-cluster-processes tr[data-row="web-3:4243"]')
             assert "hp-row-problem" in (stale.get_attribute("class") or "")
             assert stale.locator("td.hp-problem").inner_text() == "stale"
             chunks = fleet.locator('table[data-counters="responder"] tr[data-row="chunks"]')
