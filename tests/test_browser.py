@@ -446,10 +446,13 @@ def test_switch_a_responder_off_and_on_from_the_admin_across_three_workers(
             while True:
                 page.reload()
                 processes = page.locator("#hp-cluster-processes tr.hp-proc-live").count()
-                row = page.locator('#hp-cluster-totals tr[data-total="clock"]')
+                cell = page.locator(
+                    '#hp-cluster-totals tr[data-row="clock"]:not([data-process])'
+                    ' td[data-counter="answered"]'
+                )
                 # No row yet (no record read on this load): reload, do not wait on it.
-                totals = row.inner_text() if row.count() else ""
-                if processes == 3 and f"answered\n{sent}" in totals:
+                totals = cell.inner_text() if cell.count() else ""
+                if processes == 3 and totals == str(sent):
                     break
                 assert time.monotonic() < deadline, (processes, totals)
                 time.sleep(1)

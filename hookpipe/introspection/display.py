@@ -296,8 +296,8 @@ def counter_tables(data: Mapping[str, Any]) -> list[CounterTable]:
 
 def fleet_tables(data: Mapping[str, Any]) -> list[CounterTable]:
     """The fleet's totals, a table per kind: each plugin's row, summed over the
-    processes listed, then (when more than one process reports it) a row per process
-    under it."""
+    processes listed, then (when more than one process reports it, and it has counted
+    something) a row per process under it."""
     cluster = data.get("cluster") or {}
     processes = cluster.get("processes") or []
     groups = {
@@ -313,10 +313,12 @@ def fleet_tables(data: Mapping[str, Any]) -> list[CounterTable]:
             for proc in processes
             if name in (proc.get("counters") or {})
         ]
-        if len(under) < 2:  # one process's row would repeat the plugin's
+        values = counter_values(counters)
+        # One process's row would repeat the plugin's; all of them would repeat its zeros.
+        if len(under) < 2 or not any(isinstance(v, int | float) and v for v in values.values()):
             under = []
         group = groups.get(name) or _guess_group(counters)
-        items.append((group, name, counter_values(counters), under))
+        items.append((group, name, values, under))
     return _grouped(items)
 
 
