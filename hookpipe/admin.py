@@ -32,6 +32,7 @@ from .introspection.display import (
     global_hooks,
     kind_label,
     plugin_view,
+    pool_table,
     process_table,
     task_backends,
 )
@@ -197,7 +198,7 @@ def _page(data: dict[str, Any]) -> dict[str, Any]:
         ],
         "task_backends": backends,
         "pool_settings": flatten(data.get("thread_pool") or {}),
-        "pool_state": flatten(data["pool"]) if isinstance(data.get("pool"), dict) else None,
+        "pool_state": pool_table(data),
         "switches": data.get("switches") or {},
         "cluster": cluster,
         "attention": [

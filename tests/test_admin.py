@@ -372,8 +372,9 @@ def test_page_shows_handlers_responders_counters_and_pool_state(
     assert table.rows[0].note == "no counters yet"
     pool = html[html.index('id="hp-pool"') :]
     assert "<dt>MAX_WORKERS</dt><dd>8</dd>" in pool
-    assert "<dt>queue_depth</dt><dd>11</dd>" in pool
-    assert "<dt>workers</dt><dd>3</dd>" in pool
+    [state] = counter_tables(pool)
+    assert (state.key, state.columns) == ("pool", ["workers", "queue_depth"])
+    assert state.rows[0].cells == {"workers": ("3", ""), "queue_depth": ("11", "")}
     # A problem is listed at the top of the page, linked to its section.
     attention = html[html.index('id="hp-attention"') : html.index('id="hp-tweens"')]
     assert '<a href="#hp-handlers">webhook failed 1 (this process)</a>' in attention

@@ -372,7 +372,7 @@ def test_pipeline_page_in_a_browser(
             # At 1280 px the plugin tables fit their section without scrolling: the
             # long words in their details and subconfig wrap instead.
             page.set_viewport_size({"width": 1280, "height": 900})
-            for section in ("#hp-handlers", "#hp-responders", "#hp-cluster"):
+            for section in ("#hp-handlers", "#hp-responders", "#hp-cluster", "#hp-pool"):
                 boxes = page.locator(f"{section} .hp-scroll")
                 for n in range(boxes.count()):
                     # Rectangles, not scrollWidth: that is rounded up, clientWidth down.
@@ -386,7 +386,7 @@ def test_pipeline_page_in_a_browser(
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT), full_page=True)
             # The counters close up, as the docs show them (docs/pipeline.rst).
-            for section in ("handlers", "cluster"):
+            for section in ("handlers", "cluster", "pool"):
                 shot = SCREENSHOT.with_name(f"admin-pipeline-{section}.png")
                 page.locator(f"#hp-{section}").screenshot(path=str(shot))
         finally:

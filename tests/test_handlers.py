@@ -241,8 +241,8 @@ def test_the_admin_page_shows_plugins_counters_and_the_pool(
     assert "<strong>chunks</strong>" in responders_part
     assert '<td class="hp-num hp-zero" data-counter="answered">0</td>' in responders_part
     pool = html[html.index('id="hp-pool"') :]
-    assert "<dt>workers</dt><dd>1</dd>" in pool
-    assert "<dt>submitted</dt><dd>1</dd>" in pool
+    assert '<td class="hp-num" data-counter="workers">1</td>' in pool
+    assert '<td class="hp-num" data-counter="submitted">1</td>' in pool
 
 
 # ------------------------------------------------------------------ checks

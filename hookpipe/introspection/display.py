@@ -376,3 +376,18 @@ def task_backends(data: Mapping[str, Any]) -> CounterTable | None:
         values = {**{s: 0 for s in statuses}, **(view.get("by_status") or {}), **view}
         rows.append(Row(alias, [cell(c, values.get(c)) for c in columns]))
     return CounterTable("task-backends", "Hookpipe's tasks by task backend", columns, rows)
+
+
+#: Keys of the pool's state that repeat its settings (shown apart) or name the process.
+_POOL_SETTINGS = ("pid", "max_workers", "max_queue", "on_full", "block_timeout_s")
+
+
+def pool_table(data: Mapping[str, Any]) -> CounterTable | None:
+    """This process's thread pool as one row of counters; ``None`` before it starts."""
+    pool = data.get("pool")
+    if not isinstance(pool, Mapping):
+        return None
+    columns = [key for key in pool if key not in _POOL_SETTINGS]
+    label = f"process {pool['pid']}" if "pid" in pool else "this process"
+    row = Row(label, [cell(c, pool[c]) for c in columns])
+    return CounterTable("pool", "Workers and jobs", columns, [row])
