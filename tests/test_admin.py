@@ -20,6 +20,8 @@ from django.urls import NoReverseMatch, reverse
 from hookpipe.core.build import Pipeline
 from hookpipe.models import Pipeline as HookpipeModel
 
+from .test_cluster import put
+
 T = "tests.testapp.tweens."
 URL = "/admin/hookpipe/pipeline/"
 PASSWORD = "pw"
@@ -511,27 +513,6 @@ def test_a_custom_admin_site_checks_permissions_too(user: Callable[..., Client])
 # --------------------------------------------------------------------- fleet
 
 
-def publish_record(pid: int, seen: float, counters: dict[str, Any]) -> None:
-    """A record as another server process's publisher would have written it."""
-    from django.core.cache import caches
-
-    from hookpipe import conf
-    from hookpipe.fleet import publish
-
-    record = {
-        "version": publish.VERSION,
-        "host": "web",
-        "pid": pid,
-        "started": seen - 100,
-        "last_seen": seen,
-        "exited": False,
-        "plugins": {name: {"counters": c} for name, c in counters.items()},
-        "pool": {"workers": 2, "running": 0, "queue_depth": 0},
-    }
-    keys = publish.slot_keys(conf.get_config().cluster)
-    assert any(caches["default"].add(key, record) for key in keys)
-
-
 @pytest.mark.usefixtures("clean_fleet_cache")
 @override_settings(HOOKPIPE={"RESPONDERS": ["tests.testapp.plugins.Chunks"]})
 def test_the_fleet_has_a_row_per_process_and_per_plugin_with_each_process_under_it(
@@ -539,8 +520,9 @@ def test_the_fleet_has_a_row_per_process_and_per_plugin_with_each_process_under_
 ) -> None:
     now = time.time()
     answered = {"answered": 4, "errors": 0, "stream_errors": 0, "handles_errors": 0}
-    publish_record(11, now, {"chunks": answered})
-    publish_record(12, now - 30, {"chunks": {**answered, "answered": 6, "errors": 2}})
+    pool = {"workers": 2, "running": 0, "queue_depth": 0}
+    put(11, now, {"chunks": answered}, host="web", pool=pool)
+    put(12, now - 30, {"chunks": {**answered, "answered": 6, "errors": 2}}, host="web", pool=pool)
     html = user(superuser=True).get(URL).content.decode()
     fleet = html[html.index('id="hp-cluster"') : html.index('id="hp-pool"')]
     [processes, responders] = counter_tables(fleet)

@@ -28,12 +28,13 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.core.cache import caches
 from django.test import Client
 from django.utils import timezone
 
 from hookpipe import conf
-from hookpipe.fleet import operations, publish
+from hookpipe.fleet import operations
+
+from .test_cluster import put
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -155,23 +156,15 @@ def other_processes(now: float) -> None:
     jobs |= {"running": 0, "inline": 0, "handles_errors": 0}
     jobs["duration_ms"] = {"p50": 2.1, "p95": 8.4, "max": 31.0, "window": 120}
     answered = {"answered": 310, "errors": 0, "stream_errors": 0, "handles_errors": 0}
-    records = [
-        ("web-2", 4242, now, {"recorder": jobs, "chunks": answered}),
-        ("web-3", 4243, now - 40, {"chunks": {**answered, "answered": 95, "errors": 2}}),
-    ]
-    cache = caches["default"]
-    for host, pid, seen, counters in records:
-        record = {
-            "version": publish.VERSION,
-            "host": host,
-            "pid": pid,
-            "started": seen - 3600,
-            "last_seen": seen,
-            "exited": False,
-            "plugins": {name: {"counters": c} for name, c in counters.items()},
-            "pool": {"workers": 4, "running": 1, "queue_depth": 0},
-        }
-        assert any(cache.add(key, record) for key in publish.slot_keys(conf.get_config().cluster))
+    pool = {"workers": 4, "running": 1, "queue_depth": 0}
+    put(4242, now, {"recorder": jobs, "chunks": answered}, host="web-2", pool=pool)
+    put(
+        4243,
+        now - 40,
+        {"chunks": {**answered, "answered": 95, "errors": 2}},
+        host="web-3",
+        pool=pool,
+    )
 
 
 @pytest.mark.urls("tests.testapp.pipeline_fixtures")

@@ -18,6 +18,8 @@ from django.test import override_settings
 
 from hookpipe.core.build import Pipeline
 
+from .test_cluster import put
+
 ROOT = Path(__file__).resolve().parent.parent
 T = "tests.testapp.tweens."
 
@@ -415,27 +417,6 @@ def block(text: str, heading: str) -> list[str]:
     return lines[start + 1 : end]
 
 
-def publish_record(pid: int, seen: float, counters: dict[str, Any]) -> None:
-    """A record as another server process's publisher would have written it."""
-    from django.core.cache import caches
-
-    from hookpipe import conf
-    from hookpipe.fleet import publish
-
-    record = {
-        "version": publish.VERSION,
-        "host": "web",
-        "pid": pid,
-        "started": seen - 100,
-        "last_seen": seen,
-        "exited": False,
-        "plugins": {name: {"counters": c} for name, c in counters.items()},
-        "pool": None,
-    }
-    keys = publish.slot_keys(conf.get_config().cluster)
-    assert any(caches["default"].add(key, record) for key in keys)
-
-
 @pytest.mark.django_db
 @pytest.mark.usefixtures("clean_fleet_cache")
 @override_settings(
@@ -448,8 +429,8 @@ def test_the_fleet_is_a_table_per_kind_with_a_row_per_plugin_and_process() -> No
     now = time.time()
     answered = {"answered": 4, "errors": 0, "stream_errors": 0, "handles_errors": 0}
     jobs = {"submitted": 3, "succeeded": 3, "failed": 0, "rejected": 0, "handles_errors": 0}
-    publish_record(11, now, {"chunks": answered, "recorder": jobs})
-    publish_record(12, now - 30, {"chunks": {**answered, "answered": 16, "errors": 2}})
+    put(11, now, {"chunks": answered, "recorder": jobs}, host="web")
+    put(12, now - 30, {"chunks": {**answered, "answered": 16, "errors": 2}}, host="web")
     out, _ = run()
     fleet = block(out, "Fleet (cache")
     assert fleet[1].split() == ["Process", "State", "Last", "seen", "Started"]

@@ -1,5 +1,5 @@
-"""The pipeline's data arranged for display: one title, a few facts and details per plugin,
-shared by the admin page and the text output."""
+"""The pipeline's data arranged for display, shared by the admin page and the text output:
+one title, a few facts and details per plugin, and the counters as tables."""
 
 from __future__ import annotations
 
@@ -127,8 +127,8 @@ PROBLEM_COUNTERS = frozenset(
 BACKLOG_AFTER_S = 60.0
 #: The statuses of a database task backend, in the order a task goes through them.
 TASK_STATUSES = ("READY", "RUNNING", "SUCCESSFUL", "FAILED")
-#: What a process's row shows of its thread pool (the rest is its settings).
-#: (Its jobs' outcomes are counted per handler, in the handlers' tables.)
+#: What a process's row shows of its thread pool (the rest is its settings; its jobs'
+#: outcomes are counted per handler, in the handlers' tables).
 POOL_COLUMNS = ("workers", "running", "queue_depth")
 _TITLES = {
     "responder": "Responders",
@@ -171,8 +171,9 @@ class Row:
 
 @dataclass(frozen=True)
 class CounterTable:
-    """One kind's counters: ``key`` is ``responder``, ``handler:<runner>`` or
-    ``task-backends``; ``columns`` are the counters' names, as ``describe()`` has them."""
+    """One kind's counters: ``key`` is ``responder``, ``handler:<runner>``,
+    ``task-backends``, ``processes`` (the fleet's) or ``pool`` (this process's);
+    ``columns`` are the counters' names, as ``describe()`` has them."""
 
     key: str
     title: str
