@@ -585,4 +585,7 @@ def test_a_task_backlog_is_marked(user: Callable[..., Client]) -> None:
     assert float(waited) >= 600
     assert kind == "problem"
     assert db.problem
-    assert "db oldest_ready_s" in html[html.index('id="hp-attention"') :]
+    attention = html[html.index('id="hp-attention"') : html.index('id="hp-tweens"')]
+    assert re.search(
+        r'<a href="#hp-handlers">db: a task has waited \d+(\.\d)? s for a worker</a>', attention
+    )

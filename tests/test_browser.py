@@ -335,7 +335,7 @@ def test_pipeline_page_in_a_browser(
                 "chunks errors 2 (fleet)",
                 "recorder failed 3 (fleet)",
                 "web-3:4243: stale (fleet)",
-                "db oldest_ready_s",
+                "db: a task has waited 6",  # 600 s and more
             ):
                 assert said in attention, said
 

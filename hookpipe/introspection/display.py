@@ -194,7 +194,9 @@ class CounterTable:
             if row.state == "stale":
                 out.append(f"{who}: stale")
             out += [
-                f"{who} {column} {cell.text}"
+                f"{who}: a task has waited {cell.text} s for a worker"
+                if column == "oldest_ready_s"
+                else f"{who} {column} {cell.text}"
                 for column, cell in zip(self.columns, row.cells, strict=False)
                 if cell.problem
             ]
