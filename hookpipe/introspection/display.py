@@ -26,10 +26,9 @@ class PluginView:
     title: str
     #: Scalar facts (class, THREAD_SAFE, priority...), in a stable order.
     fields: list[tuple[str, str]]
-    #: Nested mappings (subconfig, options...) as (heading, [(key, value)...]).
+    #: Nested mappings (subconfig, options...) as (heading, [(key, value)...]). Live
+    #: counters are left out: :func:`counter_tables` shows them.
     sections: list[tuple[str, list[tuple[str, str]]]]
-    #: Live counters as (name, value); ``None`` when the plugin reports none.
-    counters: list[tuple[str, str]] | None
 
 
 def global_hooks(data: Mapping[str, Any]) -> list[PluginView]:
@@ -43,28 +42,22 @@ def global_hooks(data: Mapping[str, Any]) -> list[PluginView]:
 
 def plugin_view(item: Any) -> PluginView:
     if not isinstance(item, Mapping):
-        return PluginView(str(item), [], [], None)
+        return PluginView(str(item), [], [])
     title_key = next((k for k in _TITLE_KEYS if item.get(k) not in (None, "")), None)
     title = str(item[title_key]) if title_key else "(unnamed)"
     keys = [k for k in _FIRST_KEYS if k in item] + [k for k in item if k not in _FIRST_KEYS]
     fields: list[tuple[str, str]] = []
     sections: list[tuple[str, list[tuple[str, str]]]] = []
-    counters: list[tuple[str, str]] | None = None
     for key in keys:
         value = item[key]
-        if key == title_key:
+        if key == title_key or key in LIVE_KEYS:
             continue
-        if key in LIVE_KEYS:
-            if isinstance(value, Mapping):
-                counters = flatten(value)
-            elif value is not None:
-                counters = [(key, format_value(value))]
-        elif isinstance(value, Mapping):
+        if isinstance(value, Mapping):
             shown = {k: v for k, v in value.items() if k not in _TABLED_KEYS}
             sections.append((key, flatten(shown)))
         else:
             fields.append((key, format_value(value)))
-    return PluginView(title, fields, sections, counters)
+    return PluginView(title, fields, sections)
 
 
 def flatten(mapping: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
