@@ -23,7 +23,19 @@ from django.views.decorators.http import require_POST
 from . import conf
 from .core.plan import plan
 from .introspection.data import inspect_pipeline
-from .introspection.display import PluginView, flatten, global_hooks, kind_label, plugin_view
+from .introspection.display import (
+    CounterTable,
+    PluginView,
+    counter_tables,
+    flatten,
+    fleet_tables,
+    global_hooks,
+    kind_label,
+    plugin_view,
+    pool_table,
+    process_table,
+    task_backends,
+)
 from .models import Pipeline
 
 if TYPE_CHECKING:
@@ -157,6 +169,9 @@ def _page(data: dict[str, Any]) -> dict[str, Any]:
             }
         )
         position += 0 if omitted else 1
+    counters = counter_tables(data)
+    backends = task_backends(data)
+    cluster = _cluster(data)
     return {
         "data": data,
         "explicit": data.get("tween_order") == "explicit",
@@ -166,34 +181,66 @@ def _page(data: dict[str, Any]) -> dict[str, Any]:
             {**entry, "hook_views": [plugin_view(h) for h in entry.get("hooks") or []]}
             for entry in data.get("view_hooks") or []
         ],
+        # (heading, settings key, plugins, their counter tables)
         "plugin_kinds": [
-            ("Handlers", "HANDLERS", [plugin_view(h) for h in data.get("handlers") or []]),
-            ("Responders", "RESPONDERS", [plugin_view(r) for r in data.get("responders") or []]),
+            (
+                "Handlers",
+                "HANDLERS",
+                [plugin_view(h) for h in data.get("handlers") or []],
+                [t for t in counters if t.key.startswith("handler:")],
+            ),
+            (
+                "Responders",
+                "RESPONDERS",
+                [plugin_view(r) for r in data.get("responders") or []],
+                [t for t in counters if t.key == "responder"],
+            ),
         ],
+        "task_backends": backends,
         "pool_settings": flatten(data.get("thread_pool") or {}),
-        "pool_state": flatten(data["pool"]) if isinstance(data.get("pool"), dict) else None,
+        "pool_state": pool_table(data),
         "switches": data.get("switches") or {},
-        "cluster": _cluster(data.get("cluster") or {}),
+        "cluster": cluster,
+        "attention": [
+            *_attention("this process", counters),
+            *_attention("", [backends] if backends else []),
+            *_attention("fleet", cluster["tables"]),
+            *_attention("fleet", [cluster["process_table"]] if "process_table" in cluster else []),
+        ],
     }
 
 
-def _cluster(cluster: dict[str, Any]) -> dict[str, Any]:
-    """The fleet arranged for the template: counters as (key, value) rows."""
-    processes = [
-        {
-            **proc,
-            "plugin_rows": [(name, flatten(values)) for name, values in proc["counters"].items()],
-            "pool_rows": flatten(proc["pool"]) if isinstance(proc.get("pool"), dict) else [],
-        }
-        for proc in cluster.get("processes") or []
-    ]
+def _cluster(data: dict[str, Any]) -> dict[str, Any]:
+    """The fleet arranged for the template: a row per process, the totals a table per
+    kind of plugin with a row per process under each plugin's."""
+    cluster = data.get("cluster") or {}
+    if not cluster:
+        return {"tables": []}
+    processes = process_table(data)
     return {
         **cluster,
-        "processes": processes,
-        "total_rows": [(name, flatten(values)) for name, values in cluster["totals"].items()]
-        if cluster.get("totals")
-        else [],
+        # The state and times of each process, next to its row of the table.
+        "process_rows": list(zip(cluster.get("processes") or [], processes.rows, strict=True)),
+        "process_table": processes,
+        "tables": fleet_tables(data),
     }
+
+
+#: The section of the page that shows each kind of counter table.
+_SECTIONS = {"responder": "hp-responders", "task-backends": "hp-handlers"}
+
+
+def _attention(where: str, tables: list[CounterTable]) -> list[dict[str, str]]:
+    """The problems of ``tables`` for the list at the top of the page, each with a link
+    to the section that shows it."""
+    return [
+        {
+            "anchor": "hp-cluster" if where == "fleet" else _SECTIONS.get(t.key, "hp-handlers"),
+            "text": f"{problem} ({where})" if where else problem,
+        }
+        for t in tables
+        for problem in t.problems
+    ]
 
 
 def _table(views: list[PluginView]) -> dict[str, Any]:

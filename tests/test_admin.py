@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from typing import Any
 
 import django
@@ -15,6 +19,8 @@ from django.urls import NoReverseMatch, reverse
 
 from hookpipe.core.build import Pipeline
 from hookpipe.models import Pipeline as HookpipeModel
+
+from .test_cluster import put
 
 T = "tests.testapp.tweens."
 URL = "/admin/hookpipe/pipeline/"
@@ -82,6 +88,80 @@ def drawn(html: str) -> list[str]:
     """Tween names in the drawn chain, top (INGRESS) to bottom (MAIN)."""
     chain = html[html.index('class="hp-onion"') : html.index('class="hp-flow hp-flow-out"')]
     return re.findall(r'data-tween="([^"]+)"', chain)
+
+
+@dataclass
+class CounterRow:
+    plugin: str
+    process: str | None
+    #: counter -> (text, "problem" | "zero" | "")
+    cells: dict[str, tuple[str, str]] = field(default_factory=dict)
+    problem: bool = False
+    note: str = ""
+
+
+@dataclass
+class CounterTable:
+    key: str
+    columns: list[str] = field(default_factory=list)
+    rows: list[CounterRow] = field(default_factory=list)
+
+
+class _CounterTables(HTMLParser):
+    """The counter tables of a page, as a reader (or a screen reader) has them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[CounterTable] = []
+        self._text: list[str] | None = None
+        self._cell: tuple[str, str] | None = None
+        self._inside = False  # a counter table (not another table of the page)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        classes = a.get("class", "").split()
+        if tag == "table":
+            self._inside = "data-counters" in a
+            if self._inside:
+                self.tables.append(CounterTable(a["data-counters"]))
+        elif not self._inside:
+            return
+        elif tag == "tr" and "data-row" in a:
+            row = CounterRow(
+                a["data-row"], a.get("data-process"), problem="hp-row-problem" in classes
+            )
+            self.tables[-1].rows.append(row)
+        elif tag in ("th", "td"):
+            kind = "problem" if "hp-problem" in classes else "zero" if "hp-zero" in classes else ""
+            self._cell = (a.get("data-counter", ""), kind) if tag == "td" else None
+            self._text = []
+
+    def handle_data(self, data: str) -> None:
+        if self._text is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self._text, self._inside = None, False
+            return
+        if tag not in ("th", "td") or self._text is None or not self._inside:
+            return
+        text, self._text = " ".join("".join(self._text).split()), None
+        table = self.tables[-1]
+        if not table.rows and tag == "th":
+            table.columns.append(text)
+        elif self._cell is not None and self._cell[0]:
+            table.rows[-1].cells[self._cell[0]] = (text.removesuffix(" (a problem)"), self._cell[1])
+        elif self._cell is not None:
+            table.rows[-1].note = text
+
+
+def counter_tables(html: str) -> list[CounterTable]:
+    parser = _CounterTables()
+    parser.feed(html)
+    for table in parser.tables:
+        table.columns = table.columns[1:]  # the first names the plugin
+    return parser.tables
 
 
 # ---------------------------------------------------------------- permissions
@@ -263,8 +343,9 @@ def test_page_shows_handlers_responders_counters_and_pool_state(
                 "name": "webhook",
                 "class": "myapp.plugins.WebhookHandler",
                 "THREAD_SAFE": False,
+                "runner": "inline",
                 "subconfig": {"URL": "https://example.com/", "TOKEN": "s3cr3t"},
-                "counters": {"calls": 7, "errors": 1, "rejected": 2, "duration": {"max_ms": 1.5}},
+                "counters": {"calls": 7, "failed": 1, "queued": 0, "duration_ms": {"max": 1.5}},
             }
         ],
         responders=[{"name": "csv", "class": "myapp.plugins.CsvResponder"}],
@@ -272,21 +353,78 @@ def test_page_shows_handlers_responders_counters_and_pool_state(
     )
     html = without_breaks(user(superuser=True).get(URL).content.decode())
     handlers = html[html.index('id="hp-handlers"') : html.index('id="hp-responders"')]
-    assert "<strong>webhook</strong>" in handlers
+    assert '<th scope="row"><strong>webhook</strong></th>' in handlers
     assert "<dt>THREAD_SAFE</dt><dd>no</dd>" in handlers
     assert "<dt>URL</dt><dd>https://example.com/</dd>" in handlers
     assert "<dt>TOKEN</dt><dd>********</dd>" in handlers
     assert "s3cr3t" not in html
-    assert "<dt>calls</dt><dd>7</dd>" in handlers
-    assert "<dt>rejected</dt><dd>2</dd>" in handlers
-    assert "<dt>duration max_ms</dt><dd>1.5</dd>" in handlers
+    [inline] = counter_tables(handlers)
+    assert inline.key == "handler:inline"
+    assert inline.columns == ["calls", "failed", "queued", "p50 ms", "p95 ms", "max ms"]
+    [row] = inline.rows
+    assert (row.plugin, row.process) == ("webhook", None)
+    assert row.cells["calls"] == ("7", "")
+    assert row.cells["failed"] == ("1", "problem")
+    assert row.cells["queued"] == ("0", "zero")
+    assert row.cells["max ms"] == ("1.5", "")
+    assert row.problem
     responders = html[html.index('id="hp-responders"') : html.index('id="hp-pool"')]
-    assert "<strong>csv</strong>" in responders
-    assert "no counters yet" in responders
+    assert '<th scope="row"><strong>csv</strong></th>' in responders
+    [table] = counter_tables(responders)
+    assert table.rows[0].note == "no counters yet"
     pool = html[html.index('id="hp-pool"') :]
     assert "<dt>MAX_WORKERS</dt><dd>8</dd>" in pool
-    assert "<dt>queue_depth</dt><dd>11</dd>" in pool
-    assert "<dt>workers</dt><dd>3</dd>" in pool
+    [state] = counter_tables(pool)
+    assert (state.key, state.columns) == ("pool", ["workers", "queue_depth"])
+    assert state.rows[0].cells == {"workers": ("3", ""), "queue_depth": ("11", "")}
+    # A problem is listed at the top of the page, linked to its section.
+    attention = html[html.index('id="hp-attention"') : html.index('id="hp-tweens"')]
+    assert '<a href="#hp-handlers">webhook failed 1 (this process)</a>' in attention
+
+
+@override_settings(
+    HOOKPIPE={
+        "HANDLERS": [
+            "tests.testapp.plugins.Recorder",
+            "tests.testapp.plugins.InlineRecorder",
+            "tests.testapp.plugins.TaskRecorder",
+        ],
+        "RESPONDERS": ["tests.testapp.plugins.Chunks"],
+    }
+)
+def test_counters_are_a_table_per_kind_with_the_counters_of_that_kind(
+    user: Callable[..., Client],
+) -> None:
+    html = user(superuser=True).get(URL).content.decode()
+    tables = {t.key: t for t in counter_tables(html[: html.index('id="hp-switches"')])}
+    assert list(tables) == ["handler:pool", "handler:inline", "handler:task", "responder"]
+    assert [r.plugin for r in tables["handler:pool"].rows] == ["recorder"]
+    assert tables["handler:pool"].columns[:4] == ["submitted", "succeeded", "failed", "rejected"]
+    assert "rejected" not in tables["handler:inline"].columns  # an inline job is never refused
+    assert "queued" not in tables["handler:inline"].columns
+    assert tables["handler:task"].columns == [
+        "enqueued",
+        "not_stored",
+        "enqueue_failed",
+        "fell_back",
+        "too_large",
+        "handles_errors",
+    ]
+    assert tables["responder"].columns == [
+        "answered",
+        "errors",
+        "stream_errors",
+        "handles_errors",
+    ]
+    # Nothing happened: every cell is a quiet zero (or none, for a duration), no problem.
+    for table in tables.values():
+        for row in table.rows:
+            assert not row.problem
+            assert {kind for _, kind in row.cells.values()} == {"zero"}
+    assert 'id="hp-attention"' not in html
+    # The task counters are not repeated in the handler's details.
+    config = html[html.index("<h3>Configuration</h3>") :]
+    assert "enqueued" not in config[: config.index('id="hp-responders"')]
 
 
 @override_settings(
@@ -311,7 +449,7 @@ def test_long_names_may_wrap_only_between_their_parts(
     assert "<dd>25</dd>" in handlers
     # Numbers keep their dots: "0.5" is not a name.
     assert "<dd>0.5</dd>" in handlers
-    assert '<td class="hp-counters">' in handlers
+    assert '<table class="hp-table hp-counters" data-counters="handler:pool">' in handlers
 
 
 @override_settings(HOOKPIPE={"TWEENS": [{"factory": T + "first", "name": "<b>bold</b>"}]})
@@ -370,3 +508,84 @@ def test_a_custom_admin_site_checks_permissions_too(user: Callable[..., Client])
     assert Client().get("/ops/hookpipe/pipeline/")["Location"].startswith("/ops/login/")
     assert user(perm=False).get("/ops/hookpipe/pipeline/").status_code == 403
     assert user(perm=True).get("/ops/hookpipe/pipeline/").status_code == 200
+
+
+# --------------------------------------------------------------------- fleet
+
+
+@pytest.mark.usefixtures("clean_fleet_cache")
+@override_settings(HOOKPIPE={"RESPONDERS": ["tests.testapp.plugins.Chunks"]})
+def test_the_fleet_has_a_row_per_process_and_per_plugin_with_each_process_under_it(
+    user: Callable[..., Client],
+) -> None:
+    now = time.time()
+    answered = {"answered": 4, "errors": 0, "stream_errors": 0, "handles_errors": 0}
+    pool = {"workers": 2, "running": 0, "queue_depth": 0}
+    put(11, now, {"chunks": answered}, host="web", pool=pool)
+    put(12, now - 30, {"chunks": {**answered, "answered": 6, "errors": 2}}, host="web", pool=pool)
+    html = user(superuser=True).get(URL).content.decode()
+    fleet = html[html.index('id="hp-cluster"') : html.index('id="hp-pool"')]
+    [processes, responders] = counter_tables(fleet)
+    assert processes.key == "processes"
+    assert [(r.plugin, r.problem) for r in processes.rows] == [
+        ("web:11", False),
+        ("web:12", True),  # stale: not seen for 30 s (STALE_AFTER is 15)
+    ]
+    assert '<td class="hp-problem"><strong>stale</strong></td>' in fleet
+    assert responders.columns == ["answered", "errors", "stream_errors", "handles_errors"]
+    assert [(r.plugin, r.process, r.problem) for r in responders.rows] == [
+        ("chunks", None, True),
+        ("chunks", "web:11", False),
+        ("chunks", "web:12", True),
+    ]
+    total = responders.rows[0].cells
+    assert total["answered"] == ("10", "")
+    assert total["errors"] == ("2", "problem")
+    assert total["stream_errors"] == ("0", "zero")
+    attention = html[html.index('id="hp-attention"') : html.index('id="hp-tweens"')]
+    assert '<a href="#hp-cluster">web:12: stale (fleet)</a>' in attention
+    assert '<a href="#hp-cluster">chunks errors 2 (fleet)</a>' in attention
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(
+    HOOKPIPE={
+        "HANDLERS": [
+            {"class": "tests.testapp.plugins.TaskRecorder", "TASK_BACKEND": "db"},
+        ]
+    }
+)
+def test_a_task_backlog_is_marked(user: Callable[..., Client]) -> None:
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    assert Client().post("/webhooks/accept", b"x", content_type="a/b").status_code == 202
+    page = user(superuser=True)
+    html = page.get(URL).content.decode()
+    [backends] = [t for t in counter_tables(html) if t.key == "task-backends"]
+    assert backends.columns == [
+        "READY",
+        "RUNNING",
+        "SUCCESSFUL",
+        "FAILED",
+        "stale_running",
+        "oldest_ready_s",
+    ]
+    [db] = backends.rows
+    assert db.plugin == "db"
+    assert db.cells["READY"] == ("1", "")
+    assert db.cells["oldest_ready_s"][1] != "problem"  # a task that just arrived
+    assert not db.problem
+    # Ten minutes without a worker: a backlog.
+    DBTaskResult.objects.update(enqueued_at=timezone.now() - datetime.timedelta(minutes=10))
+    html = page.get(URL).content.decode()
+    [backends] = [t for t in counter_tables(html) if t.key == "task-backends"]
+    [db] = backends.rows
+    waited, kind = db.cells["oldest_ready_s"]
+    assert float(waited) >= 600
+    assert kind == "problem"
+    assert db.problem
+    attention = html[html.index('id="hp-attention"') : html.index('id="hp-tweens"')]
+    assert re.search(
+        r'<a href="#hp-handlers">db: a task has waited \d+(\.\d)? s for a worker</a>', attention
+    )

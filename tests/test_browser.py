@@ -18,6 +18,7 @@ database; the live server answers from its own thread. No
 
 from __future__ import annotations
 
+import datetime
 import os
 import shutil
 import time
@@ -27,6 +28,13 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.contrib.auth import get_user_model
+from django.test import Client
+from django.utils import timezone
+
+from hookpipe import conf
+from hookpipe.fleet import operations
+
+from .test_cluster import put
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -58,7 +66,17 @@ PIPELINE = {
         {"handler": "tests.testapp.tweens.chain_marker"},
     ],
     "HOOKS": ["tests.testapp.pipeline_fixtures.AuditHook"],
-    "HANDLERS": ["tests.testapp.plugins.Recorder", "tests.testapp.plugins.Configured"],
+    "HANDLERS": [
+        "tests.testapp.plugins.Recorder",
+        "tests.testapp.plugins.Configured",
+        "tests.testapp.plugins.InlineRecorder",
+        # Stored whatever the answer (the fixtures' URLconf has no /webhooks/ view).
+        {
+            "class": "tests.testapp.plugins.TaskRecorder",
+            "TASK_BACKEND": "db",
+            "TASK_STORE_ON": "any",
+        },
+    ],
     "RESPONDERS": ["tests.testapp.plugins.Chunks"],
     "PLUGINS": {"webhook-store": {"TOKEN": SECRET}},
     "THREAD_POOL": {"MAX_WORKERS": 4, "ON_FULL": "reject"},
@@ -118,6 +136,37 @@ def static_root(settings: Any, tmp_path: Path) -> Path:
     return root
 
 
+def rows_of(table: Any) -> list[str]:
+    """The plugins a counter table has a row for (a process's rows under them left out)."""
+    rows = table.locator("tbody tr:not([data-process])")
+    return [rows.nth(n).get_attribute("data-row") for n in range(rows.count())]
+
+
+def columns_of(table: Any) -> list[str]:
+    """The counters a table has a column for (its first column names the plugin); as
+    written, not as shown (the admin's CSS shows column headings in capitals)."""
+    return [h.strip() for h in table.locator("thead th").all_text_contents()[1:]]
+
+
+def other_processes(now: float) -> None:
+    """Records of two more server processes, as their publishers would have written
+    them into the fleet's cache: one live with a failing handler, one stale (it stopped
+    publishing 40 s ago) whose responder had errors."""
+    jobs = {"submitted": 120, "succeeded": 117, "failed": 3, "rejected": 0, "queued": 0}
+    jobs |= {"running": 0, "inline": 0, "handles_errors": 0}
+    jobs["duration_ms"] = {"p50": 2.1, "p95": 8.4, "max": 31.0, "window": 120}
+    answered = {"answered": 310, "errors": 0, "stream_errors": 0, "handles_errors": 0}
+    pool = {"workers": 4, "running": 1, "queue_depth": 0}
+    put(4242, now, {"recorder": jobs, "chunks": answered}, host="web-2", pool=pool)
+    put(
+        4243,
+        now - 40,
+        {"chunks": {**answered, "answered": 95, "errors": 2}},
+        host="web-3",
+        pool=pool,
+    )
+
+
 @pytest.mark.urls("tests.testapp.pipeline_fixtures")
 def test_pipeline_page_in_a_browser(
     sync_playwright: Any,
@@ -126,12 +175,35 @@ def test_pipeline_page_in_a_browser(
     settings: Any,
     transactional_db: None,
     monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    clean_fleet_cache: None,
 ) -> None:
     for variable, value in ENVIRONMENT.items():
         monkeypatch.setenv(variable, value)
     settings.HOOKPIPE = PIPELINE
+    # A cache the processes of this machine share (a local memory one is private to a
+    # process, and the page would say so instead of showing a fleet).
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(tmp_path / "cache"),
+        }
+    }
     get_user_model().objects.create_superuser("admin", "admin@example.com", PASSWORD)
     failed: list[str] = []
+    # Traffic first (before the browser: the database is not to be used while it runs),
+    # so that the page has counters to show: a delivery the recorder handles in the
+    # pool, the inline recorder in the request, and the task recorder stores as a task,
+    # which no worker takes: it has waited ten minutes (a backlog).
+    Client().post("/webhooks/", b"{}", content_type="application/json")
+    streamed = Client().get("/stream/sync")  # and a streamed answer from the responder
+    assert b"".join(streamed.streaming_content) == b"chunk 0\nchunk 1\nchunk 2\n"
+    from django_tasks_db.models import DBTaskResult
+
+    waited = timezone.now() - datetime.timedelta(minutes=10)
+    assert DBTaskResult.objects.update(enqueued_at=waited) == 1
+    other_processes(time.time())
+    operations.current().publisher.publish(conf.get_config().cluster)  # this process too
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -145,11 +217,6 @@ def test_pipeline_page_in_a_browser(
                     else None
                 ),
             )
-            # Traffic first, so that the page has counters to show: a streamed answer
-            # from the responder, and a delivery the recorder handles in the pool.
-            streamed = page.request.get(f"{live_server.url}/stream/sync")
-            assert streamed.text() == "chunk 0\nchunk 1\nchunk 2\n"
-            page.request.post(f"{live_server.url}/webhooks/", data=b"{}")
 
             page.goto(f"{live_server.url}/admin/")
             assert "/admin/login/" in page.url  # anonymous: sent to the login form
@@ -207,6 +274,83 @@ def test_pipeline_page_in_a_browser(
             assert "env HOOKPIPE_WEBHOOK_STORE_TAGS" in handlers
             assert "subscriptions" in handlers
 
+            # Counters at a glance: a table per kind of plugin, a row per plugin, a
+            # column per counter that kind has; zeros greyed, problems marked.
+            handlers = page.locator("#hp-handlers")
+            pool = handlers.locator('table[data-counters="handler:pool"]')
+            assert rows_of(pool) == ["recorder", "webhook-store"]
+            assert "failed" in columns_of(pool)
+            assert "enqueued" not in columns_of(pool)
+            inline = handlers.locator('table[data-counters="handler:inline"]')
+            assert rows_of(inline) == ["inline-recorder"]
+            assert "rejected" not in columns_of(inline)  # never turned away
+            tasks = handlers.locator('table[data-counters="handler:task"]')
+            assert rows_of(tasks) == ["task-recorder"]
+            assert columns_of(tasks)[:3] == ["enqueued", "not_stored", "enqueue_failed"]
+            assert "submitted" not in columns_of(tasks)  # a task handler's jobs are tasks
+            responders = page.locator('#hp-responders table[data-counters="responder"]')
+            assert columns_of(responders) == [
+                "answered",
+                "errors",
+                "stream_errors",
+                "handles_errors",
+            ]
+            recorder = pool.locator('tr[data-row="recorder"]')
+            assert recorder.locator('td[data-counter="succeeded"]').inner_text() == "1"
+            zero = recorder.locator('td[data-counter="failed"]')
+            assert zero.inner_text() == "0"
+            assert float(zero.evaluate("e => getComputedStyle(e).opacity")) < 1  # greyed
+            # A task that waited ten minutes for a worker is a backlog: marked.
+            backlog = handlers.locator('table[data-counters="task-backends"] tr[data-row="db"]')
+            waiting = backlog.locator('td[data-counter="oldest_ready_s"]')
+            assert float(waiting.locator("strong").inner_text()) >= 600
+            assert "hp-problem" in (waiting.get_attribute("class") or "")
+            assert backlog.locator('td[data-counter="READY"]').inner_text() == "1"
+            plain = backlog.locator('td[data-counter="RUNNING"]')
+            colour = "e => getComputedStyle(e).color"
+            assert waiting.evaluate(colour) != plain.evaluate(colour)
+
+            # The fleet: a row per process, the stale one marked; the totals a table
+            # per kind with each process's row under its plugin's.
+            fleet = page.locator("#hp-cluster")
+            procs = fleet.locator("#hp-cluster-processes tbody tr")
+            assert procs.count() == 3
+            stale = fleet.locator('#hp-cluster-processes tr[data-row="web-3:4243"]')
+            assert "hp-row-problem" in (stale.get_attribute("class") or "")
+            assert stale.locator("td.hp-problem").inner_text() == "stale"
+            chunks = fleet.locator('table[data-counters="responder"] tr[data-row="chunks"]')
+            assert chunks.count() == 4  # the total, then this process, web-2 and web-3
+            webhook_store = fleet.locator(
+                'table[data-counters="handler:pool"] tr[data-row="webhook-store"]'
+            )
+            assert webhook_store.count() == 1  # one process has it: no row would add to it
+            total = chunks.first
+            assert total.get_attribute("data-process") is None
+            assert total.locator('td[data-counter="answered"]').inner_text() == str(310 + 95 + 1)
+            assert "hp-problem" in (
+                total.locator('td[data-counter="errors"]').get_attribute("class") or ""
+            )
+            attention = page.locator("#hp-attention").inner_text()
+            for said in (
+                "chunks errors 2 (fleet)",
+                "recorder failed 3 (fleet)",
+                "web-3:4243: stale (fleet)",
+                "db: a task has waited 6",  # 600 s and more
+            ):
+                assert said in attention, said
+
+            # The admin's dark theme: the same marks, in the dark theme's colours.
+            light = waiting.evaluate("e => getComputedStyle(e).backgroundColor")
+            page.emulate_media(color_scheme="dark")
+            dark = waiting.evaluate("e => getComputedStyle(e).backgroundColor")
+            assert light != dark
+            assert "rgba(0, 0, 0, 0)" not in (light, dark)
+            page.set_viewport_size({"width": 1280, "height": 900})
+            page.screenshot(
+                path=str(SCREENSHOT.with_name("admin-pipeline-dark.png")), full_page=True
+            )
+            page.emulate_media(color_scheme="light")
+
             # Long tables wrap or scroll inside their section: the page itself never
             # scrolls sideways, so the counters column stays in view.
             overflow = {}
@@ -221,18 +365,23 @@ def test_pipeline_page_in_a_browser(
             # At 1280 px the plugin tables fit their section without scrolling: the
             # long words in their details and subconfig wrap instead.
             page.set_viewport_size({"width": 1280, "height": 900})
-            for section in ("#hp-handlers", "#hp-responders"):
-                box = page.locator(f"{section} .hp-scroll")
-                # Rectangles, not scrollWidth: that is rounded up, clientWidth down.
-                fits = box.evaluate(
-                    "e => e.firstElementChild.getBoundingClientRect().width"
-                    " <= e.getBoundingClientRect().width"
-                )
-                assert fits, f"{section} scrolls at 1280 px"
+            for section in ("#hp-handlers", "#hp-responders", "#hp-cluster", "#hp-pool"):
+                boxes = page.locator(f"{section} .hp-scroll")
+                for n in range(boxes.count()):
+                    # Rectangles, not scrollWidth: that is rounded up, clientWidth down.
+                    fits = boxes.nth(n).evaluate(
+                        "e => e.firstElementChild.getBoundingClientRect().width"
+                        " <= e.getBoundingClientRect().width"
+                    )
+                    assert fits, f"table {n} of {section} scrolls at 1280 px"
             page.set_viewport_size({"width": 1280, "height": 900})
 
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT), full_page=True)
+            # The counters close up, as the docs show them (docs/pipeline.rst).
+            for section in ("handlers", "cluster", "pool"):
+                shot = SCREENSHOT.with_name(f"admin-pipeline-{section}.png")
+                page.locator(f"#hp-{section}").screenshot(path=str(shot))
         finally:
             browser.close()
 
@@ -290,10 +439,13 @@ def test_switch_a_responder_off_and_on_from_the_admin_across_three_workers(
             while True:
                 page.reload()
                 processes = page.locator("#hp-cluster-processes tr.hp-proc-live").count()
-                row = page.locator('#hp-cluster-totals tr[data-total="clock"]')
+                cell = page.locator(
+                    '#hp-cluster-totals tr[data-row="clock"]:not([data-process])'
+                    ' td[data-counter="answered"]'
+                )
                 # No row yet (no record read on this load): reload, do not wait on it.
-                totals = row.inner_text() if row.count() else ""
-                if processes == 3 and f"answered\n{sent}" in totals:
+                totals = cell.inner_text() if cell.count() else ""
+                if processes == 3 and totals == str(sent):
                     break
                 assert time.monotonic() < deadline, (processes, totals)
                 time.sleep(1)

@@ -153,7 +153,12 @@ def test_json_has_the_cluster(fetch: Fetch) -> None:
     assert cluster["totals"] == {"chunks": {"answered": 10}}
     text = io.StringIO()
     call_command("hookpipe", stdout=text)
-    assert "Fleet totals (summed over 2 processes):\n  chunks: answered=10\n" in text.getvalue()
+    totals = text.getvalue()[text.getvalue().index("Fleet totals (summed over 2 processes)") :]
+    assert [line.split() for line in totals.splitlines()[4:7]] == [
+        ["chunks", "10"],
+        ["other:11", "4"],
+        ["other:12", "6"],
+    ]
     assert "This cache is private to each process" in text.getvalue()
 
 
@@ -167,10 +172,11 @@ def test_the_admin_page_shows_the_fleet_and_says_locmem_is_private(
     put(12, now - 30, {"chunks": {"answered": 6}})
     html = admin_client.get("/admin/hookpipe/pipeline/").content.decode()
     assert 'id="hp-cluster-private"' in html
-    totals = html[html.index('id="hp-cluster-totals"') : html.index('id="hp-cluster-processes"')]
-    assert "<dt>answered</dt><dd>10</dd>" in totals
-    assert '<tr class="hp-proc-stale">' in html
-    assert '<tr class="hp-proc-live">' in html
+    totals = html[html.index('id="hp-cluster-totals"') :]
+    total = totals[totals.index('<tr class="" data-row="chunks">') :]
+    assert '<td class="hp-num" data-counter="answered">10</td>' in total[: total.index("</tr>")]
+    assert '<tr class="hp-proc-stale hp-row-problem" data-row="other:12">' in html
+    assert '<tr class="hp-proc-live" data-row="other:11">' in html
 
 
 @override_settings(

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
@@ -16,6 +17,8 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from hookpipe.core.build import Pipeline
+
+from .test_cluster import put
 
 ROOT = Path(__file__).resolve().parent.parent
 T = "tests.testapp.tweens."
@@ -401,3 +404,96 @@ def test_command_line_json_is_valid_json() -> None:
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     assert json.loads(result.stdout)["tweens"] == []
+
+
+# ------------------------------------------------------------ counters as text
+
+
+def block(text: str, heading: str) -> list[str]:
+    """The lines under the line that starts with ``heading``, to the next blank line."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(heading))
+    end = lines.index("", start) if "" in lines[start:] else len(lines)
+    return lines[start + 1 : end]
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("clean_fleet_cache")
+@override_settings(
+    HOOKPIPE={
+        "HANDLERS": ["tests.testapp.plugins.Recorder"],
+        "RESPONDERS": ["tests.testapp.plugins.Chunks"],
+    }
+)
+def test_the_fleet_is_a_table_per_kind_with_a_row_per_plugin_and_process() -> None:
+    now = time.time()
+    answered = {"answered": 4, "errors": 0, "stream_errors": 0, "handles_errors": 0}
+    jobs = {"submitted": 3, "succeeded": 3, "failed": 0, "rejected": 0, "handles_errors": 0}
+    put(11, now, {"chunks": answered, "recorder": jobs}, host="web")
+    put(12, now - 30, {"chunks": {**answered, "answered": 16, "errors": 2}}, host="web")
+    out, _ = run()
+    fleet = block(out, "Fleet (cache")
+    assert fleet[1].split() == ["Process", "State", "Last", "seen", "Started"]
+    assert [line.split()[:2] for line in fleet[3:]] == [["web:11", "live"], ["web:12", "stale"]]
+    assert "  stale !  " in fleet[4]  # marked: not seen for 30 s (STALE_AFTER is 15)
+    assert fleet[3].endswith(iso(now - 100))
+    # Numbers right-aligned, zeros as ".", a problem marked "!" in a column of its own;
+    # a process's row under its plugin's; a handler has its own counters.
+    assert block(out, "Fleet totals (summed over 2 processes) (. is 0, ! marks a problem):") == [
+        "  Responders:",
+        "    Plugin             answered   errors   stream_errors   handles_errors",
+        "    -----------------  --------   ------   -------------   --------------",
+        "    chunks                   20        2!              .                .",
+        "      web:11                  4        .               .                .",
+        "      web:12 (stale!)        16        2!              .                .",
+        "  Handlers run in the thread pool:",
+        "    Plugin    submitted   succeeded   failed   rejected   handles_errors",
+        "    --------  ---------   ---------   ------   --------   --------------",
+        "    recorder          3           3        .          .                .",
+    ]
+    assert block(out, "Fleet problems:") == ["  web:12: stale", "  chunks errors 2"]
+
+
+def iso(timestamp: float) -> str:
+    import datetime
+
+    moment = datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
+    return moment.isoformat(timespec="seconds")
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(
+    HOOKPIPE={
+        "HANDLERS": [{"class": "tests.testapp.plugins.TaskRecorder", "TASK_BACKEND": "db"}],
+    }
+)
+def test_the_task_backends_are_a_table_with_the_backlog_marked() -> None:
+    import datetime
+
+    from django.test import Client
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    Client().post("/webhooks/accept", b"x", content_type="a/b")
+    DBTaskResult.objects.update(enqueued_at=timezone.now() - datetime.timedelta(minutes=10))
+    out, _ = run()
+    heading = "Hookpipe's tasks by task backend (database backends) (. is 0, ! marks a problem):"
+    header, _, row = block(out, heading)
+    assert header.split() == [
+        "Backend",
+        "READY",
+        "RUNNING",
+        "SUCCESSFUL",
+        "FAILED",
+        "stale_running",
+        "oldest_ready_s",
+    ]
+    cells = row.split()
+    assert cells[:6] == ["db", "1", ".", ".", ".", "."]
+    assert cells[6].endswith("!")
+    assert float(cells[6][:-1]) >= 600
+    # The handler's details keep its task's settings, not its counts.
+    details = out[out.index("  task-recorder") : out.index(heading)]
+    assert "queue_name:" in details
+    assert "enqueued" not in details
+    assert "backend_view" not in details

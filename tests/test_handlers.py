@@ -236,13 +236,13 @@ def test_the_admin_page_shows_plugins_counters_and_the_pool(
     handlers_part = html[html.index('id="hp-handlers"') : html.index('id="hp-responders"')]
     assert "<strong>webhook-store</strong>" in handlers_part
     assert "<dt>TOKEN</dt><dd>********</dd>" in handlers_part
-    assert "<dt>succeeded</dt><dd>1</dd>" in handlers_part
+    assert '<td class="hp-num" data-counter="succeeded">1</td>' in handlers_part
     responders_part = html[html.index('id="hp-responders"') : html.index('id="hp-pool"')]
     assert "<strong>chunks</strong>" in responders_part
-    assert "<dt>answered</dt><dd>0</dd>" in responders_part
+    assert '<td class="hp-num hp-zero" data-counter="answered">0</td>' in responders_part
     pool = html[html.index('id="hp-pool"') :]
-    assert "<dt>workers</dt><dd>1</dd>" in pool
-    assert "<dt>submitted</dt><dd>1</dd>" in pool
+    assert '<td class="hp-num" data-counter="workers">1</td>' in pool
+    assert '<td class="hp-num" data-counter="submitted">1</td>' in pool
 
 
 # ------------------------------------------------------------------ checks

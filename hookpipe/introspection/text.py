@@ -6,7 +6,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from ..core.ordering import INGRESS, MAIN
-from .display import PluginView, format_value, global_hooks, kind_label, plugin_view
+from .display import (
+    PluginView,
+    format_value,
+    global_hooks,
+    kind_label,
+    plugin_view,
+    task_backends,
+)
+from .fleet_text import LEGEND, counter_lines
 from .fleet_text import render as fleet_text
 
 
@@ -31,6 +39,10 @@ def render_text(data: Mapping[str, Any]) -> str:
     for key, heading in (("handlers", "Handlers"), ("responders", "Responders")):
         out += ["", f'{heading} (HOOKPIPE["{key.upper()}"]):']
         out += _plugin_records(data.get(key) or [])
+    backends = task_backends(data)
+    if backends is not None:
+        out += ["", f"{backends.title} (database backends) {LEGEND}:"]
+        out += counter_lines(backends, titled=False)
     out += ["", 'Thread pool (HOOKPIPE["THREAD_POOL"]):']
     pool = data.get("thread_pool") or {}
     out += [f"  {key}: {format_value(value)}" for key, value in pool.items()] or ["  -"]
