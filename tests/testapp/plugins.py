@@ -576,3 +576,30 @@ class ContentWatcher(HandlerImplementation):
 
     def handle(self, request: Any, content: bytes) -> None:
         pass
+
+
+class KeyedTask(TaskRecorder):
+    """A task handler whose deliveries carry a Standard Webhooks ``webhook-id``."""
+
+    name = "keyed-task"
+    TASK_IDEMPOTENCY_KEY = "webhook-id"
+
+
+class BodyKeyedTask(HandlerImplementation):
+    """A task handler on the database backend whose key is the event's id in the
+    body, as Stripe's is."""
+
+    name = "body-keyed-task"
+    RUNNER = "task"
+    TASK_BACKEND = "db"
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return wants(request, "/webhooks/")
+
+    def idempotency_key(self, request: Any, content: bytes) -> str | None:
+        import json
+
+        return json.loads(content).get("id")
+
+    def handle(self, request: Any, content: bytes) -> None:
+        SEEN[self.name].append(content)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -26,6 +27,18 @@ def broken(request: HttpRequest) -> HttpResponse:
 def accept_webhook(request: HttpRequest) -> HttpResponse:
     """What a webhook view does: 202 when a handler's job will be stored, with what
     ``request.hookpipe`` says of each handler's job."""
+    return JsonResponse({"jobs": context_of(request).jobs or {}}, status=202)
+
+
+#: Set by a test: requests to ``wait_for_partner`` meet here before they answer.
+PARTNERS: threading.Barrier | None = None
+
+
+def wait_for_partner(request: HttpRequest) -> HttpResponse:
+    """Answers like ``accept_webhook`` once the other request of the test is in this
+    view too: both have passed MAIN, neither has been answered."""
+    assert PARTNERS is not None
+    PARTNERS.wait(timeout=10)
     return JsonResponse({"jobs": context_of(request).jobs or {}}, status=202)
 
 
