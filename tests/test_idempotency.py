@@ -4,7 +4,8 @@ once; the view learns it from ``request.hookpipe``; a job that could not be stor
 leaves no key behind.
 
 Through real requests (WSGI and ASGI); the race through two real threads, each with
-its own client and database connection."""
+its own client and database connection: the first copy is held in the view, past the
+handler's check, while the second is stored."""
 
 from __future__ import annotations
 
@@ -91,29 +92,31 @@ def test_a_key_from_the_body_dedupes_on_the_database_engine(fetch: Fetch) -> Non
 
 
 @keyed()
-def test_two_copies_at_the_same_instant_are_stored_once() -> None:
-    # Both copies pass the handler's check before either is stored: they wait for each
-    # other in the view, then both try to store their job.
-    views.PARTNERS = threading.Barrier(2)
-    answers: list[Any] = []
+def test_two_copies_in_flight_at_once_are_stored_once() -> None:
+    # The first copy passes the handler's check (its key is not stored yet) and waits in
+    # the view, unanswered. The second copy, from another thread, passes the same check,
+    # is answered and stored. Then the first is answered: its key is taken by now.
+    views.ENTERED.clear()
+    views.RELEASE.clear()
+    answers: dict[str, Any] = {}
 
-    def send() -> None:
+    def send(name: str, *extra: tuple[str, str]) -> None:
         client = Client(raise_request_exception=False)
-        response = client.post(
-            "/webhooks/wait", data=b"{}", content_type="a/b", headers={"webhook-id": "msg_race"}
+        headers = {"webhook-id": "msg_race", **dict(extra)}
+        answers[name] = client.post(
+            "/webhooks/held", data=b"{}", content_type="a/b", headers=headers
         )
-        answers.append(response)
 
+    held = threading.Thread(target=send, args=("held", ("X-Hold", "1")))
+    held.start()
     try:
-        threads = [threading.Thread(target=send) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
+        assert views.ENTERED.wait(10)  # past the handler's check, in the view
+        send("second")
     finally:
-        views.PARTNERS = None
-    assert [a.status_code for a in answers] == [202, 202]
-    assert [jobs(a) for a in answers] == [{"keyed-task": "pending"}] * 2
+        views.RELEASE.set()
+        held.join(30)
+    assert jobs(answers["held"]) == jobs(answers["second"]) == {"keyed-task": "pending"}
+    assert answers["held"].status_code == answers["second"].status_code == 202
     assert runs() == 1
     counts = runner.counters().snapshot("keyed-task")
     assert (counts["enqueued"], counts["duplicates"]) == (1, 1)

@@ -102,6 +102,10 @@ class HandlerImplementation(Plugin):
     #: stored already is neither stored nor run again (docs/durable.rst). Where the key
     #: is elsewhere (in the body, say), override :meth:`idempotency_key` instead.
     TASK_IDEMPOTENCY_KEY: ClassVar[str | None] = None
+    #: For ``RUNNER = "task"``: a stored job keeps no header or query parameter that
+    #: looks secret (``Cookie``, ``Authorization``, signatures, tokens, API keys: the
+    #: names :doc:`hooks`' redaction rules know); name here those ``handle()`` needs.
+    TASK_KEEP_HEADERS: ClassVar[tuple[str, ...]] = ()
 
     def idempotency_key(self, request: Any, content: bytes) -> str | None:
         """Override to give a task handler's delivery its key when it is not a header

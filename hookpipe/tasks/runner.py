@@ -40,6 +40,7 @@ from django.db import DatabaseError, transaction
 from django.http import HttpResponse, HttpResponseBase
 
 from ..core import process
+from ..hooks.redaction import is_secret, scrub_text
 from ..jobs import EXTRA_RUNNERS
 from ..jobs.choice import RunnerChoice
 from ..jobs.process_pool import get_pool
@@ -68,9 +69,28 @@ class SnapshotTooLarge(ValueError):
         self.limit = limit
 
 
-def dumps(snapshot: RequestSnapshot, limit: int) -> tuple[dict[str, Any], int]:
-    """The snapshot's wire form and its size; :class:`SnapshotTooLarge` over ``limit``."""
+def at_rest(snapshot: RequestSnapshot, keep: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The snapshot's wire form as a stored job keeps it: without the headers and query
+    parameters whose names look secret (``Cookie``, ``Authorization``, signatures,
+    tokens, API keys; :func:`~hookpipe.hooks.redaction.is_secret`), except those named
+    in ``keep`` (lower case). A job row outlives the request, is shown by the engine's
+    own admin and backed up with the database: a session id or a credential has no
+    business there, and the signature was verified before the job was stored."""
     form = snapshot.to_wire()
+    for part in ("headers", "query"):
+        form[part] = [
+            pair for pair in form[part] if pair[0].lower() in keep or not is_secret(pair[0])
+        ]
+    form["full_path"] = scrub_text(form["full_path"])
+    return form
+
+
+def dumps(
+    snapshot: RequestSnapshot, limit: int, keep: frozenset[str] = frozenset()
+) -> tuple[dict[str, Any], int]:
+    """The snapshot's stored form (:func:`at_rest`) and its size;
+    :class:`SnapshotTooLarge` over ``limit``."""
+    form = at_rest(snapshot, keep)
     size = len(json.dumps(form, separators=(",", ":")))
     if size > limit:
         raise SnapshotTooLarge(size, limit)
@@ -177,7 +197,7 @@ class TaskRunner:
         snapshot: RequestSnapshot = subject.get()  # a PendingSnapshot: made here, now
         name = self.handler.name
         try:
-            payload, _ = dumps(snapshot, self.limit)
+            payload, _ = dumps(snapshot, self.limit, self.choice.keep_headers)
         except SnapshotTooLarge as exc:
             _counters.add(name, "too_large")
             context.set_job(name, "refused")

@@ -30,15 +30,18 @@ def accept_webhook(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"jobs": context_of(request).jobs or {}}, status=202)
 
 
-#: Set by a test: requests to ``wait_for_partner`` meet here before they answer.
-PARTNERS: threading.Barrier | None = None
+#: Set by a test: a request to ``held_webhook`` with ``X-Hold`` sets ``ENTERED`` and
+#: waits for ``RELEASE``.
+ENTERED = threading.Event()
+RELEASE = threading.Event()
 
 
-def wait_for_partner(request: HttpRequest) -> HttpResponse:
-    """Answers like ``accept_webhook`` once the other request of the test is in this
-    view too: both have passed MAIN, neither has been answered."""
-    assert PARTNERS is not None
-    PARTNERS.wait(timeout=10)
+def held_webhook(request: HttpRequest) -> HttpResponse:
+    """Answers like ``accept_webhook``; with an ``X-Hold`` header, only once the test
+    sets :data:`RELEASE`: the request has passed MAIN and waits, unanswered."""
+    if request.headers.get("X-Hold"):
+        ENTERED.set()
+        RELEASE.wait(timeout=10)
     return JsonResponse({"jobs": context_of(request).jobs or {}}, status=202)
 
 
