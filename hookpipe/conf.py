@@ -60,6 +60,10 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
                 "ABANDONED_AFTER": 600,
                 # How often (seconds, at most) a task worker sweeps for such tasks.
                 "RECOVER_EVERY": 60,
+                # Seconds an idempotency key is kept: a delivery with the same key is
+                # a duplicate for that long. Stripe retries for up to 3 days; a week
+                # leaves room for a manual redelivery.
+                "IDEMPOTENCY_KEEP": 7 * 24 * 3600,
             }
         ),
         # The fleet app's runtime switches (docs/fleet.rst).
@@ -439,7 +443,7 @@ class _Loader:
 
     def task_runner(self, raw: Any) -> Mapping[str, Any]:
         runner = self.section("TASK_RUNNER", raw)
-        for name in ("MAX_SNAPSHOT_BYTES", "ABANDONED_AFTER", "RECOVER_EVERY"):
+        for name in ("MAX_SNAPSHOT_BYTES", "ABANDONED_AFTER", "RECOVER_EVERY", "IDEMPOTENCY_KEEP"):
             self.positive("TASK_RUNNER", name, runner)
         if runner["ON_ENQUEUE_ERROR"] not in ON_ENQUEUE_ERROR_CHOICES:
             self.bad_value(

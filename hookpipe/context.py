@@ -108,12 +108,15 @@ class RequestContext:
 
         ``"inline"`` (it ran in the request's thread), ``"pool"`` (given to the thread
         pool), ``"pending"`` (a task job, stored once the response succeeds: final
-        status below 400, nothing raised), ``"refused"`` (too large to store: the
-        request is answered 413), or ``"switched_off"`` for a handler an operator
-        switched off. After the response: ``"stored"``, ``"on_commit"`` (stored when a
-        transaction opened above hookpipe commits), ``"not_stored"`` (the request
-        failed), ``"failed"`` (the backend could not store it) or ``"fell_back"`` (run in
-        the pool instead). A view that answers 202 for a ``"pending"`` job keeps the
+        status below 400, nothing raised), ``"duplicate"`` (a task job whose
+        idempotency key is stored already: nothing is stored, nothing runs again),
+        ``"refused"`` (too large to store: the request is answered 413), or
+        ``"switched_off"`` for a handler an operator switched off. After the response:
+        ``"stored"``, ``"on_commit"`` (stored when a transaction opened above hookpipe
+        commits), ``"not_stored"`` (the request
+        failed), ``"failed"`` (the backend could not store it), ``"fell_back"`` (run in
+        the pool instead) or ``"duplicate"`` (a copy with the same key was stored
+        first). A view that answers 202 for a ``"pending"`` job keeps the
         promise: if storing then fails, the sender gets a 503 instead.
         """
         if handler_name in self.pipeline.switched_off:

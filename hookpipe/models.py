@@ -4,8 +4,9 @@
 page under a "Hookpipe" section and Django creates the ``hookpipe.view_pipeline`` and
 ``hookpipe.change_pipeline`` permissions that guard the page and its switches.
 
-hookpipe itself has no table; the runtime switches are the opt-in fleet app's
-(:mod:`hookpipe.fleet.models`).
+:class:`DeliveryKey` is the one table of hookpipe's own: the idempotency keys of task
+handlers' deliveries (docs/durable.rst), written and read only for a task handler that
+has keys. The runtime switches are the opt-in fleet app's (:mod:`hookpipe.fleet.models`).
 """
 
 from __future__ import annotations
@@ -29,3 +30,26 @@ class Pipeline(models.Model):
 
     def __str__(self) -> str:
         return "hookpipe pipeline"
+
+
+class DeliveryKey(models.Model):
+    """A task handler's delivery, by its idempotency key: stored with the job, so that
+    a delivery with the same key is neither stored nor run again while it is kept.
+
+    The unique constraint is what decides between two copies that arrive at once."""
+
+    id = models.BigAutoField(primary_key=True)
+    handler = models.CharField(max_length=100)
+    key = models.CharField(max_length=255)
+    #: The request that stored it: the first delivery's.
+    request_id = models.CharField(max_length=64)
+    stored_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["handler", "key"], name="hookpipe_one_key_per_handler")
+        ]
+        verbose_name = "delivery key"
+
+    def __str__(self) -> str:
+        return f"{self.handler}: {self.key}"

@@ -262,3 +262,27 @@ def test_preload_builds_the_pipeline_in_the_workers_only(demo: Demo, tmp_path: P
     # else did: no call in the master, none in a process that served nothing.
     assert Counter(pid for pid, _ in factory_calls) == dict.fromkeys(workers, 1), log
     assert {ppid for _, ppid in factory_calls} == {master}
+
+
+@pytest.mark.live
+def test_a_redelivery_is_answered_200_and_stored_once(served: Served, demo: Demo) -> None:
+    # The demo's webhook-store is a task handler keyed on Standard Webhooks' webhook-id.
+    msg_id = f"msg_{served.interface}_{os.getpid()}"
+    headers = {
+        "Content-Type": "application/json",
+        "X-Webhook-Token": "demo-token",
+        "webhook-id": msg_id,
+    }
+    body = b'{"kind": "redelivered"}'
+    first = served.server.get("/webhooks/shop/", method="POST", body=body, headers=headers)
+    again = served.server.get("/webhooks/shop/", method="POST", body=body, headers=headers)
+    assert (first.status, json.loads(first.body)["job"]) == (202, "pending")
+    assert (again.status, json.loads(again.body)["job"]) == (200, "duplicate")
+    keys = live.manage(
+        "shell",
+        "-c",
+        "from hookpipe.models import DeliveryKey; "
+        f"print(DeliveryKey.objects.filter(key={msg_id!r}).count())",
+        env=demo.env,
+    )
+    assert keys.stdout.split()[-1] == "1"

@@ -71,6 +71,9 @@ class WebhookStore(HandlerImplementation):
     # request (pages, the API, the admin) does not even have its body read for it.
     methods = {"POST"}
     path_prefixes = ("/webhooks/",)
+    # As a task, a delivery that carries a Standard Webhooks id is stored once: a
+    # redelivery with the same webhook-id is a "duplicate" (docs/durable.rst).
+    TASK_IDEMPOTENCY_KEY = "webhook-id"
     subconfig = {
         "TOKEN": Setting(str, secret=True, default="", help="X-Webhook-Token to expect"),
         "SOURCES": Setting(list, default=["shop", "ci", "demo"]),

@@ -63,6 +63,8 @@ POOL = ("workers", "running", "queue_depth", "max_workers", "max_queue")
 TASK_MONOTONIC = {
     "enqueued": "Task handler jobs stored on the task backend",
     "not_stored": "Task handler jobs not stored because their request failed (status 400 or more)",
+    "duplicates": "Task handler deliveries not stored because their idempotency key was "
+    "stored already",
     "enqueue_failed": "Task handler jobs the task backend could not store (answered 503, "
     "or run in the pool with ON_ENQUEUE_ERROR='pool')",
     "fell_back": "Task handler jobs run in this process's pool because the task backend "

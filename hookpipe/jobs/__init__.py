@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .base import Runner
-from .choice import RunnerChoice
+from .choice import RunnerChoice, choose
 from .inline import InlineRunner
 from .process_pool import PoolRunner
 
@@ -31,8 +31,10 @@ def runner_for(
     """The runner of ``handler``: as ``choice`` says (its ``RUNNER`` and its settings
     entry, see :mod:`hookpipe.jobs.choice`); without one, the pool unless the
     handler says ``THREAD_SAFE = False``."""
-    if choice is None:
-        choice = RunnerChoice("pool" if handler.THREAD_SAFE else "inline")
+    if choice is None:  # an instance given without a settings entry: its class says
+        choice = choose(type(handler).__name__, type(handler), None, []) or RunnerChoice(
+            "pool" if handler.THREAD_SAFE else "inline"
+        )
     extra = EXTRA_RUNNERS.get(choice.runner)
     if extra is not None:
         return extra(handler, choice, task_runner, thread_pool)

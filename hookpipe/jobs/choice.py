@@ -1,9 +1,10 @@
 """Where a handler runs: ``inline``, ``pool`` or ``task``, decided once per build.
 
 A handler class says it with ``RUNNER`` (and, for ``"task"``, ``TASK_BACKEND``,
-``TASK_QUEUE_NAME``, ``TASK_PRIORITY``, ``TASK_STORE_ON``); a ``HOOKPIPE["HANDLERS"]``
-entry written as a dict overrides any of them for that project, spelt as on the class
-(one spelling per option)::
+``TASK_QUEUE_NAME``, ``TASK_PRIORITY``, ``TASK_STORE_ON``, ``TASK_IDEMPOTENCY_KEY``,
+``TASK_KEEP_HEADERS``); a
+``HOOKPIPE["HANDLERS"]`` entry written as a dict overrides any of them for that project,
+spelt as on the class (one spelling per option)::
 
     "HANDLERS": [
         "myapp.plugins.Audit",
@@ -36,6 +37,8 @@ ENTRY_KEYS: Final = (
     "TASK_QUEUE_NAME",
     "TASK_PRIORITY",
     "TASK_STORE_ON",
+    "TASK_IDEMPOTENCY_KEY",
+    "TASK_KEEP_HEADERS",
 )
 #: How an entry spelt them before it spelt them as the class does.
 OLD_ENTRY_KEYS: Final = {
@@ -64,6 +67,10 @@ class RunnerChoice:
     queue_name: str = "default"
     priority: int = 0
     store_on: str = "success"
+    #: The header whose value identifies a delivery (``webhook-id``...), or ``None``.
+    idempotency_key: str | None = None
+    #: Secret-looking header and parameter names a stored job keeps (lower case).
+    keep_headers: frozenset[str] = frozenset()
 
 
 def entry_class_path(raw: Any) -> Any:
@@ -147,6 +154,38 @@ def choose(
                 id=BAD_RUNNER,
             )
         )
+    key_header = option("TASK_IDEMPOTENCY_KEY", None)
+    if key_header is not None and (not isinstance(key_header, str) or not key_header):
+        problems.append(
+            checks.Error(
+                f"{where}: TASK_IDEMPOTENCY_KEY must be a header name or None, not {key_header!r}.",
+                hint='The header that identifies a delivery, e.g. "webhook-id" (Standard '
+                'Webhooks) or "X-GitHub-Delivery"; or override idempotency_key().',
+                id=BAD_RUNNER,
+            )
+        )
+    keep = option("TASK_KEEP_HEADERS", ())
+    if (
+        isinstance(keep, str)
+        or not isinstance(keep, list | tuple | set | frozenset)
+        or not all(isinstance(name, str) and name for name in keep)
+    ):
+        problems.append(
+            checks.Error(
+                f"{where}: TASK_KEEP_HEADERS must be a list of header names, not {keep!r}.",
+                hint="The secret-looking headers handle() needs in the worker, e.g. "
+                '["X-Webhook-Token"]; every other such header is left out of the job.',
+                id=BAD_RUNNER,
+            )
+        )
     if len(problems) > before:
         return None
-    return RunnerChoice(runner, values["backend"], values["queue_name"], priority, store_on)
+    return RunnerChoice(
+        runner,
+        values["backend"],
+        values["queue_name"],
+        priority,
+        store_on,
+        key_header,
+        frozenset(name.lower() for name in keep),
+    )

@@ -97,6 +97,23 @@ class HandlerImplementation(Plugin):
     #: succeeds (final status below 400, nothing raised, its transaction committed);
     #: ``"any"`` stores it whatever the response.
     TASK_STORE_ON: ClassVar[str] = "success"
+    #: For ``RUNNER = "task"``: the header that identifies a delivery (``"webhook-id"``
+    #: for Standard Webhooks, ``"X-GitHub-Delivery"``...). A delivery whose key was
+    #: stored already is neither stored nor run again (docs/durable.rst). Where the key
+    #: is elsewhere (in the body, say), override :meth:`idempotency_key` instead.
+    TASK_IDEMPOTENCY_KEY: ClassVar[str | None] = None
+    #: For ``RUNNER = "task"``: a stored job keeps no header or query parameter that
+    #: looks secret (``Cookie``, ``Authorization``, signatures, tokens, API keys: the
+    #: names :doc:`hooks`' redaction rules know); name here those ``handle()`` needs.
+    TASK_KEEP_HEADERS: ClassVar[tuple[str, ...]] = ()
+
+    def idempotency_key(self, request: Any, content: bytes) -> str | None:
+        """Override to give a task handler's delivery its key when it is not a header
+        (Stripe's event id is in the body); ``None``: this delivery has none.
+
+        ``request`` is the :class:`RequestSnapshot` the job will carry. Not overridden,
+        the key is the header ``TASK_IDEMPOTENCY_KEY`` names, if any."""
+        return None
 
     def handle(self, request: Any, content: bytes) -> None:
         """Do the work. ``request`` is a :class:`RequestSnapshot` (or, with

@@ -7,6 +7,8 @@ the request answered 413, so the sender knows it was not stored. Otherwise the j
 waits for the request's outcome (:meth:`~hookpipe.RequestContext.when_answered`), and
 :meth:`TaskRunner._settle` then:
 
+0. with an idempotency key (:mod:`.keys`), a delivery whose key is stored already
+   gets no job at all: ``request.hookpipe.job(name)`` is ``"duplicate"``;
 1. stores nothing when the request failed (final status 400 or more, or something
    raised): the writes that went with it were rolled back (``ATOMIC_REQUESTS``,
    ``TransactionHook`` and atomic tweens have all closed by then); a handler with
@@ -34,20 +36,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Final
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.http import HttpResponse, HttpResponseBase
 
 from ..core import process
+from ..hooks.redaction import is_secret, scrub_text
 from ..jobs import EXTRA_RUNNERS
 from ..jobs.choice import RunnerChoice
 from ..jobs.process_pool import get_pool
-from . import worker
+from ..plugins.base import HandlerImplementation
+from . import keys, worker
 from .backends import backend_class_path
 from .recovery import backend_view
 
 if TYPE_CHECKING:
     from ..context import RequestContext
-    from ..plugins.base import HandlerImplementation
     from ..plugins.snapshot import RequestSnapshot
     from ..tracing.tasks import TaskTracing
 
@@ -66,9 +69,28 @@ class SnapshotTooLarge(ValueError):
         self.limit = limit
 
 
-def dumps(snapshot: RequestSnapshot, limit: int) -> tuple[dict[str, Any], int]:
-    """The snapshot's wire form and its size; :class:`SnapshotTooLarge` over ``limit``."""
+def at_rest(snapshot: RequestSnapshot, keep: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The snapshot's wire form as a stored job keeps it: without the headers and query
+    parameters whose names look secret (``Cookie``, ``Authorization``, signatures,
+    tokens, API keys; :func:`~hookpipe.hooks.redaction.is_secret`), except those named
+    in ``keep`` (lower case). A job row outlives the request, is shown by the engine's
+    own admin and backed up with the database: a session id or a credential has no
+    business there, and the signature was verified before the job was stored."""
     form = snapshot.to_wire()
+    for part in ("headers", "query"):
+        form[part] = [
+            pair for pair in form[part] if pair[0].lower() in keep or not is_secret(pair[0])
+        ]
+    form["full_path"] = scrub_text(form["full_path"])
+    return form
+
+
+def dumps(
+    snapshot: RequestSnapshot, limit: int, keep: frozenset[str] = frozenset()
+) -> tuple[dict[str, Any], int]:
+    """The snapshot's stored form (:func:`at_rest`) and its size;
+    :class:`SnapshotTooLarge` over ``limit``."""
+    form = at_rest(snapshot, keep)
     size = len(json.dumps(form, separators=(",", ":")))
     if size > limit:
         raise SnapshotTooLarge(size, limit)
@@ -83,6 +105,8 @@ class _Counts:
     enqueue_failed: int = 0
     fell_back: int = 0
     too_large: int = 0
+    #: deliveries whose idempotency key was stored already: no job
+    duplicates: int = 0
 
 
 class TaskCounters:
@@ -144,6 +168,12 @@ class TaskRunner:
         self._task: Any = None
         #: False: the job is stored only when the request succeeds (DESIGN.md).
         self.store_any_outcome = choice.store_on == "any"
+        #: Whether deliveries have idempotency keys: a header, or the handler's own
+        #: idempotency_key().
+        self._own_key = type(handler).idempotency_key is not HandlerImplementation.idempotency_key
+        self.has_keys = self._own_key or choice.idempotency_key is not None
+        self.keep = float(settings["IDEMPOTENCY_KEEP"])
+        self._purger = keys.Purger(handler.name)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -167,7 +197,7 @@ class TaskRunner:
         snapshot: RequestSnapshot = subject.get()  # a PendingSnapshot: made here, now
         name = self.handler.name
         try:
-            payload, _ = dumps(snapshot, self.limit)
+            payload, _ = dumps(snapshot, self.limit, self.choice.keep_headers)
         except SnapshotTooLarge as exc:
             _counters.add(name, "too_large")
             context.set_job(name, "refused")
@@ -185,13 +215,62 @@ class TaskRunner:
                 status=413,
                 content_type="text/plain; charset=utf-8",
             )
+        key = self._key_of(snapshot) if self.has_keys else None
+        if key is not None and self._seen(key, snapshot.request_id):
+            _counters.add(name, "duplicates")
+            context.set_job(name, "duplicate")
+            return None
         context.set_job(name, "pending")
         args = (name, self._class_path, payload)
         # The trace the job belongs to is the request's, taken now: it may be stored
         # after the request's span ended (on a commit).
         parent = None if self.tracing is None else self.tracing.capture()
-        context.when_answered(functools.partial(self._settle, context, snapshot, args, parent))
+        context.when_answered(functools.partial(self._settle, context, snapshot, args, parent, key))
         return None
+
+    def _key_of(self, snapshot: RequestSnapshot) -> str | None:
+        """This delivery's idempotency key, or None (no key: stored as any other)."""
+        try:
+            if self._own_key:
+                key = self.handler.idempotency_key(snapshot, snapshot.content)
+            else:
+                key = snapshot.headers.get(self.choice.idempotency_key or "")
+        except Exception:
+            # The delivery is stored without a key (at least once, as before) rather
+            # than refused for a bug in the handler's idempotency_key().
+            logger.exception(
+                "hookpipe: handler %r: idempotency_key() raised; stored without a key (request %s)",
+                self.handler.name,
+                snapshot.request_id,
+            )
+            return None
+        if key is not None and not isinstance(key, str):
+            key = str(key)
+        return key or None
+
+    def _seen(self, key: str, request_id: str) -> bool:
+        """Whether the key is stored already; a store that cannot be read is left to
+        the claim, when the job is stored (which then answers 503 if it fails too)."""
+        try:
+            found = keys.seen(self.handler.name, key, self.keep)
+        except DatabaseError as exc:
+            logger.warning(
+                "hookpipe: handler %r: cannot read the idempotency keys (%s); the key is "
+                "checked again when the job is stored (request %s)",
+                self.handler.name,
+                exc,
+                request_id,
+            )
+            return False
+        if found:
+            logger.info(
+                "hookpipe: handler %r: delivery %r was stored already; not stored again "
+                "(request %s)",
+                self.handler.name,
+                key,
+                request_id,
+            )
+        return found
 
     def _settle(
         self,
@@ -199,6 +278,7 @@ class TaskRunner:
         snapshot: RequestSnapshot,
         args: tuple[Any, ...],
         parent: Any,
+        key: str | None,
         response: HttpResponseBase,
         succeeded: bool,
     ) -> HttpResponse | None:
@@ -216,38 +296,62 @@ class TaskRunner:
         if transaction.get_connection().in_atomic_block:
             context.set_job(name, "on_commit")
             transaction.on_commit(
-                functools.partial(self._after_commit, snapshot, args, parent), robust=True
+                functools.partial(self._after_commit, snapshot, args, parent, key), robust=True
             )
             return None
-        outcome, answer = self._enqueue(snapshot, args, parent, committed=False)
+        outcome, answer = self._enqueue(snapshot, args, parent, key, committed=False)
         context.set_job(name, outcome)
         return answer
 
-    def _after_commit(self, snapshot: RequestSnapshot, args: tuple[Any, ...], parent: Any) -> None:
+    def _after_commit(
+        self, snapshot: RequestSnapshot, args: tuple[Any, ...], parent: Any, key: str | None
+    ) -> None:
         # Django runs this after the commit, where nothing may raise any more: a
         # failure is logged and counted by _failed, never raised.
-        self._enqueue(snapshot, args, parent, committed=True)
+        self._enqueue(snapshot, args, parent, key, committed=True)
 
     def _enqueue(
-        self, snapshot: RequestSnapshot, args: tuple[Any, ...], parent: Any, *, committed: bool
+        self,
+        snapshot: RequestSnapshot,
+        args: tuple[Any, ...],
+        parent: Any,
+        key: str | None,
+        *,
+        committed: bool,
     ) -> tuple[str, HttpResponse | None]:
-        """Store the job: ``("stored", None)``, else what :meth:`_failed` made of it."""
+        """Store the job: ``("stored", None)``, ``("duplicate", None)`` when its key was
+        claimed meanwhile, else what :meth:`_failed` made of it."""
         name = self.handler.name
         try:
-            if self._task is None:
-                self._task = worker.base_task().using(
-                    backend=self.choice.backend,
-                    queue_name=self.choice.queue_name,
-                    priority=self.choice.priority,
-                )
-            if self.tracing is None:
-                self._task.enqueue(*args)
+            if key is None:
+                self._store(args, parent)
             else:
-                self.tracing.store(self._task.enqueue, args, parent, self.choice.backend)
+                # The key and the job commit together (the database engine on the same
+                # database) or not at all: a job that could not be stored leaves no key
+                # that would turn the sender's retry into a "duplicate".
+                with transaction.atomic(using=keys.database()):
+                    if not keys.claimed(name, key, snapshot.request_id, self.keep):
+                        _counters.add(name, "duplicates")
+                        return "duplicate", None
+                    self._store(args, parent)
+                self._purger.maybe(self.keep)
         except Exception as exc:
             return self._failed(snapshot, exc, committed)
         _counters.add(name, "enqueued")
         return "stored", None
+
+    def _store(self, args: tuple[Any, ...], parent: Any) -> None:
+        """Enqueue the job on the handler's backend; raises what the backend raises."""
+        if self._task is None:
+            self._task = worker.base_task().using(
+                backend=self.choice.backend,
+                queue_name=self.choice.queue_name,
+                priority=self.choice.priority,
+            )
+        if self.tracing is None:
+            self._task.enqueue(*args)
+        else:
+            self.tracing.store(self._task.enqueue, args, parent, self.choice.backend)
 
     def _failed(
         self, snapshot: RequestSnapshot, exc: Exception, committed: bool

@@ -8,8 +8,9 @@ No secret travels: the worker builds the handler itself, by name, from its own
 A task that cannot run fails with a message saying why (:class:`HandlerUnavailable`):
 the name is not in this worker's ``HANDLERS``, the class behind the name changed since
 the task was enqueued, the worker's ``HOOKPIPE`` has errors, or the snapshot is one this
-code cannot read. The task framework records the failure; the worker goes on with the
-next task (nothing is retried, so there is no crash loop).
+code cannot read or is over ``MAX_SNAPSHOT_BYTES`` (the worker checks the bound
+again). The task framework records the failure; the worker goes on with the next task
+(nothing is retried, so there is no crash loop).
 
 The ``Task`` object is built on first access (module ``__getattr__``), not at import:
 Django's ``Task`` validates itself against a backend when it is created, and hookpipe
@@ -18,6 +19,7 @@ must be importable in a project whose ``TASKS`` has no ``"default"`` alias.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -50,10 +52,23 @@ def run_handler(context: Any, name: str, class_path: str, snapshot: dict[str, An
     """
     recovery.maybe_sweep()
     handler = _handler(name, class_path)
+    _check_size(name, snapshot)
     request = RequestSnapshot.from_wire(snapshot)
     attempt = getattr(context, "attempt", None)
     # With tracing on, the run is a span in the trace of the request that stored it.
     run_traced(snapshot, name, attempt, lambda: _run(handler, name, request, attempt))
+
+
+def _check_size(name: str, snapshot: Any) -> None:
+    """The bound the web process applies, applied again: a job is data in a store that
+    others can write to, not a promise that the web process made it."""
+    limit = int(conf.get_config().task_runner["MAX_SNAPSHOT_BYTES"])
+    size = len(json.dumps(snapshot, separators=(",", ":")))
+    if size > limit:
+        raise HandlerUnavailable(
+            f"handler {name!r}: the task's snapshot is {size} bytes as JSON, over this "
+            f"worker's HOOKPIPE['TASK_RUNNER']['MAX_SNAPSHOT_BYTES'] ({limit}); not run."
+        )
 
 
 def _run(handler: HandlerImplementation, name: str, request: RequestSnapshot, attempt: Any) -> None:

@@ -14,5 +14,6 @@ urlpatterns = [
     path("hooks/", include("tests.testapp.hook_urls")),
     path("webhooks/accept", views.accept_webhook),
     path("webhooks/store", views.store_delivery),
+    path("webhooks/held", views.held_webhook),
     path("upload/", views.upload),
 ]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -26,6 +27,21 @@ def broken(request: HttpRequest) -> HttpResponse:
 def accept_webhook(request: HttpRequest) -> HttpResponse:
     """What a webhook view does: 202 when a handler's job will be stored, with what
     ``request.hookpipe`` says of each handler's job."""
+    return JsonResponse({"jobs": context_of(request).jobs or {}}, status=202)
+
+
+#: Set by a test: a request to ``held_webhook`` with ``X-Hold`` sets ``ENTERED`` and
+#: waits for ``RELEASE``.
+ENTERED = threading.Event()
+RELEASE = threading.Event()
+
+
+def held_webhook(request: HttpRequest) -> HttpResponse:
+    """Answers like ``accept_webhook``; with an ``X-Hold`` header, only once the test
+    sets :data:`RELEASE`: the request has passed MAIN and waits, unanswered."""
+    if request.headers.get("X-Hold"):
+        ENTERED.set()
+        RELEASE.wait(timeout=10)
     return JsonResponse({"jobs": context_of(request).jobs or {}}, status=202)
 
 
