@@ -50,6 +50,8 @@ class DeliveryKey(models.Model):
             models.UniqueConstraint(fields=["handler", "key"], name="hookpipe_one_key_per_handler")
         ]
         verbose_name = "delivery key"
+        # Not an admin model: the page's two permissions stay hookpipe's only ones.
+        default_permissions = ()
 
     def __str__(self) -> str:
         return f"{self.handler}: {self.key}"

@@ -408,6 +408,7 @@ def test_counters_are_a_table_per_kind_with_the_counters_of_that_kind(
         "enqueue_failed",
         "fell_back",
         "too_large",
+        "duplicates",
         "handles_errors",
     ]
     assert tables["responder"].columns == [

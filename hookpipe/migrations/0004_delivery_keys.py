@@ -20,6 +20,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 "verbose_name": "delivery key",
+                "default_permissions": (),
                 "constraints": [
                     models.UniqueConstraint(
                         fields=("handler", "key"), name="hookpipe_one_key_per_handler"
