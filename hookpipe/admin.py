@@ -36,7 +36,7 @@ from .introspection.display import (
     process_table,
     task_backends,
 )
-from .models import Pipeline
+from .models import DeadJob, Pipeline
 
 if TYPE_CHECKING:
     _ModelAdmin = admin.ModelAdmin[Pipeline]
@@ -262,3 +262,53 @@ def _table(views: list[PluginView]) -> dict[str, Any]:
 
 
 admin.site.register(Pipeline, PipelineAdmin)
+
+
+if TYPE_CHECKING:
+    _DeadJobAdminBase = admin.ModelAdmin[DeadJob]
+else:
+    _DeadJobAdminBase = admin.ModelAdmin
+
+
+@admin.register(DeadJob)
+class DeadJobAdmin(_DeadJobAdminBase):
+    """The dead task jobs: read only, with one action, replay (permission
+    ``hookpipe.replay_deadjob``), which leaves an entry in each job's history."""
+
+    list_display = ("died_at", "handler", "request_id", "attempts", "short_error", "replayed_at")
+    list_filter = ("handler", ("replayed_at", admin.EmptyFieldListFilter))
+    search_fields = ("request_id", "handler", "error")
+    readonly_fields = [field.name for field in DeadJob._meta.fields]
+    actions = ["replay_selected"]
+
+    @admin.display(description="error")
+    def short_error(self, job: DeadJob) -> str:
+        return job.error if len(job.error) <= 100 else job.error[:99] + "…"
+
+    @admin.action(description="Replay the selected dead jobs", permissions=["replay"])
+    def replay_selected(self, request: HttpRequest, queryset: Any) -> None:
+        from .tasks import dead
+
+        who = f"{request.user.get_username()} (admin)"
+        done = dead.replay(queryset, who)
+        for job in done:
+            self.log_change(request, job, "Replayed as a new task job.")
+        skipped = queryset.count() - len(done)
+        self.message_user(
+            request,
+            f"{len(done)} dead job{'s' if len(done) != 1 else ''} replayed"
+            + (f"; {skipped} had been replayed already." if skipped else "."),
+            messages.SUCCESS,
+        )
+
+    def has_replay_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("hookpipe.replay_deadjob")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

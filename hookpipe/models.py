@@ -55,3 +55,37 @@ class DeliveryKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.handler}: {self.key}"
+
+
+class DeadJob(models.Model):
+    """A task handler's job that failed on its last attempt (or could not run at all):
+    kept with its stored snapshot and its last error, to be replayed.
+
+    Written by the task worker that gave up, whatever the engine; a replay enqueues the
+    job again (the same request id, the same snapshot) and notes when."""
+
+    id = models.BigAutoField(primary_key=True)
+    handler = models.CharField(max_length=100, db_index=True)
+    class_path = models.CharField(max_length=300)
+    request_id = models.CharField(max_length=64, db_index=True)
+    #: The job's stored snapshot (its wire form, nothing secret in it).
+    snapshot = models.JSONField()
+    attempts = models.PositiveIntegerField()
+    error = models.TextField()
+    backend = models.CharField(max_length=100)
+    queue_name = models.CharField(max_length=100)
+    priority = models.IntegerField(default=0)
+    died_at = models.DateTimeField(db_index=True)
+    #: When it was replayed, and by whom; ``None``: it is still dead.
+    replayed_at = models.DateTimeField(null=True, blank=True)
+    replayed_by = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-died_at"]
+        verbose_name = "dead task job"
+        # Seeing them (view) and replaying them (replay) are what the admin offers.
+        default_permissions = ("view",)
+        permissions = [("replay_deadjob", "Can replay dead task jobs")]
+
+    def __str__(self) -> str:
+        return f"{self.handler} (request {self.request_id})"

@@ -178,7 +178,8 @@ def test_the_view_and_change_permissions_exist_and_are_the_only_ones() -> None:
             "codename", flat=True
         )
     )
-    assert codenames == {"view_pipeline", "change_pipeline"}
+    # The Pipeline page's two, and seeing and replaying dead task jobs.
+    assert codenames == {"view_pipeline", "change_pipeline", "view_deadjob", "replay_deadjob"}
 
 
 def test_anonymous_users_are_sent_to_the_login_page() -> None:

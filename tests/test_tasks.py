@@ -217,13 +217,21 @@ def test_inside_a_transaction_the_job_is_stored_on_commit() -> None:
 
 @pytest.mark.django_db
 @task_handlers("TaskRecorder")
+@pytest.mark.django_db
 def test_a_task_for_an_unknown_handler_fails_with_a_clear_message() -> None:
+    from hookpipe.models import DeadJob
+
     form = snapshot().to_wire()
     with pytest.raises(job.HandlerUnavailable, match="'nobody' is not in this worker"):
         job.base_task().call(None, "nobody", P + "TaskRecorder", form)
     with pytest.raises(job.HandlerUnavailable, match=r"enqueued by tests\.Other"):
         job.base_task().call(None, "task-recorder", "tests.Other", form)
     assert tp.SEEN["task-recorder"] == []
+    # No retry can help either: both are dead at once, to replay after a deploy.
+    assert sorted(DeadJob.objects.values_list("handler", "attempts")) == [
+        ("nobody", 1),
+        ("task-recorder", 1),
+    ]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -2,7 +2,7 @@
 
 A handler class says it with ``RUNNER`` (and, for ``"task"``, ``TASK_BACKEND``,
 ``TASK_QUEUE_NAME``, ``TASK_PRIORITY``, ``TASK_STORE_ON``, ``TASK_IDEMPOTENCY_KEY``,
-``TASK_KEEP_HEADERS``); a
+``TASK_KEEP_HEADERS``, ``TASK_MAX_ATTEMPTS``, ``TASK_RETRY_BACKOFF``); a
 ``HOOKPIPE["HANDLERS"]`` entry written as a dict overrides any of them for that project,
 spelt as on the class (one spelling per option)::
 
@@ -39,6 +39,8 @@ ENTRY_KEYS: Final = (
     "TASK_STORE_ON",
     "TASK_IDEMPOTENCY_KEY",
     "TASK_KEEP_HEADERS",
+    "TASK_MAX_ATTEMPTS",
+    "TASK_RETRY_BACKOFF",
 )
 #: How an entry spelt them before it spelt them as the class does.
 OLD_ENTRY_KEYS: Final = {
@@ -71,6 +73,10 @@ class RunnerChoice:
     idempotency_key: str | None = None
     #: Secret-looking header and parameter names a stored job keeps (lower case).
     keep_headers: frozenset[str] = frozenset()
+    #: Runs of a failing job before it is dead, and the wait before the first retry
+    #: (seconds, doubled for each one after).
+    max_attempts: int = 3
+    retry_backoff: float = 30.0
 
 
 def entry_class_path(raw: Any) -> Any:
@@ -178,6 +184,24 @@ def choose(
                 id=BAD_RUNNER,
             )
         )
+    attempts = option("TASK_MAX_ATTEMPTS", 3)
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+        problems.append(
+            checks.Error(
+                f"{where}: TASK_MAX_ATTEMPTS must be an integer >= 1, not {attempts!r}.",
+                hint="How many times a failing job runs before it is dead (1: no retry).",
+                id=BAD_RUNNER,
+            )
+        )
+    backoff = option("TASK_RETRY_BACKOFF", 30.0)
+    if isinstance(backoff, bool) or not isinstance(backoff, int | float) or backoff <= 0:
+        problems.append(
+            checks.Error(
+                f"{where}: TASK_RETRY_BACKOFF must be a number of seconds > 0, not {backoff!r}.",
+                hint="The wait before the first retry; each retry after waits twice as long.",
+                id=BAD_RUNNER,
+            )
+        )
     if len(problems) > before:
         return None
     return RunnerChoice(
@@ -188,4 +212,6 @@ def choose(
         store_on,
         key_header,
         frozenset(name.lower() for name in keep),
+        attempts,
+        float(backoff),
     )

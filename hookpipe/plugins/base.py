@@ -106,6 +106,11 @@ class HandlerImplementation(Plugin):
     #: looks secret (``Cookie``, ``Authorization``, signatures, tokens, API keys: the
     #: names :doc:`hooks`' redaction rules know); name here those ``handle()`` needs.
     TASK_KEEP_HEADERS: ClassVar[tuple[str, ...]] = ()
+    #: For ``RUNNER = "task"``: how many times a job whose ``handle()`` raises runs
+    #: before it is dead (listed, to replay), and the wait before the first retry in
+    #: seconds, doubled for each retry after (30, 60, 120...).
+    TASK_MAX_ATTEMPTS: ClassVar[int] = 3
+    TASK_RETRY_BACKOFF: ClassVar[float] = 30.0
 
     def idempotency_key(self, request: Any, content: bytes) -> str | None:
         """Override to give a task handler's delivery its key when it is not a header

@@ -27,12 +27,13 @@ import time
 from typing import Any, Final
 
 from .. import conf
+from ..jobs.choice import RunnerChoice
 from ..plugins.base import HandlerImplementation, dotted
 from ..plugins.planning import build_plugins, plan_plugins
-from ..plugins.snapshot import RequestSnapshot
+from ..plugins.snapshot import RequestSnapshot, WireError
 from ..tracing.tasks import run_traced
 from . import backends as compat
-from . import recovery
+from . import recovery, retry
 
 logger = logging.getLogger("hookpipe")
 
@@ -44,19 +45,79 @@ class HandlerUnavailable(RuntimeError):
     """This worker cannot run the task's handler; the message says why."""
 
 
-def run_handler(context: Any, name: str, class_path: str, snapshot: dict[str, Any]) -> None:
+def run_handler(
+    context: Any, name: str, class_path: str, snapshot: dict[str, Any], tries: int = 1
+) -> None:
     """Run handler ``name`` on ``snapshot`` (a task: see the module's docstring).
 
-    ``context`` is Django's ``TaskContext``: ``context.attempt`` (1 on the first run) and
-    the request id go to the log, so a handler that runs twice can be seen doing so.
+    ``tries`` counts hookpipe's attempts at this job (:mod:`.dead`: a failed attempt is
+    retried as a new task). ``context`` is Django's ``TaskContext``: ``context.attempt``
+    counts the backend's runs of this one task (more than 1 when a worker died in it)
+    and goes to the log with the request id, so a job that runs twice can be seen.
     """
     recovery.maybe_sweep()
-    handler = _handler(name, class_path)
-    _check_size(name, snapshot)
-    request = RequestSnapshot.from_wire(snapshot)
+    # The task running now, to retry it on its own backend and queue (none when called
+    # directly, as Task.call does).
+    task = getattr(getattr(context, "task_result", None), "task", None) or base_task()
+    try:
+        handler, choice = _handler(name, class_path)
+        _check_size(name, snapshot)
+        request = RequestSnapshot.from_wire(snapshot)
+    except (HandlerUnavailable, WireError) as exc:
+        # No retry can help: the job waits, dead, for a deploy or an operator.
+        _bury(task, name, class_path, snapshot, tries, exc)
+        raise
     attempt = getattr(context, "attempt", None)
-    # With tracing on, the run is a span in the trace of the request that stored it.
-    run_traced(snapshot, name, attempt, lambda: _run(handler, name, request, attempt))
+    try:
+        # With tracing on, the run is a span in the trace of the request that stored it.
+        run_traced(snapshot, name, attempt, lambda: _run(handler, name, request, attempt))
+    except Exception as exc:
+        _after_failure(task, (name, class_path, snapshot), tries, choice, exc)
+        raise  # the backend records this attempt as failed
+
+
+def _after_failure(
+    task: Any, args: tuple[str, str, Any], tries: int, choice: RunnerChoice, exc: Exception
+) -> None:
+    """Attempt ``tries`` raised: enqueue the next, or bury the job when it was the last."""
+    name, class_path, snapshot = args
+    if tries >= choice.max_attempts:
+        _bury(task, name, class_path, snapshot, tries, exc)
+        return
+    wait = retry.backoff(choice.retry_backoff, tries)
+    try:
+        when = retry.retry(task, args, tries, wait)
+    except Exception as failure:
+        logger.exception("hookpipe: handler %r: the retry could not be enqueued", name)
+        _bury(task, name, class_path, snapshot, tries, failure)
+        return
+    logger.warning(
+        "hookpipe: handler %r attempt %s of %s failed; the next runs %s (request %s)",
+        name,
+        tries,
+        choice.max_attempts,
+        when,
+        snapshot.get("request_id") if isinstance(snapshot, dict) else None,
+    )
+
+
+def _bury(task: Any, name: str, class_path: str, snapshot: Any, tries: int, exc: Exception) -> None:
+    try:
+        job = retry.bury(task, name, class_path, snapshot, tries, exc)
+    except Exception:
+        logger.exception("hookpipe: handler %r: the dead job could not be recorded", name)
+        return
+    logger.error(
+        "hookpipe: handler %r job is dead after %s attempt%s: %s: %s; replay it from the "
+        "admin or with manage.py hookpipe --replay %s (request %s)",
+        name,
+        tries,
+        "" if tries == 1 else "s",
+        type(exc).__name__,
+        exc,
+        job.pk,
+        job.request_id,
+    )
 
 
 def _check_size(name: str, snapshot: Any) -> None:
@@ -101,7 +162,9 @@ _FUNCTION = run_handler
 del run_handler  # the module attribute is the Task, built by __getattr__ below
 
 _lock = threading.Lock()
-_built: tuple[conf.Config, dict[str, HandlerImplementation], list[str]] | None = None
+_built: (
+    tuple[conf.Config, dict[str, tuple[HandlerImplementation, RunnerChoice]], list[str]] | None
+) = None
 _task: Any = None
 
 
@@ -140,9 +203,11 @@ def base_task() -> Any:
     return _task
 
 
-def _handler(name: str, class_path: str) -> HandlerImplementation:
+def _handler(name: str, class_path: str) -> tuple[HandlerImplementation, RunnerChoice]:
+    """The handler called ``name`` in this worker, and where its settings say it runs."""
     handlers, errors = _handlers()
-    handler = handlers.get(name)
+    found = handlers.get(name)
+    handler = found[0] if found else None
     if handler is None:
         raise HandlerUnavailable(
             f"handler {name!r} is not in this worker's HOOKPIPE['HANDLERS'] (configured: "
@@ -156,10 +221,11 @@ def _handler(name: str, class_path: str) -> HandlerImplementation:
             f"handler {name!r} is {dotted(type(handler))} in this worker, but the task was "
             f"enqueued by {class_path}; not running it with another class."
         )
-    return handler
+    assert found is not None
+    return found
 
 
-def _handlers() -> tuple[dict[str, HandlerImplementation], list[str]]:
+def _handlers() -> tuple[dict[str, tuple[HandlerImplementation, RunnerChoice]], list[str]]:
     """This process's handlers by name, built from its own settings (a handler with a
     configuration error is left out, and the error kept to explain a missing name);
     rebuilt after a settings change (``override_settings``)."""
@@ -172,8 +238,11 @@ def _handlers() -> tuple[dict[str, HandlerImplementation], list[str]]:
         if _built is None or _built[0] is not config:
             specs, problems = plan_plugins(config.handlers, (), config.plugins, os.environ)
             errors = [f"{p.id}: {p.msg}" for p in problems if p.is_serious()]
+            choices = {spec.name: spec.runner for spec in specs}
             handlers = {
-                p.name: p for p in build_plugins(specs) if isinstance(p, HandlerImplementation)
+                p.name: (p, choices.get(p.name) or RunnerChoice("task"))
+                for p in build_plugins(specs)
+                if isinstance(p, HandlerImplementation)
             }
             _built = (config, handlers, errors)
         return _built[1], _built[2]

@@ -621,3 +621,26 @@ class StoredTask(HandlerImplementation):
 
     def handle(self, request: Any, content: bytes) -> None:
         SEEN[self.name].append((dict(request.headers.items()), dict(request.query)))
+
+
+class FlakyTask(HandlerImplementation):
+    """A task on the database backend whose handle() fails until it has been called
+    ``FLAKY_FAILURES`` times: retries that end well, or a dead job to replay."""
+
+    name = "flaky-task"
+    RUNNER = "task"
+    TASK_BACKEND = "db"
+    TASK_MAX_ATTEMPTS = 3
+    TASK_RETRY_BACKOFF = 0.05
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return wants(request, "/webhooks/")
+
+    def handle(self, request: Any, content: bytes) -> None:
+        SEEN[self.name].append(request.request_id)
+        if len(SEEN[self.name]) <= FLAKY_FAILURES[0]:
+            raise RuntimeError(f"flaky failure {len(SEEN[self.name])}")
+
+
+#: How many calls of FlakyTask.handle() fail before one succeeds (a test sets it).
+FLAKY_FAILURES = [0]

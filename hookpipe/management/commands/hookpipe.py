@@ -46,6 +46,22 @@ class Command(BaseCommand):
             "worker died), run RQ's cleanup of abandoned jobs on RQ task backends, print "
             "how many, and exit. For cron or a systemd timer.",
         )
+        parser.add_argument(
+            "--dead",
+            action="store_true",
+            help="List the dead task jobs (out of attempts, or unable to run) not replayed "
+            "yet, and exit.",
+        )
+        parser.add_argument(
+            "--replay",
+            nargs="+",
+            metavar="ID",
+            help="Enqueue dead task jobs again by id (see --dead), or 'all' of them "
+            "(with --handler, all of one handler's); each keeps its request id.",
+        )
+        parser.add_argument(
+            "--handler", metavar="NAME", help="With --dead or --replay all: one handler's."
+        )
         switch = parser.add_mutually_exclusive_group()
         switch.add_argument(
             "--disable",
@@ -58,6 +74,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["dead"] or options["replay"]:
+            self._dead(options["replay"], options["handler"])
+            return
         if options["disable"] or options["enable"]:
             self._switch(options["disable"] or options["enable"], bool(options["enable"]))
             return
@@ -98,6 +117,49 @@ class Command(BaseCommand):
         else:
             self.stdout.write(render_text(inspection.data), ending="")
 
+    def _dead(self, replay: list[str] | None, handler: str | None) -> None:
+        from hookpipe.models import DeadJob
+        from hookpipe.tasks import dead
+
+        try:
+            waiting = dead.dead_jobs(handler)
+            if replay is None:
+                self._list_dead(list(waiting[:200]), waiting.count())
+                return
+            if replay == ["all"]:
+                chosen = list(waiting)
+            else:
+                ids = [_job_id(value) for value in replay]
+                chosen = list(DeadJob.objects.filter(pk__in=ids))
+                missing = sorted(set(ids) - {job.pk for job in chosen})
+                if missing:
+                    raise CommandError(
+                        f"No dead job with id {', '.join(map(str, missing))} (see --dead)."
+                    )
+            done = dead.replay(chosen, f"{_user()}@{socket.gethostname()} (manage.py hookpipe)")
+        except DatabaseError as exc:
+            raise CommandError(f"The dead jobs cannot be read: {db_error_text(exc)}") from exc
+        skipped = len(chosen) - len(done)
+        self.stdout.write(
+            self.style.SUCCESS(f"{len(done)} dead job{'s' if len(done) != 1 else ''} replayed")
+            + (f"; {skipped} had been replayed already and were left alone." if skipped else ".")
+        )
+
+    def _list_dead(self, jobs: list[Any], total: int) -> None:
+        if not jobs:
+            self.stdout.write("No dead task jobs.")
+            return
+        self.stdout.write(f"{total} dead task job{'s' if total != 1 else ''}:")
+        for job in jobs:
+            self.stdout.write(
+                f"  {job.pk:>6}  {job.handler}  request {job.request_id}  "
+                f"{job.attempts} attempt{'s' if job.attempts != 1 else ''}  "
+                f"{job.died_at:%Y-%m-%d %H:%M:%S}  {job.error[:120]}"
+            )
+        if total > len(jobs):
+            self.stdout.write(f"  ... and {total - len(jobs)} more (the admin lists them all).")
+        self.stdout.write("Replay with: manage.py hookpipe --replay ID [ID ...] | all")
+
     def _switch(self, name: str, enabled: bool) -> None:
         if not apps.is_installed("hookpipe.fleet"):
             raise CommandError(
@@ -134,6 +196,15 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"{known[name]} {name!r} {state}")
             + f"; every process applies it within {every:g} seconds."
         )
+
+
+def _job_id(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise CommandError(
+            f"--replay takes dead job ids (numbers, see --dead) or 'all', not {value!r}."
+        ) from None
 
 
 def _user() -> str:
