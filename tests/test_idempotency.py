@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import connections
 from django.test import Client, override_settings
 
 from hookpipe.checks import check_hookpipe
@@ -107,7 +108,17 @@ def test_two_copies_in_flight_at_once_are_stored_once() -> None:
             "/webhooks/held", data=b"{}", content_type="a/b", headers=headers
         )
 
-    held = threading.Thread(target=send, args=("held", ("X-Hold", "1")))
+    def send_and_hold() -> None:
+        try:
+            send("held", ("X-Hold", "1"))
+        finally:
+            # Django ignores close() on an in-memory SQLite database (the last connection
+            # would take the database with it); this thread's own connection is closed
+            # here, as the main thread's keeps the database alive.
+            if (raw := connections["default"].connection) is not None:
+                raw.close()
+
+    held = threading.Thread(target=send_and_hold)
     held.start()
     try:
         assert views.ENTERED.wait(10)  # past the handler's check, in the view
