@@ -89,3 +89,27 @@ class DeadJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.handler} (request {self.request_id})"
+
+
+class TaskWorker(models.Model):
+    """A task worker of a database backend that beats: it writes ``beat_at`` every
+    ``HEARTBEAT_EVERY`` seconds while it lives. A job RUNNING on a worker whose beat is
+    older than ``HEARTBEAT_TIMEOUT`` is taken as abandoned and runs again; a job on a
+    worker that beats is never taken from it, however long it runs."""
+
+    id = models.BigAutoField(primary_key=True)
+    #: The id the task backend records in the jobs this worker claims.
+    worker_id = models.CharField(max_length=64, unique=True)
+    backend = models.CharField(max_length=100)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    beat_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "task worker"
+        # Shown on the Pipeline page, not an admin model of its own.
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.worker_id} ({self.host}, pid {self.pid})"
