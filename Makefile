@@ -18,12 +18,13 @@ $(STAMP): pyproject.toml
 
 ## Serve demo_project under gunicorn on 127.0.0.1:8000 (SQLite, migrated first; the
 ## database cache, or Redis when REDIS_URL is set, shared by the workers), with a
-## task worker (db_worker) for its webhook-store handler; Ctrl-C stops both.
+## task worker (db_worker) for its webhook-store handler, started again whenever it
+## exits (demo_project/keep_running.py); Ctrl-C stops both.
 demo: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	@$(BIN)/python manage.py db_worker --queue-name '*' --no-reload & worker=$$!; \
+	@$(BIN)/python demo_project/keep_running.py $(BIN)/python manage.py db_worker --queue-name '*' --no-reload & worker=$$!; \
 	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(BIN)/python -m gunicorn -c demo_project/gunicorn.conf.py demo_project.wsgi
 

@@ -19,6 +19,8 @@ machine and nowhere else:
 ``DEMO_POOL_QUEUE``    ``100``: ``HOOKPIPE["THREAD_POOL"]["MAX_QUEUE"]``
 ``DEMO_POOL_ON_FULL``  ``block``: ``HOOKPIPE["THREAD_POOL"]["ON_FULL"]``
 ``DEMO_WEBHOOK_RUNNER`` ``task``: where ``webhook-store`` runs (``task``, ``pool``)
+``DEMO_HEARTBEAT_EVERY`` ``10``: ``HOOKPIPE["TASK_RUNNER"]["HEARTBEAT_EVERY"]``
+``DEMO_HEARTBEAT_TIMEOUT`` ``30``: ``HOOKPIPE["TASK_RUNNER"]["HEARTBEAT_TIMEOUT"]``
 ``DEMO_ABANDONED_AFTER`` ``60``: ``HOOKPIPE["TASK_RUNNER"]["ABANDONED_AFTER"]``
 ``DEMO_RECOVER_EVERY`` ``10``: ``HOOKPIPE["TASK_RUNNER"]["RECOVER_EVERY"]``
 ``REDIS_URL``          unset: the cache every process shares is the database
@@ -268,6 +270,8 @@ HOOKPIPE = {
         "ON_FULL": env.str("DEMO_POOL_ON_FULL", default="block"),
     },
     "TASK_RUNNER": {
+        "HEARTBEAT_EVERY": env.float("DEMO_HEARTBEAT_EVERY", default=10.0),
+        "HEARTBEAT_TIMEOUT": env.float("DEMO_HEARTBEAT_TIMEOUT", default=30.0),
         "ABANDONED_AFTER": env.float("DEMO_ABANDONED_AFTER", default=60.0),
         "RECOVER_EVERY": env.float("DEMO_RECOVER_EVERY", default=10.0),
     },

@@ -1,3 +1,5 @@
+import sys
+
 from django.apps import AppConfig
 
 
@@ -14,8 +16,11 @@ class HookpipeConfig(AppConfig):
         # Django's task framework to import; a task handler without it is a check error.
         from . import tasks  # noqa: F401
         from .checks import check_hookpipe, check_migrations
+        from .tasks import heartbeat
         from .tracing.checks import check_tracing
 
         checks.register(check_hookpipe)
         checks.register(check_tracing)
         checks.register(check_migrations, checks.Tags.database)
+        # A db_worker beats and sweeps from a thread of its own (docs/durable.rst).
+        heartbeat.start_in_worker(sys.argv)

@@ -55,10 +55,16 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
                 # When the backend cannot store the job: "503" (the sender retries) or
                 # "pool" (run it in this process's pool, as a pool handler would).
                 "ON_ENQUEUE_ERROR": "503",
-                # A database-backend task of hookpipe's RUNNING for longer than this
-                # (seconds) is taken to have lost its worker and is made READY again.
+                # A database backend's task worker writes a heartbeat this often
+                # (seconds) and sweeps for jobs whose worker stopped beating.
+                "HEARTBEAT_EVERY": 10,
+                # A job RUNNING on a worker whose last beat is older than this (seconds)
+                # was abandoned: it is made READY again. Three beats missed.
+                "HEARTBEAT_TIMEOUT": 30,
+                # The fallback for a job whose worker never beat (a worker that does
+                # not load hookpipe's app): RUNNING for longer than this is abandoned.
                 "ABANDONED_AFTER": 600,
-                # How often (seconds, at most) a task worker sweeps for such tasks.
+                # How often (seconds, at most) a task worker sweeps when a task starts.
                 "RECOVER_EVERY": 60,
                 # Seconds an idempotency key is kept: a delivery with the same key is
                 # a duplicate for that long. Stripe retries for up to 3 days; a week
@@ -443,8 +449,23 @@ class _Loader:
 
     def task_runner(self, raw: Any) -> Mapping[str, Any]:
         runner = self.section("TASK_RUNNER", raw)
-        for name in ("MAX_SNAPSHOT_BYTES", "ABANDONED_AFTER", "RECOVER_EVERY", "IDEMPOTENCY_KEEP"):
+        for name in (
+            "MAX_SNAPSHOT_BYTES",
+            "HEARTBEAT_EVERY",
+            "HEARTBEAT_TIMEOUT",
+            "ABANDONED_AFTER",
+            "RECOVER_EVERY",
+            "IDEMPOTENCY_KEEP",
+        ):
             self.positive("TASK_RUNNER", name, runner)
+        if runner["HEARTBEAT_TIMEOUT"] <= runner["HEARTBEAT_EVERY"]:
+            # A timeout within one beat would take live workers for dead.
+            self.bad_value(
+                "TASK_RUNNER",
+                "HEARTBEAT_TIMEOUT",
+                runner,
+                "a number of seconds above HEARTBEAT_EVERY (three beats: 3 * HEARTBEAT_EVERY)",
+            )
         if runner["ON_ENQUEUE_ERROR"] not in ON_ENQUEUE_ERROR_CHOICES:
             self.bad_value(
                 "TASK_RUNNER",

@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -40,8 +41,10 @@ RQ_TIMEOUT = 10
 #: Seconds of pretend work per RQ job: a work horse spends a few milliseconds forking
 #: and doing RQ's bookkeeping; the kill must land inside the handler.
 RQ_DELAY = 0.2
-#: Seconds after which a RUNNING task counts as abandoned, in these runs.
-ABANDONED_AFTER = 3.0
+#: Heartbeats in these runs (seconds): a killed database worker's job is READY again
+#: about HEARTBEAT_TIMEOUT after its last beat, made so by a surviving worker's sweep.
+HEARTBEAT_EVERY = 0.5
+HEARTBEAT_TIMEOUT = 2.0
 
 
 @dataclass
@@ -58,7 +61,7 @@ class Outcome:
     server: str = "gunicorn"
     #: request id -> how many times it was executed, for those executed more than once
     duplicated: dict[str, int] = field(default_factory=dict)
-    #: tasks that --recover-tasks found abandoned (made READY, or retried by RQ)
+    #: tasks found abandoned: made READY by a database worker's sweep, or retried by RQ
     recovered: int = 0
     #: RQ: whether the killed worker had a work horse (a job in hand) when killed
     rq_horse_killed: bool = False
@@ -122,8 +125,8 @@ def run(
         queue = outer.enter_context(rq_queue()) if engine == "rq" else ""
         overrides = {
             "DEMO_WEBHOOK_RUNNER": runner,
-            "DEMO_ABANDONED_AFTER": str(ABANDONED_AFTER),
-            "DEMO_RECOVER_EVERY": "1",
+            "DEMO_HEARTBEAT_EVERY": str(HEARTBEAT_EVERY),
+            "DEMO_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT),
             "DEMO_WORKERS": "2",
             # A little pretend work per delivery, so that kills land mid-job.
             "HOOKPIPE_WEBHOOK_STORE_DELAY": str(RQ_DELAY if engine == "rq" else 0.02),
@@ -149,11 +152,6 @@ def run(
             answered = _deliver(web, workers, deliveries, concurrency, server, engine, mid_job)
             if server == "uvicorn":
                 web = stack.enter_context(_server(server, env, tmp_path))
-            if runner == "task" and engine == "db":
-                # Past ABANDONED_AFTER, the job the killed worker held is READY again: the
-                # workers' own sweep does it when busy; an idle one needs the command.
-                time.sleep(ABANDONED_AFTER + 0.5)
-                recovered[0] += _recovered(live.manage("hookpipe", "--recover-tasks", env=env))
             # RQ: the killed worker's execution expires about RQ_TIMEOUT + 60 s after
             # it started; the command runs RQ's cleanup, which retries the job then.
             recover = env if runner == "task" and engine == "rq" else None
@@ -167,6 +165,9 @@ def run(
                 settled_queue=queue if recover else None,
             )
             seconds = time.monotonic() - start
+            if engine == "db":
+                # The surviving worker's heart made the killed worker's job READY again.
+                recovered[0] += sum(_swept(worker.log()) for worker in workers)
     executed, duplicates, lost, duplicated = tally(answered, stored)
     return Outcome(
         runner,
@@ -231,12 +232,7 @@ def _deliver(
 
     def one(i: int) -> None:
         try:
-            reply = server.get(
-                "/webhooks/shop/",
-                method="POST",
-                body=json.dumps({"kind": "kill-run", "n": i}).encode(),
-                headers={"Content-Type": "application/json", "X-Webhook-Token": "demo-token"},
-            )
+            reply: live.Reply | None = deliver(server, {"kind": "kill-run", "n": i})
         except OSError:  # the worker serving it was killed: not answered
             reply = None
         with lock:
@@ -350,6 +346,21 @@ def _rq_settled(queue: str) -> bool:
 def _recovered(done: subprocess.CompletedProcess[str]) -> int:
     """How many tasks ``--recover-tasks`` made READY again or handed to RQ's cleanup."""
     return sum(int(line.split()[0]) for line in done.stdout.splitlines() if line[:1].isdigit())
+
+
+def deliver(server: live.LiveServer, payload: dict[str, Any]) -> live.Reply:
+    """POST ``payload`` to the demo's shop webhook, with its token."""
+    return server.get(
+        "/webhooks/shop/",
+        method="POST",
+        body=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json", "X-Webhook-Token": "demo-token"},
+    )
+
+
+def _swept(log: str) -> int:
+    """How many tasks a database worker's sweeps made READY again, from its log."""
+    return sum(int(n) for n in re.findall(r"hookpipe: (\d+) task\(s\) abandoned", log))
 
 
 def stored_ids(server: live.LiveServer) -> list[str]:

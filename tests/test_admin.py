@@ -561,6 +561,12 @@ def test_a_task_backlog_is_marked(user: Callable[..., Client]) -> None:
     from django.utils import timezone
     from django_tasks_db.models import DBTaskResult
 
+    from hookpipe.models import TaskWorker
+
+    now = timezone.now()
+    TaskWorker.objects.create(
+        worker_id="w1", backend="db", host="h", pid=1, started_at=now, beat_at=now
+    )
     assert Client().post("/webhooks/accept", b"x", content_type="a/b").status_code == 202
     page = user(superuser=True)
     html = page.get(URL).content.decode()
@@ -572,13 +578,15 @@ def test_a_task_backlog_is_marked(user: Callable[..., Client]) -> None:
         "FAILED",
         "stale_running",
         "oldest_ready_s",
+        "live_workers",
     ]
     [db] = backends.rows
     assert db.plugin == "db"
     assert db.cells["READY"] == ("1", "")
     assert db.cells["oldest_ready_s"][1] != "problem"  # a task that just arrived
+    assert db.cells["live_workers"] == ("1", "")
     assert not db.problem
-    # Ten minutes without a worker: a backlog.
+    # Ten minutes without a worker taking it: a backlog.
     DBTaskResult.objects.update(enqueued_at=timezone.now() - datetime.timedelta(minutes=10))
     html = page.get(URL).content.decode()
     [backends] = [t for t in counter_tables(html) if t.key == "task-backends"]
@@ -591,3 +599,11 @@ def test_a_task_backlog_is_marked(user: Callable[..., Client]) -> None:
     assert re.search(
         r'<a href="#hp-handlers">db: a task has waited \d+(\.\d)? s for a worker</a>', attention
     )
+    assert "no task worker is alive" not in attention
+    # The worker's last beat is older than HEARTBEAT_TIMEOUT: tasks wait for nobody.
+    TaskWorker.objects.update(beat_at=now - datetime.timedelta(minutes=1))
+    html = page.get(URL).content.decode()
+    [backends] = [t for t in counter_tables(html) if t.key == "task-backends"]
+    assert backends.rows[0].cells["live_workers"] == ("0", "problem")
+    attention = html[html.index('id="hp-attention"') : html.index('id="hp-tweens"')]
+    assert '<a href="#hp-handlers">db: tasks wait and no task worker is alive</a>' in attention

@@ -487,11 +487,13 @@ def test_the_task_backends_are_a_table_with_the_backlog_marked() -> None:
         "FAILED",
         "stale_running",
         "oldest_ready_s",
+        "live_workers",
     ]
     cells = row.split()
     assert cells[:6] == ["db", "1", ".", ".", ".", "."]
     assert cells[6].endswith("!")
     assert float(cells[6][:-1]) >= 600
+    assert cells[7] == "0!"  # no task worker beats
     # The handler's details keep its task's settings, not its counts.
     details = out[out.index("  task-recorder") : out.index(heading)]
     assert "queue_name:" in details

@@ -64,10 +64,16 @@ def test_a_worker_killed_after_the_work_runs_it_again_and_the_duplicate_is_count
     tmp_path: Path,
 ) -> None:
     """The at-least-once path, forced: the worker stores the event, then dies before it
-    marks the task done (tests/crash_settings.py); recovery runs the task again, so the
-    delivery is stored twice with the same request id, and the tally reports it."""
+    marks the task done (tests/crash_settings.py); the next worker's heart sees the dead
+    worker's beat go stale and makes the task READY again, within seconds and without
+    any command, so the delivery is stored twice with the same request id, and the
+    tally reports it."""
     env = live.project_env(
-        tmp_path, DEMO_ABANDONED_AFTER="1", DEMO_RECOVER_EVERY="1", HOOKPIPE_LOG_LEVEL="WARNING"
+        tmp_path,
+        DEMO_HEARTBEAT_EVERY="0.5",
+        DEMO_HEARTBEAT_TIMEOUT="2",
+        DEMO_ABANDONED_AFTER="3600",  # recovered by the heartbeat, not the fallback
+        HOOKPIPE_LOG_LEVEL="WARNING",
     )
     live.manage("migrate", "--noinput", env=env)
     crashing = {
@@ -77,22 +83,19 @@ def test_a_worker_killed_after_the_work_runs_it_again_and_the_duplicate_is_count
     }
     worker_args = ("--queue-name", "*", "--interval", "0.1", "--no-startup-delay")
     with live.gunicorn(env, tmp_path) as server:
-        reply = server.get(
-            "/webhooks/shop/",
-            method="POST",
-            body=b'{"kind": "at-least-once"}',
-            headers={"Content-Type": "application/json", "X-Webhook-Token": "demo-token"},
-        )
+        reply = kill_runs.deliver(server, {"kind": "at-least-once"})
         assert reply.status == 202, reply
         rid = reply.json()["request_id"]
         with live.db_worker(crashing, tmp_path, *worker_args) as worker:
             worker.process.wait(live.START_TIMEOUT)
             assert worker.process.returncode == -signal.SIGKILL, worker.log()
+        killed_at = time.monotonic()
         assert kill_runs.stored_ids(server) == [rid]  # stored once, task still RUNNING
-        time.sleep(1.5)  # past ABANDONED_AFTER
-        out = live.manage("hookpipe", "--recover-tasks", env=env).stdout
-        assert out.startswith("1 task made READY again"), out
-        with live.db_worker(env, tmp_path, *worker_args):
+        with live.db_worker(env, tmp_path, *worker_args) as survivor:
             stored = kill_runs._wait_for(server, {rid}, timeout=30, times=2)
+            recovered_in = time.monotonic() - killed_at
+            assert kill_runs._swept(survivor.log()) == 1, survivor.log()
     executed, duplicates, lost, duplicated = kill_runs.tally({rid}, stored)
     assert (executed, duplicates, lost, duplicated) == (1, 1, 0, {rid: 2})
+    # The dead worker's last beat, plus HEARTBEAT_TIMEOUT, plus a sweep and a poll.
+    assert recovered_in < 15, recovered_in

@@ -263,6 +263,64 @@ def test_stale_running_tasks_are_made_ready_again() -> None:
     assert recovery.recover() == 0
 
 
+@pytest.mark.django_db(transaction=True)
+@task_handlers(
+    {"class": P + "TaskRecorder", "TASK_BACKEND": "db"},
+    TASK_RUNNER={"HEARTBEAT_TIMEOUT": 30, "ABANDONED_AFTER": 600},
+)
+def test_a_running_task_is_taken_from_its_worker_only_when_the_worker_stopped_beating() -> None:
+    from django.test import Client
+    from django_tasks_db.models import DBTaskResult
+
+    from hookpipe.models import TaskWorker
+
+    now = timezone.now()
+    hours_ago = now - datetime.timedelta(hours=2)
+    for worker_id, beat_at in (("alive", now), ("dead", now - datetime.timedelta(seconds=31))):
+        TaskWorker.objects.create(
+            worker_id=worker_id,
+            backend="db",
+            host="h",
+            pid=1,
+            started_at=hours_ago,
+            beat_at=beat_at,
+        )
+    for _ in range(4):
+        Client().post("/webhooks/accept", b"x", content_type="a/b")
+    long_job, lost_job, unbeating_young, unbeating_old = DBTaskResult.objects.order_by(
+        "enqueued_at"
+    )
+    for result, workers, started in (
+        (long_job, ["alive"], hours_ago),  # runs for two hours on a live worker
+        (lost_job, ["earlier", "dead"], now),  # its worker's last beat is 31 s old
+        (unbeating_young, ["no-heart"], now - datetime.timedelta(seconds=500)),
+        (unbeating_old, ["no-heart"], now - datetime.timedelta(seconds=700)),
+    ):
+        DBTaskResult.objects.filter(pk=result.pk).update(
+            status="RUNNING", started_at=started, worker_ids=workers
+        )
+    view = recovery.status_counts("db")
+    assert (view["stale_running"], view["live_workers"]) == (2, 1)
+    assert [(w["worker_id"], w["alive"]) for w in view["workers"]] == [
+        ("alive", True),
+        ("dead", False),
+    ]
+    assert recovery.recover() == 2
+    status = dict(DBTaskResult.objects.values_list("pk", "status"))
+    assert (status[long_job.pk], status[unbeating_young.pk]) == ("RUNNING", "RUNNING")
+    assert (status[lost_job.pk], status[unbeating_old.pk]) == ("READY", "READY")
+    assert recovery.recover() == 0
+
+
+@pytest.mark.parametrize(("every", "timeout"), [(10, 10), (10, 5), (0, 30), (10, "30")])
+def test_bad_heartbeat_settings_are_check_errors(every: Any, timeout: Any) -> None:
+    with override_settings(
+        HOOKPIPE={"TASK_RUNNER": {"HEARTBEAT_EVERY": every, "HEARTBEAT_TIMEOUT": timeout}}
+    ):
+        messages = [e.msg for e in check_hookpipe()]
+    assert any("HEARTBEAT_" in m for m in messages), messages
+
+
 # ---------------------------------------------------------- introspection
 
 

@@ -214,13 +214,20 @@ def task_backend_gauges() -> Iterator[Any]:
     )
     stale = GaugeMetricFamily(
         "hookpipe_tasks_stale_running",
-        "hookpipe's tasks RUNNING for longer than TASK_RUNNER['ABANDONED_AFTER'] (lost workers)",
+        "hookpipe's RUNNING tasks whose worker stopped beating (or never beat and "
+        "ran longer than TASK_RUNNER['ABANDONED_AFTER']): lost workers",
         labels=["backend"],
     )
     waiting = GaugeMetricFamily(
         "hookpipe_tasks_oldest_ready_seconds",
         "How long the oldest of hookpipe's READY tasks has waited for a worker (0: none "
         "waits); growing: no worker takes them",
+        labels=["backend"],
+    )
+    alive = GaugeMetricFamily(
+        "hookpipe_task_workers_live",
+        "Task workers of the database backend whose last heartbeat is within "
+        "TASK_RUNNER['HEARTBEAT_TIMEOUT']; 0 while tasks wait: nothing takes them",
         labels=["backend"],
     )
     for alias in aliases:
@@ -232,9 +239,11 @@ def task_backend_gauges() -> Iterator[Any]:
             by_status.add_metric([alias, status], n)
         stale.add_metric([alias], view.get("stale_running", 0))
         waiting.add_metric([alias], view.get("oldest_ready_s", 0))
+        alive.add_metric([alias], view.get("live_workers", 0))
     yield by_status
     yield stale
     yield waiting
+    yield alive
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:

@@ -187,13 +187,19 @@ class CounterTable:
             if row.state == "stale":
                 out.append(f"{who}: stale")
             out += [
-                f"{who}: a task has waited {cell.text} s for a worker"
-                if column == "oldest_ready_s"
-                else f"{who} {column} {cell.text}"
+                _problem_text(who, column, cell.text)
                 for column, cell in zip(self.columns, row.cells, strict=False)
                 if cell.problem
             ]
         return out
+
+
+def _problem_text(who: str, column: str, text: str) -> str:
+    if column == "oldest_ready_s":
+        return f"{who}: a task has waited {text} s for a worker"
+    if column == "live_workers":
+        return f"{who}: tasks wait and no task worker is alive"
+    return f"{who} {column} {text}"
 
 
 def counter_values(counters: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -351,8 +357,9 @@ def process_table(data: Mapping[str, Any]) -> CounterTable:
 
 def task_backends(data: Mapping[str, Any]) -> CounterTable | None:
     """hookpipe's tasks on each database task backend its task handlers use: how many
-    in each status, stale RUNNING ones, and how long the oldest READY one has waited.
-    ``None`` when no task handler uses a database backend."""
+    in each status, RUNNING ones their worker abandoned, how long the oldest READY one
+    has waited, and how many task workers beat. ``None`` when no task handler uses a
+    database backend."""
     views: dict[str, Mapping[str, Any]] = {}
     for item in data.get("handlers") or []:
         task = item.get("task") if isinstance(item, Mapping) else None
@@ -363,14 +370,18 @@ def task_backends(data: Mapping[str, Any]) -> CounterTable | None:
     statuses = [*TASK_STATUSES]
     for view in views.values():
         statuses += [s for s in view.get("by_status") or {} if s not in statuses]
-    columns = [*statuses, "stale_running", "oldest_ready_s"]
+    columns = [*statuses, "stale_running", "oldest_ready_s", "live_workers"]
     rows = []
     for alias, view in views.items():
         if view.get("error"):
             rows.append(Row(alias, [], note=str(view["error"]), note_problem=True))
             continue
         values = {**{s: 0 for s in statuses}, **(view.get("by_status") or {}), **view}
-        rows.append(Row(alias, [cell(c, values.get(c)) for c in columns]))
+        cells = [cell(c, values.get(c)) for c in columns]
+        if values["READY"] and not values.get("live_workers"):
+            # Tasks wait and no worker beats: nothing will take them.
+            cells[columns.index("live_workers")] = Cell("0", problem=True, column="live_workers")
+        rows.append(Row(alias, cells))
     return CounterTable("task-backends", "Hookpipe's tasks by task backend", columns, rows)
 
 

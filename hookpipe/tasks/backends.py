@@ -19,8 +19,11 @@ DEFAULT_TASK_QUEUE_NAME = "default"
 TASK_MIN_PRIORITY = -100
 TASK_MAX_PRIORITY = 100
 
+task_started: Any
+
 try:
     from django.tasks import TaskResultStatus, task_backends
+    from django.tasks.signals import task_started
 
     SOURCE = "django.tasks"
 except ImportError:  # Django 5.2
@@ -29,12 +32,14 @@ except ImportError:  # Django 5.2
             TaskResultStatus,
             task_backends,
         )
+        from django_tasks.signals import task_started
 
         SOURCE = "django_tasks"
     except ImportError:
         SOURCE = None
         task_backends = None
         TaskResultStatus = None
+        task_started = None
 
 
 def available() -> bool:

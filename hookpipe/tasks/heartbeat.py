@@ -1,0 +1,170 @@
+"""Heartbeats: a database backend's task worker says that it is alive, so that a job it
+abandoned (killed, its machine lost) runs again within seconds, and a job it runs for
+an hour is never taken from it (:mod:`.recovery` decides with the beats).
+
+In a ``db_worker`` process, a daemon thread, the worker's *heart* (:data:`HEART`), wakes
+every ``HOOKPIPE["TASK_RUNNER"]["HEARTBEAT_EVERY"]`` seconds. It writes the time into
+this worker's row of :class:`~hookpipe.models.TaskWorker`, then sweeps
+(:func:`.recovery.recover`). A thread, because ``db_worker`` runs each task in its main
+thread for as long as the task runs: beats written between tasks would stop during a
+long one.
+
+The heart learns the worker's id (the one the backend records in the tasks it claims)
+from the first task the worker starts (the task framework's ``task_started`` signal) and
+beats at once; until then the worker holds no task, so its heart only sweeps. A worker
+that stops cleanly deletes its row; a killed one leaves it to go stale, which is what
+the sweeps of the other workers look for.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime
+import logging
+import os
+import socket
+import threading
+from typing import Any
+
+from django.db import close_old_connections, connections
+from django.utils import timezone
+
+from .. import conf
+from ..schema import db_error_text
+from . import backends as compat
+from . import recovery
+
+logger = logging.getLogger("hookpipe")
+
+#: Rows of workers not seen for this long are deleted by the sweeps: the admin lists
+#: recently lost workers, not every worker that ever ran.
+FORGET_WORKERS_AFTER = datetime.timedelta(days=1)
+
+
+def beat(worker_id: str, backend: str, started_at: datetime.datetime) -> None:
+    """Write that task worker ``worker_id`` of ``backend`` is alive now."""
+    from django.db import IntegrityError
+
+    from ..models import TaskWorker
+
+    now = timezone.now()
+    if TaskWorker.objects.filter(worker_id=worker_id).update(beat_at=now):
+        return
+    try:
+        TaskWorker.objects.create(
+            worker_id=worker_id,
+            backend=backend,
+            host=socket.gethostname()[:255],
+            pid=os.getpid(),
+            started_at=started_at,
+            beat_at=now,
+        )
+    except IntegrityError:  # a worker id reused by a restarted worker
+        TaskWorker.objects.filter(worker_id=worker_id).update(
+            backend=backend, pid=os.getpid(), started_at=started_at, beat_at=now
+        )
+
+
+class Heart:
+    """This process's heartbeat thread and what it knows about the worker it beats for."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+        self.stopping = threading.Event()
+        self.worker_id: str | None = None
+        self.backend = ""
+        self.started_at = timezone.now()
+
+    def start(self) -> None:
+        """Start the thread, if it is not running."""
+        with self.lock:
+            if self.thread is not None and self.thread.is_alive():
+                return
+            self.stopping.clear()
+            self.thread = threading.Thread(target=self._run, name="hookpipe-heartbeat", daemon=True)
+            self.thread.start()
+
+    def know(self, worker_id: str, backend: str) -> None:
+        """This process is task worker ``worker_id`` of ``backend``: beat now and from
+        now on."""
+        if worker_id == self.worker_id:
+            return
+        self.worker_id, self.backend = worker_id, backend
+        try:
+            beat(worker_id, backend, self.started_at)
+        except Exception as exc:
+            logger.warning(
+                "hookpipe: task worker %s could not beat: %s", worker_id, db_error_text(exc)
+            )
+        self.start()
+
+    def stop(self) -> None:
+        """Stop the thread and delete this worker's row: the process exits cleanly, its
+        task ended, nothing of it is left to recover."""
+        self.stopping.set()
+        thread = self.thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+        self.thread = None
+        if self.worker_id is not None:
+            from ..models import TaskWorker
+
+            try:
+                TaskWorker.objects.filter(worker_id=self.worker_id).delete()
+            except Exception as exc:
+                logger.warning(
+                    "hookpipe: task worker %s left its row: %s", self.worker_id, db_error_text(exc)
+                )
+        self.worker_id = None
+
+    def _run(self) -> None:
+        try:
+            while True:
+                self._once()
+                every = float(conf.get_config().task_runner["HEARTBEAT_EVERY"])
+                if self.stopping.wait(every):
+                    return
+        finally:
+            connections.close_all()
+
+    def _once(self) -> None:
+        # A connection the database dropped (a restart) is replaced, not reused.
+        close_old_connections()
+        try:
+            if self.worker_id is not None:
+                beat(self.worker_id, self.backend, self.started_at)
+            recovery.recover()
+            self._forget_lost_workers()
+        except Exception as exc:
+            # The worker goes on: a store that is down now may be back at the next beat.
+            logger.warning("hookpipe: heartbeat and sweep failed: %s", db_error_text(exc))
+
+    @staticmethod
+    def _forget_lost_workers() -> None:
+        from ..models import TaskWorker
+
+        TaskWorker.objects.filter(beat_at__lt=timezone.now() - FORGET_WORKERS_AFTER).delete()
+
+
+#: The heart of this process; it beats only in a ``db_worker`` (:func:`start_in_worker`).
+HEART = Heart()
+
+
+def _task_started(sender: Any, task_result: Any, **kwargs: Any) -> None:
+    """This worker claimed a task: the task records the worker's id."""
+    worker_ids = getattr(task_result, "worker_ids", None)
+    backend = getattr(task_result, "backend", "")
+    if worker_ids and compat.is_database_backend(backend):
+        HEART.know(worker_ids[-1], backend)
+
+
+def start_in_worker(argv: list[str]) -> None:
+    """In a ``db_worker`` process (``manage.py db_worker``, ``django-admin db_worker``),
+    start the heart: it sweeps at once and beats from the worker's first task. Other
+    processes (web servers, tests that call the command) run tasks without one."""
+    if compat.task_started is None or argv[1:2] != ["db_worker"]:
+        return
+    compat.task_started.connect(_task_started, dispatch_uid="hookpipe-heartbeat")
+    HEART.start()
+    atexit.register(HEART.stop)
