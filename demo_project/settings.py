@@ -12,6 +12,8 @@ machine and nowhere else:
 ``DATABASE_URL``       ``sqlite:///<repo>/demo_project/db.sqlite3``
 ``ALLOWED_HOSTS``      ``127.0.0.1,localhost``
 ``DEMO_API_KEY``       ``demo-key``: the ``X-Api-Key`` that ``/api/`` wants
+``DEMO_WEBHOOK_SECRETS`` the demo's ``whsec_...``: the secrets that sign deliveries
+                       to ``/webhooks/signed/`` (Standard Webhooks), comma-separated
 ``DEMO_SERVE_STATIC``  ``True``: Django serves ``STATIC_ROOT`` itself (see urls.py)
 ``DEMO_STATIC_ROOT``   ``<repo>/demo_project/static_root``
 ``HOOKPIPE_LOG_LEVEL`` ``INFO``
@@ -188,6 +190,8 @@ DEMO_SERVE_STATIC = env.bool("DEMO_SERVE_STATIC", default=True)
 
 # The key the api-key tween wants in the X-Api-Key header of every /api/ request.
 DEMO_API_KEY = env.str("DEMO_API_KEY", default="demo-key")
+#: The demo's Standard Webhooks secret ("whsec_" and base64): not a secret, a fixture.
+DEMO_WEBHOOK_SECRET = "whsec_ZGVtby1zaWduaW5nLWtleS1ub3QtYS1zZWNyZXQ="
 
 # The demo pipeline. The chain it builds, outermost first, is
 #   demo_project.tweens.timing, request-id, api-key, layer-outer, layer-inner, interface
@@ -232,6 +236,17 @@ HOOKPIPE = {
     # (with DEBUG on, also as X-Hookpipe-* response headers). Views add their own hooks
     # with @with_hooks (demo_project/pages/views.py).
     "HOOKS": [
+        # Deliveries to /webhooks/signed/ carry a Standard Webhooks signature (the way
+        # Svix, Clerk or Resend sign theirs): verified before any handler sees them, a
+        # 401 when it does not verify. Several secrets, comma-separated, for a rotation.
+        {
+            "class": "hookpipe.SignatureHook",
+            "options": {
+                "scheme": "standard",
+                "paths": ["/webhooks/signed/"],
+                "secrets": env.list("DEMO_WEBHOOK_SECRETS", default=[DEMO_WEBHOOK_SECRET]),
+            },
+        },
         "demo_project.hooks.ViewTime",
         {
             "class": "hookpipe.RequestViewerHook",

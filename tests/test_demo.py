@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 import re
+import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +36,9 @@ CHAIN = [
 FULL_TRACE = "timing, request-id, api-key, layer:outer, layer:inner, interface"
 #: api-key answers by itself: the tweens below it never run.
 REJECTED_TRACE = "timing, request-id, api-key"
+
+#: demo_project/settings.py's DEMO_WEBHOOK_SECRET (a fixture, not a secret).
+WEBHOOK_SECRET = "whsec_ZGVtby1zaWduaW5nLWtleS1ub3QtYS1zZWNyZXQ="
 
 SERVER_TIMING = re.compile(r'hookpipe;dur=\d+\.\d{2};desc="hookpipe chain"')
 GENERATED_ID = re.compile(r"[0-9a-f]{32}")
@@ -286,3 +293,37 @@ def test_a_redelivery_is_answered_200_and_stored_once(served: Served, demo: Demo
         env=demo.env,
     )
     assert keys.stdout.split()[-1] == "1"
+
+
+def standard_signature(msg_id: str, timestamp: str, body: bytes) -> str:
+    """How a Standard Webhooks sender signs: HMAC-SHA256 of ``id.timestamp.body``."""
+    key = base64.b64decode(WEBHOOK_SECRET.removeprefix("whsec_"))
+    mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+@pytest.mark.live
+def test_a_signed_delivery_is_verified_before_it_is_stored(served: Served) -> None:
+    msg_id = f"msg_signed_{served.interface}_{os.getpid()}"
+    stamp = str(int(time.time()))
+    body = b'{"kind": "signed"}'
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": stamp,
+        "webhook-signature": standard_signature(msg_id, stamp, body),
+    }
+    signed = served.server.get("/webhooks/signed/", method="POST", body=body, headers=headers)
+    assert (signed.status, json.loads(signed.body)["job"]) == (202, "pending")
+    forged = served.server.get(
+        "/webhooks/signed/", method="POST", body=b'{"kind": "forged"}', headers=headers
+    )
+    assert forged.status == 401
+    assert b"webhook-signature does not match" in forged.body
+    unsigned = served.server.get(
+        "/webhooks/signed/",
+        method="POST",
+        body=body,
+        headers={"Content-Type": "application/json", "X-Webhook-Token": "demo-token"},
+    )
+    assert unsigned.status == 401
