@@ -23,6 +23,7 @@ machine and nowhere else:
 ``DEMO_WEBHOOK_RUNNER`` ``task``: where ``webhook-store`` runs (``task``, ``pool``)
 ``DEMO_HEARTBEAT_EVERY`` ``10``: ``HOOKPIPE["TASK_RUNNER"]["HEARTBEAT_EVERY"]``
 ``DEMO_HEARTBEAT_TIMEOUT`` ``30``: ``HOOKPIPE["TASK_RUNNER"]["HEARTBEAT_TIMEOUT"]``
+``DEMO_BACKLOG_AFTER`` ``60``: ``HOOKPIPE["TASK_RUNNER"]["BACKLOG_AFTER"]``
 ``DEMO_ABANDONED_AFTER`` ``60``: ``HOOKPIPE["TASK_RUNNER"]["ABANDONED_AFTER"]``
 ``DEMO_RECOVER_EVERY`` ``10``: ``HOOKPIPE["TASK_RUNNER"]["RECOVER_EVERY"]``
 ``REDIS_URL``          unset: the cache every process shares is the database
@@ -287,6 +288,7 @@ HOOKPIPE = {
     "TASK_RUNNER": {
         "HEARTBEAT_EVERY": env.float("DEMO_HEARTBEAT_EVERY", default=10.0),
         "HEARTBEAT_TIMEOUT": env.float("DEMO_HEARTBEAT_TIMEOUT", default=30.0),
+        "BACKLOG_AFTER": env.float("DEMO_BACKLOG_AFTER", default=60.0),
         "ABANDONED_AFTER": env.float("DEMO_ABANDONED_AFTER", default=60.0),
         "RECOVER_EVERY": env.float("DEMO_RECOVER_EVERY", default=10.0),
     },

@@ -61,6 +61,9 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
                 # A job RUNNING on a worker whose last beat is older than this (seconds)
                 # was abandoned: it is made READY again. Three beats missed.
                 "HEARTBEAT_TIMEOUT": 30,
+                # A queue whose oldest waiting job has waited longer than this (seconds)
+                # has a backlog: marked in the admin, logged by the task workers.
+                "BACKLOG_AFTER": 60,
                 # The fallback for a job whose worker never beat (a worker that does
                 # not load hookpipe's app): RUNNING for longer than this is abandoned.
                 "ABANDONED_AFTER": 600,
@@ -453,6 +456,7 @@ class _Loader:
             "MAX_SNAPSHOT_BYTES",
             "HEARTBEAT_EVERY",
             "HEARTBEAT_TIMEOUT",
+            "BACKLOG_AFTER",
             "ABANDONED_AFTER",
             "RECOVER_EVERY",
             "IDEMPOTENCY_KEEP",

@@ -576,12 +576,13 @@ def test_a_task_backlog_is_marked(user: Callable[..., Client]) -> None:
         "RUNNING",
         "SUCCESSFUL",
         "FAILED",
+        "dead",
         "stale_running",
         "oldest_ready_s",
         "live_workers",
     ]
     [db] = backends.rows
-    assert db.plugin == "db"
+    assert db.plugin == "db/default"
     assert db.cells["READY"] == ("1", "")
     assert db.cells["oldest_ready_s"][1] != "problem"  # a task that just arrived
     assert db.cells["live_workers"] == ("1", "")
@@ -597,7 +598,8 @@ def test_a_task_backlog_is_marked(user: Callable[..., Client]) -> None:
     assert db.problem
     attention = html[html.index('id="hp-attention"') : html.index('id="hp-tweens"')]
     assert re.search(
-        r'<a href="#hp-handlers">db: a task has waited \d+(\.\d)? s for a worker</a>', attention
+        r'<a href="#hp-handlers">db/default: a task has waited \d+(\.\d)? s for a worker</a>',
+        attention,
     )
     assert "no task worker is alive" not in attention
     # The worker's last beat is older than HEARTBEAT_TIMEOUT: tasks wait for nobody.
@@ -606,4 +608,6 @@ def test_a_task_backlog_is_marked(user: Callable[..., Client]) -> None:
     [backends] = [t for t in counter_tables(html) if t.key == "task-backends"]
     assert backends.rows[0].cells["live_workers"] == ("0", "problem")
     attention = html[html.index('id="hp-attention"') : html.index('id="hp-tweens"')]
-    assert '<a href="#hp-handlers">db: tasks wait and no task worker is alive</a>' in attention
+    assert (
+        '<a href="#hp-handlers">db/default: tasks wait and no task worker is alive</a>' in attention
+    )

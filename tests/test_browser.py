@@ -301,7 +301,9 @@ def test_pipeline_page_in_a_browser(
             assert zero.inner_text() == "0"
             assert float(zero.evaluate("e => getComputedStyle(e).opacity")) < 1  # greyed
             # A task that waited ten minutes for a worker is a backlog: marked.
-            backlog = handlers.locator('table[data-counters="task-backends"] tr[data-row="db"]')
+            backlog = handlers.locator(
+                'table[data-counters="task-backends"] tr[data-row="db/default"]'
+            )
             waiting = backlog.locator('td[data-counter="oldest_ready_s"]')
             assert float(waiting.locator("strong").inner_text()) >= 600
             assert "hp-problem" in (waiting.get_attribute("class") or "")

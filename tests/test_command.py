@@ -477,7 +477,10 @@ def test_the_task_backends_are_a_table_with_the_backlog_marked() -> None:
     Client().post("/webhooks/accept", b"x", content_type="a/b")
     DBTaskResult.objects.update(enqueued_at=timezone.now() - datetime.timedelta(minutes=10))
     out, _ = run()
-    heading = "Hookpipe's tasks by task backend (database backends) (. is 0, ! marks a problem):"
+    heading = (
+        "Hookpipe's tasks by task backend and queue (database backends) "
+        "(. is 0, ! marks a problem):"
+    )
     header, _, row = block(out, heading)
     assert header.split() == [
         "Backend",
@@ -485,15 +488,16 @@ def test_the_task_backends_are_a_table_with_the_backlog_marked() -> None:
         "RUNNING",
         "SUCCESSFUL",
         "FAILED",
+        "dead",
         "stale_running",
         "oldest_ready_s",
         "live_workers",
     ]
     cells = row.split()
-    assert cells[:6] == ["db", "1", ".", ".", ".", "."]
-    assert cells[6].endswith("!")
-    assert float(cells[6][:-1]) >= 600
-    assert cells[7] == "0!"  # no task worker beats
+    assert cells[:7] == ["db/default", "1", ".", ".", ".", ".", "."]
+    assert cells[7].endswith("!")
+    assert float(cells[7][:-1]) >= 600
+    assert cells[8] == "0!"  # no task worker beats
     # The handler's details keep its task's settings, not its counts.
     details = out[out.index("  task-recorder") : out.index(heading)]
     assert "queue_name:" in details

@@ -128,11 +128,14 @@ def test_the_database_backend_s_tasks_by_status_and_stale() -> None:
         for family in text_string_to_metric_families(body)
         for s in family.samples
     }
-    assert samples[("hookpipe_tasks", (("backend", "db"), ("status", "READY")))] == 2
-    assert samples[("hookpipe_tasks", (("backend", "db"), ("status", "RUNNING")))] == 1
-    assert samples[("hookpipe_tasks_stale_running", (("backend", "db"),))] == 1
+    queue = (("backend", "db"), ("queue", "default"))
+    assert samples[("hookpipe_tasks", (*queue, ("status", "READY")))] == 2
+    assert samples[("hookpipe_tasks", (*queue, ("status", "RUNNING")))] == 1
+    assert samples[("hookpipe_tasks_stale_running", queue)] == 1
+    assert samples[("hookpipe_tasks_dead", queue)] == 0
+    assert samples[("hookpipe_task_workers_live", (("backend", "db"),))] == 0
     # The two READY ones wait for a worker; none takes them: the wait grows.
-    assert 0 <= samples[("hookpipe_tasks_oldest_ready_seconds", (("backend", "db"),))] < 30
+    assert 0 <= samples[("hookpipe_tasks_oldest_ready_seconds", queue)] < 30
     DBTaskResult.objects.filter(status="READY").update(enqueued_at=long_ago)
     body = Client().get("/metrics/", headers=SCRAPER).content.decode()
     [waited] = [

@@ -423,6 +423,6 @@ def test_the_admin_page_shows_runner_backend_queue_and_the_backends_view(
         "queue_name hooks",
         # The counters' tables: the handler's (enqueued first), the backend's (READY first).
         "task-recorder 1 0 0 0 0 0",
-        "db 1 0 0 0 0",
+        "db/ hooks 1 0 0 0 0",
     ):
         assert shown in text, shown

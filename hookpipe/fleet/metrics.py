@@ -209,20 +209,25 @@ def task_backend_gauges() -> Iterator[Any]:
         return
     by_status = GaugeMetricFamily(
         "hookpipe_tasks",
-        "hookpipe's tasks in the database backend, by status",
-        labels=["backend", "status"],
+        "hookpipe's tasks in the database backend, by queue and status",
+        labels=["backend", "queue", "status"],
+    )
+    dead = GaugeMetricFamily(
+        "hookpipe_tasks_dead",
+        "hookpipe's dead task jobs (out of attempts, or unable to run) not replayed yet",
+        labels=["backend", "queue"],
     )
     stale = GaugeMetricFamily(
         "hookpipe_tasks_stale_running",
         "hookpipe's RUNNING tasks whose worker stopped beating (or never beat and "
         "ran longer than TASK_RUNNER['ABANDONED_AFTER']): lost workers",
-        labels=["backend"],
+        labels=["backend", "queue"],
     )
     waiting = GaugeMetricFamily(
         "hookpipe_tasks_oldest_ready_seconds",
-        "How long the oldest of hookpipe's READY tasks has waited for a worker (0: none "
-        "waits); growing: no worker takes them",
-        labels=["backend"],
+        "How long the oldest of hookpipe's READY tasks in the queue has waited for a "
+        "worker (0: none waits); growing: no worker takes them",
+        labels=["backend", "queue"],
     )
     alive = GaugeMetricFamily(
         "hookpipe_task_workers_live",
@@ -235,12 +240,15 @@ def task_backend_gauges() -> Iterator[Any]:
         if "error" in view:  # no table yet, database down: no series rather than a 500
             logger.warning("hookpipe: metrics: task backend %r: %s", alias, view["error"])
             continue
-        for status, n in sorted(view.get("by_status", {}).items()):
-            by_status.add_metric([alias, status], n)
-        stale.add_metric([alias], view.get("stale_running", 0))
-        waiting.add_metric([alias], view.get("oldest_ready_s", 0))
+        for queue, counts in view.get("queues", {}).items():
+            for status, n in sorted(counts["by_status"].items()):
+                by_status.add_metric([alias, queue, status], n)
+            dead.add_metric([alias, queue], counts["dead"])
+            stale.add_metric([alias, queue], counts["stale_running"])
+            waiting.add_metric([alias, queue], counts["oldest_ready_s"])
         alive.add_metric([alias], view.get("live_workers", 0))
     yield by_status
+    yield dead
     yield stale
     yield waiting
     yield alive

@@ -111,12 +111,13 @@ PROBLEM_COUNTERS = frozenset(
         "fell_back",
         "too_large",
         "stale_running",
+        "dead",
         "FAILED",
     }
 )
-#: A task backend whose oldest READY task has waited longer than this (seconds) has a
-#: backlog: no worker takes hookpipe's tasks, or too few do (``db_worker`` polls every
-#: second by default, so an idle, served queue stays near 1 s).
+#: A queue whose oldest READY task has waited longer than this (seconds) has a backlog,
+#: unless the data says otherwise (``backlog_after_s``: ``TASK_RUNNER["BACKLOG_AFTER"]``).
+#: ``db_worker`` polls every second by default, so an idle, served queue stays near 1 s.
 BACKLOG_AFTER_S = 60.0
 #: The statuses of a database task backend, in the order a task goes through them.
 TASK_STATUSES = ("READY", "RUNNING", "SUCCESSFUL", "FAILED")
@@ -229,8 +230,6 @@ def cell(column: str, value: Any) -> Cell:
         return Cell(text, column=column)
     if value == 0:
         return Cell(text, quiet=True, column=column)
-    if column == "oldest_ready_s":
-        return Cell(text, problem=value > BACKLOG_AFTER_S, column=column)
     return Cell(text, problem=column in PROBLEM_COUNTERS and value > 0, column=column)
 
 
@@ -356,10 +355,11 @@ def process_table(data: Mapping[str, Any]) -> CounterTable:
 
 
 def task_backends(data: Mapping[str, Any]) -> CounterTable | None:
-    """hookpipe's tasks on each database task backend its task handlers use: how many
-    in each status, RUNNING ones their worker abandoned, how long the oldest READY one
-    has waited, and how many task workers beat. ``None`` when no task handler uses a
-    database backend."""
+    """hookpipe's tasks on each database task backend its task handlers use, one row
+    per queue (``backend/queue``): how many in each status, dead ones, RUNNING ones
+    their worker abandoned, how long the oldest READY one has waited, and how many of
+    the backend's task workers beat. ``None`` when no task handler uses a database
+    backend."""
     views: dict[str, Mapping[str, Any]] = {}
     for item in data.get("handlers") or []:
         task = item.get("task") if isinstance(item, Mapping) else None
@@ -370,19 +370,42 @@ def task_backends(data: Mapping[str, Any]) -> CounterTable | None:
     statuses = [*TASK_STATUSES]
     for view in views.values():
         statuses += [s for s in view.get("by_status") or {} if s not in statuses]
-    columns = [*statuses, "stale_running", "oldest_ready_s", "live_workers"]
+    columns = [*statuses, "dead", "stale_running", "oldest_ready_s", "live_workers"]
     rows = []
     for alias, view in views.items():
         if view.get("error"):
             rows.append(Row(alias, [], note=str(view["error"]), note_problem=True))
             continue
-        values = {**{s: 0 for s in statuses}, **(view.get("by_status") or {}), **view}
-        cells = [cell(c, values.get(c)) for c in columns]
-        if values["READY"] and not values.get("live_workers"):
+        queues = view.get("queues") or {}
+        # A backend with no task yet still gets its row, all quiet.
+        for label, counts in [(f"{alias}/{q}", c) for q, c in queues.items()] or [(alias, {})]:
+            rows.append(Row(label, _queue_cells(columns, counts, view)))
+    return CounterTable(
+        "task-backends", "Hookpipe's tasks by task backend and queue", columns, rows
+    )
+
+
+def _queue_cells(
+    columns: list[str], counts: Mapping[str, Any], view: Mapping[str, Any]
+) -> list[Cell]:
+    values = {
+        **dict.fromkeys(columns, 0),
+        **(counts.get("by_status") or {}),
+        **counts,
+        "live_workers": view.get("live_workers", 0),
+    }
+    cells = []
+    for column in columns:
+        value = values[column]
+        if column == "oldest_ready_s" and value:
+            limit = float(view.get("backlog_after_s") or BACKLOG_AFTER_S)
+            cells.append(Cell(format_value(value), problem=value > limit, column=column))
+        elif column == "live_workers" and values["READY"] and not value:
             # Tasks wait and no worker beats: nothing will take them.
-            cells[columns.index("live_workers")] = Cell("0", problem=True, column="live_workers")
-        rows.append(Row(alias, cells))
-    return CounterTable("task-backends", "Hookpipe's tasks by task backend", columns, rows)
+            cells.append(Cell("0", problem=True, column=column))
+        else:
+            cells.append(cell(column, value))
+    return cells
 
 
 #: Keys of the pool's state that repeat its settings (shown apart) or name the process.

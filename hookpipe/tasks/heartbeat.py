@@ -24,6 +24,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from typing import Any
 
 from django.db import close_old_connections, connections
@@ -75,6 +76,8 @@ class Heart:
         self.worker_id: str | None = None
         self.backend = ""
         self.started_at = timezone.now()
+        #: When each backlogged (backend, queue) was last logged (time.monotonic()).
+        self.backlog_logged: dict[tuple[str, str], float] = {}
 
     def start(self) -> None:
         """Start the thread, if it is not running."""
@@ -136,9 +139,29 @@ class Heart:
                 beat(self.worker_id, self.backend, self.started_at)
             recovery.recover()
             self._forget_lost_workers()
+            self._warn_about_backlog()
         except Exception as exc:
             # The worker goes on: a store that is down now may be back at the next beat.
             logger.warning("hookpipe: heartbeat and sweep failed: %s", db_error_text(exc))
+
+    def _warn_about_backlog(self) -> None:
+        # Once per BACKLOG_AFTER per queue while the backlog lasts: workers that beat but
+        # do not serve a queue (their --queue-name) or cannot keep up with it.
+        limit = float(conf.get_config().task_runner["BACKLOG_AFTER"])
+        now = time.monotonic()
+        for alias, queue, waited in recovery.backlogged():
+            if now - self.backlog_logged.get((alias, queue), -limit) < limit:
+                continue
+            self.backlog_logged[(alias, queue)] = now
+            logger.warning(
+                "hookpipe: queue %r of task backend %r: a task has waited %.0f s for a "
+                "worker (TASK_RUNNER['BACKLOG_AFTER'] is %g s): no worker takes this "
+                "queue's tasks (db_worker --queue-name), or too few do",
+                queue,
+                alias,
+                waited,
+                limit,
+            )
 
     @staticmethod
     def _forget_lost_workers() -> None:

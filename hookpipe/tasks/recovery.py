@@ -55,15 +55,15 @@ def _results() -> Any:
     return DBTaskResult.objects.filter(task_path=TASK_PATH, backend_name__in=database_aliases())
 
 
-def abandoned(alias: str | None = None) -> list[tuple[int | str, datetime.datetime]]:
+def abandoned(alias: str | None = None) -> list[tuple[Any, datetime.datetime, str]]:
     """hookpipe's RUNNING tasks (on ``alias``, or on every database backend) that their
-    worker abandoned (see the module's docstring), as ``(id, started_at)`` pairs."""
+    worker abandoned (see the module's docstring), as ``(id, started_at, queue)``."""
     from ..models import TaskWorker
 
     results = _results() if alias is None else _results().filter(backend_name=alias)
     running = list(
         results.filter(status=compat.TaskResultStatus.RUNNING).values_list(
-            "id", "worker_ids", "started_at"
+            "id", "worker_ids", "started_at", "queue_name"
         )
     )
     if not running:
@@ -72,19 +72,19 @@ def abandoned(alias: str | None = None) -> list[tuple[int | str, datetime.dateti
     now = timezone.now()
     beat_cutoff = now - datetime.timedelta(seconds=float(runner["HEARTBEAT_TIMEOUT"]))
     claim_cutoff = now - datetime.timedelta(seconds=float(runner["ABANDONED_AFTER"]))
-    workers = {ids[-1] for _, ids, _ in running if ids}
+    workers = {ids[-1] for _, ids, _, _ in running if ids}
     beats = dict(
         TaskWorker.objects.filter(worker_id__in=workers).values_list("worker_id", "beat_at")
     )
     found = []
-    for pk, worker_ids, started_at in running:
+    for pk, worker_ids, started_at, queue in running:
         last_beat = beats.get(worker_ids[-1]) if worker_ids else None
         if last_beat is not None:
             gone = last_beat < beat_cutoff
         else:
             gone = started_at is None or started_at < claim_cutoff
         if gone:
-            found.append((pk, started_at))
+            found.append((pk, started_at, queue))
     return found
 
 
@@ -98,7 +98,7 @@ def recover() -> int:
     if not found:
         return 0
     same_claim = Q()
-    for pk, started_at in found:
+    for pk, started_at, _ in found:
         same_claim |= Q(pk=pk, started_at=started_at)
     count: int = (
         _results()
@@ -133,25 +133,56 @@ def maybe_sweep() -> None:
 
 
 def status_counts(alias: str) -> dict[str, Any]:
-    """The database backend's view of hookpipe's tasks on ``alias``: how many in each
-    status, how many RUNNING ones were abandoned, how long the oldest READY one has
-    waited, and the workers that beat (how many are alive, when each was last seen)."""
+    """The database backend's view of hookpipe's tasks on ``alias``, per queue and in
+    total: how many in each status, how many are dead (out of attempts, not replayed),
+    how many RUNNING ones their worker abandoned, how long the oldest READY one has
+    waited; and the task workers that beat (how many are alive, when each was last
+    seen), with ``BACKLOG_AFTER``, the wait that counts as a backlog."""
     from django.db.models import Count
     from django_tasks_db.models import DBTaskResult
 
+    from ..models import DeadJob
+
+    queues: dict[str, dict[str, Any]] = {}
+
+    def queue(name: str) -> dict[str, Any]:
+        return queues.setdefault(
+            name, {"by_status": {}, "dead": 0, "stale_running": 0, "oldest_ready_s": 0.0}
+        )
+
     rows = (
         DBTaskResult.objects.filter(task_path=TASK_PATH, backend_name=alias)
-        .values_list("status")
+        .values_list("queue_name", "status")
         .annotate(n=Count("id"))
         .order_by()
     )
-    counts = {str(status): n for status, n in rows}
+    for name, status, n in rows:
+        queue(name)["by_status"][str(status)] = n
+    dead = (
+        DeadJob.objects.filter(backend=alias, replayed_at__isnull=True)
+        .values_list("queue_name")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for name, n in dead:
+        queue(name)["dead"] = n
+    for _, _, name in abandoned(alias):
+        queue(name)["stale_running"] += 1
+    for name, waited in oldest_ready(alias).items():
+        queue(name)["oldest_ready_s"] = waited
+    totals: dict[str, int] = {}
+    for one in queues.values():
+        for status, n in one["by_status"].items():
+            totals[status] = totals.get(status, 0) + n
     workers = workers_seen(alias)
     return {
-        "by_status": counts,
-        "stale_running": len(abandoned(alias)),
-        "oldest_ready_s": oldest_ready(alias),
+        "by_status": totals,
+        "dead": sum(one["dead"] for one in queues.values()),
+        "stale_running": sum(one["stale_running"] for one in queues.values()),
+        "oldest_ready_s": max((one["oldest_ready_s"] for one in queues.values()), default=0.0),
         "live_workers": sum(1 for worker in workers if worker["alive"]),
+        "backlog_after_s": float(conf.get_config().task_runner["BACKLOG_AFTER"]),
+        "queues": dict(sorted(queues.items())),
         "workers": workers,
     }
 
@@ -178,27 +209,44 @@ def workers_seen(alias: str) -> list[dict[str, Any]]:
     return seen
 
 
-def oldest_ready(alias: str) -> float:
-    """How long the task that has waited longest for a worker on ``alias`` has waited
-    (seconds, 0 when none waits): from its enqueueing, or from the time a retry was due.
-    A number that keeps growing means no worker takes hookpipe's tasks (or too few)."""
+def oldest_ready(alias: str) -> dict[str, float]:
+    """For each queue of ``alias`` where a task waits, how long the one that has waited
+    longest for a worker has waited (seconds): from its enqueueing, or from the time a
+    retry was due. A number that keeps growing means no worker takes that queue's tasks
+    (or too few do)."""
     from django.db.models import Min, Q
     from django_tasks_db.models import DBTaskResult, get_date_max
 
     never = get_date_max()  # run_after of a task that may run at once
-    since = (
+    rows = (
         DBTaskResult.objects.filter(task_path=TASK_PATH, backend_name=alias)
         .ready()
-        .aggregate(
+        .values("queue_name")
+        .annotate(
             queued=Min("enqueued_at", filter=Q(run_after=never)),
             due=Min("run_after", filter=~Q(run_after=never)),
         )
+        .order_by()
     )
-    first = min((t for t in since.values() if t is not None), default=None)
-    if first is None:
-        return 0.0
-    waited: float = (timezone.now() - first).total_seconds()
-    return round(max(waited, 0.0), 1)
+    now = timezone.now()
+    waits = {}
+    for row in rows:
+        first = min((t for t in (row["queued"], row["due"]) if t is not None), default=None)
+        if first is not None:
+            waits[row["queue_name"]] = round(max((now - first).total_seconds(), 0.0), 1)
+    return waits
+
+
+def backlogged() -> list[tuple[str, str, float]]:
+    """The queues of every database backend whose oldest READY task of hookpipe's has
+    waited longer than ``BACKLOG_AFTER`` seconds, as ``(alias, queue, seconds)``."""
+    limit = float(conf.get_config().task_runner["BACKLOG_AFTER"])
+    return [
+        (alias, queue, waited)
+        for alias in database_aliases()
+        for queue, waited in sorted(oldest_ready(alias).items())
+        if waited > limit
+    ]
 
 
 def backend_view(alias: str) -> dict[str, Any] | None:
