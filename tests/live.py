@@ -178,9 +178,20 @@ def serve(
     ``ready="http"`` waits for any HTTP response to ``GET ready_path``; ``"tcp"`` only for
     the port to accept a connection, which sends the application no request at all.
     """
+    process = start(cmd, env, log_path)
+    server = LiveServer(f"http://{HOST}:{port}", process, log_path)
+    try:
+        _wait_until_ready(server, port, ready, ready_path)
+        yield server
+    finally:
+        stop(process)
+
+
+def start(cmd: Sequence[str], env: Mapping[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """Start ``cmd`` in the repository with its output in ``log_path``, in a session of
+    its own, so that a last-resort SIGKILL of its group reaches its children too."""
     with open(log_path, "wb") as log:
-        # Its own session, so that a last-resort SIGKILL can reach the workers too.
-        process = subprocess.Popen(
+        return subprocess.Popen(
             list(cmd),
             cwd=REPO_ROOT,
             env=dict(env),
@@ -189,12 +200,6 @@ def serve(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    server = LiveServer(f"http://{HOST}:{port}", process, log_path)
-    try:
-        _wait_until_ready(server, port, ready, ready_path)
-        yield server
-    finally:
-        stop(process)
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -311,20 +316,39 @@ def rq_worker(
 def command(*args: str, env: Mapping[str, str], tmp_path: Path) -> Iterator[LiveServer]:
     """A long-running management command, stopped (SIGTERM, then SIGKILL) on exit."""
     log_path = tmp_path / f"{args[0]}-{time.monotonic_ns()}.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, str(REPO_ROOT / "manage.py"), *args],
-            cwd=REPO_ROOT,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = start([sys.executable, str(REPO_ROOT / "manage.py"), *args], env, log_path)
     try:
         yield LiveServer("", process, log_path)
     finally:
         stop(process)
+
+
+@contextlib.contextmanager
+def kept_running(*args: str, env: Mapping[str, str], tmp_path: Path) -> Iterator[LiveServer]:
+    """``manage.py <args>`` under demo_project/keep_running.py, as ``make demo`` runs its
+    task worker: started again whenever it exits. On exit the keeper is stopped (which
+    stops the command), and a command left behind is killed."""
+    log_path = tmp_path / f"keeper-{time.monotonic_ns()}.log"
+    keeper = start(
+        [
+            sys.executable,
+            str(REPO_ROOT / "demo_project" / "keep_running.py"),
+            sys.executable,
+            str(REPO_ROOT / "manage.py"),
+            *args,
+        ],
+        env,
+        log_path,
+    )
+    started: list[int] = []
+    try:
+        yield LiveServer("", keeper, log_path)
+    finally:
+        started = children(keeper.pid)
+        stop(keeper)
+        for pid in started:  # in a session of its own: not reached by stop()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def children(pid: int) -> list[int]:

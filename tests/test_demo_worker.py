@@ -5,11 +5,8 @@ delivery; SIGTERM to the keeper stops the worker and the keeper, leaving nothing
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -44,25 +41,8 @@ def alive(pid: int) -> bool:
 def test_the_demo_s_task_worker_is_started_again_after_it_exits(tmp_path: Path) -> None:
     env = live.project_env(tmp_path, HOOKPIPE_LOG_LEVEL="WARNING")
     live.manage("migrate", "--noinput", env=env)
-    log_path = tmp_path / "keeper.log"
-    with open(log_path, "wb") as log:
-        keeper = subprocess.Popen(
-            [
-                sys.executable,
-                str(live.REPO_ROOT / "demo_project" / "keep_running.py"),
-                sys.executable,
-                str(live.REPO_ROOT / "manage.py"),
-                *WORKER,
-            ],
-            cwd=live.REPO_ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     workers: list[int] = []
-    try:
+    with live.kept_running(*WORKER, env=env, tmp_path=tmp_path) as keeper:
         workers.append(only_child(keeper.pid))
         os.kill(workers[0], signal.SIGKILL)
         workers.append(only_child(keeper.pid, other_than=workers[0]))
@@ -71,13 +51,8 @@ def test_the_demo_s_task_worker_is_started_again_after_it_exits(tmp_path: Path) 
             assert reply.status == 202, reply
             rid = reply.json()["request_id"]
             assert kill_runs._wait_for(server, {rid}, timeout=20) == [rid]
-        keeper.send_signal(signal.SIGTERM)
-        assert keeper.wait(live.STOP_TIMEOUT) == 0  # db_worker's clean exit status
+        keeper.process.send_signal(signal.SIGTERM)
+        assert keeper.process.wait(live.STOP_TIMEOUT) == 0  # db_worker's clean exit status
         assert not alive(workers[1])
-    finally:
-        live.stop(keeper)
-        for pid in workers:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-    text = log_path.read_text()
+        text = keeper.log()
     assert f"exited with status {-signal.SIGKILL}; starting it again in 2 s" in text, text
