@@ -368,3 +368,21 @@ def test_unapplied_migrations_are_a_warning_with_a_database_and_say_migrate(
     assert migrated.returncode == 0, migrated.stderr
     after = manage(tmp_path, settings_source, "check", "--database", "default")
     assert "hookpipe.W060" not in after.stderr
+
+
+def test_a_job_refused_for_a_missing_table_says_run_migrate(tmp_path: Path) -> None:
+    settings_source = (
+        FRESH_DATABASE.format(name=str(tmp_path / "db.sqlite3"))
+        + 'HOOKPIPE = {"HANDLERS": [{"class": "tests.testapp.plugins.TaskRecorder", '
+        '"TASK_BACKEND": "db"}]}\n'
+    )
+    post = (
+        "from django.test import Client; "
+        "print(Client().post('/webhooks/accept', b'x', content_type='a/b').status_code)"
+    )
+    posted = manage(tmp_path, settings_source, "shell", "-c", post)
+    assert posted.stdout.split()[-1] == "503", posted.stderr
+    assert "job could not be stored on task backend 'db': OperationalError: no such table" in (
+        posted.stderr
+    )
+    assert "(the database lacks a table: run `manage.py migrate`); answering 503" in (posted.stderr)

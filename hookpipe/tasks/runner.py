@@ -45,6 +45,7 @@ from ..jobs import EXTRA_RUNNERS
 from ..jobs.choice import RunnerChoice
 from ..jobs.process_pool import get_pool
 from ..plugins.base import HandlerImplementation
+from ..schema import db_error_text
 from . import keys, worker
 from .backends import backend_class_path
 from .recovery import backend_view
@@ -258,7 +259,7 @@ class TaskRunner:
                 "hookpipe: handler %r: cannot read the idempotency keys (%s); the key is "
                 "checked again when the job is stored (request %s)",
                 self.handler.name,
-                exc,
+                db_error_text(exc),
                 request_id,
             )
             return False
@@ -366,12 +367,11 @@ class TaskRunner:
             "503": "lost: the transaction had committed" if committed else "answering 503",
         }[self.on_error]
         logger.error(
-            "hookpipe: handler %r job could not be stored on task backend %r: %s: %s; "
+            "hookpipe: handler %r job could not be stored on task backend %r: %s; "
             "%s (ON_ENQUEUE_ERROR=%r, request %s)",
             name,
             self.choice.backend,
-            type(exc).__name__,
-            exc,
+            db_error_text(exc),
             action,
             self.on_error,
             rid,
