@@ -41,26 +41,38 @@ DRAIN_TIMEOUT = 10.0
 COUNTERS_FILE_VARIABLE = "HOOKPIPE_EXIT_COUNTERS_FILE"
 
 
-_lock = threading.Lock()
-_pool: HandlerPool | None = None
-#: The server integration that will drain the pool when this process stops, if any
-#: (see :func:`drained_by`).
-_drainer = ""
-#: Pools replaced by a settings change: their queued jobs still run and are drained.
-_retired: list[HandlerPool] = []
-_counters = Counters()
-_shut_down = False
+class _Pools:
+    """What this process keeps of its pool: the pool, the ones a settings change
+    retired (their queued jobs still run and are drained), the counters every pool of
+    the process shares, whether it was shut down, and which server integration will
+    drain it. A forked child gets a new one (:func:`forget_after_fork`)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pool: HandlerPool | None = None
+        self.retired: list[HandlerPool] = []
+        self.counters = Counters()
+        self.shut_down = False
+        #: The server integration that will drain the pool when this process stops, if
+        #: any (see :func:`drained_by`).
+        self.drainer = ""
+
+    def all(self) -> list[HandlerPool]:
+        return [*self.retired, *([self.pool] if self.pool is not None else [])]
+
+
+_pools = _Pools()
 _exit_hook_registered = False
 
 
 def counters() -> Counters:
     """This process's handler counters."""
-    return _counters
+    return _pools.counters
 
 
 def current_pool() -> HandlerPool | None:
     """The pool if this process has started one, else ``None``; never starts it."""
-    return _pool
+    return _pools.pool
 
 
 def get_pool(settings: Mapping[str, Any]) -> HandlerPool:
@@ -77,21 +89,21 @@ def pool_key(settings: Mapping[str, Any]) -> tuple[int, int, str]:
 
 def pool_for(wanted: tuple[int, int, str]) -> HandlerPool:
     """:func:`get_pool`, for settings already made into a :func:`pool_key`."""
-    global _pool
-    pool = _pool
+    pools = _pools
+    pool = pools.pool
     if pool is not None and pool.settings == wanted:
         return pool
-    with _lock:
-        if _pool is not None and _pool.settings == wanted:
-            return _pool
-        if _pool is not None:
-            _pool.close()
-            _retired.append(_pool)
-        _pool = HandlerPool(*wanted, counters=_counters)
-        if _shut_down:
-            _pool.close()  # after shutdown(): reject, do not start threads again
+    with pools.lock:
+        if pools.pool is not None and pools.pool.settings == wanted:
+            return pools.pool
+        if pools.pool is not None:
+            pools.pool.close()
+            pools.retired.append(pools.pool)
+        pools.pool = HandlerPool(*wanted, counters=pools.counters)
+        if pools.shut_down:
+            pools.pool.close()  # after shutdown(): reject, do not start threads again
         _register_exit_hook()
-        return _pool
+        return pools.pool
 
 
 def shutdown(timeout: float | None = None) -> dict[str, dict[str, Any]]:
@@ -99,28 +111,27 @@ def shutdown(timeout: float | None = None) -> dict[str, dict[str, Any]]:
     :data:`DRAIN_TIMEOUT`) and return the final counters by handler name. Later
     submissions are rejected. Safe to call twice, and in a process that never started a
     pool."""
-    global _shut_down
     if timeout is None:
         timeout = DRAIN_TIMEOUT
-    with _lock:
-        _shut_down = True
-        pools = [*_retired, *([_pool] if _pool is not None else [])]
+    pools = _pools
+    with pools.lock:
+        pools.shut_down = True
+        draining = pools.all()
     deadline = time.monotonic() + timeout
-    for pool in pools:
+    for pool in draining:
         pool.drain(max(0.0, deadline - time.monotonic()))
-    return {name: _counters.snapshot(name) for name in _counters.names()}
+    return {name: pools.counters.snapshot(name) for name in pools.counters.names()}
 
 
 def drained_by(integration: str) -> None:
     """Note that ``integration`` (e.g. ``"ASGI lifespan"``) will call :func:`shutdown`
     when this process stops."""
-    global _drainer
-    _drainer = integration
+    _pools.drainer = integration
 
 
 def drainer() -> str:
     """The integration that will drain the pool when this process stops, or ``""``."""
-    return _drainer
+    return _pools.drainer
 
 
 def write_counters_file(final: Mapping[str, Any]) -> None:
@@ -133,7 +144,7 @@ def write_counters_file(final: Mapping[str, Any]) -> None:
 
 
 def _at_exit() -> None:
-    if _pool is None or _shut_down:
+    if _pools.pool is None or _pools.shut_down:
         return
     final = shutdown()
     logger.info("hookpipe: thread pool drained at exit (pid %s): %s", os.getpid(), final)
@@ -142,7 +153,8 @@ def _at_exit() -> None:
 def _register_exit_hook() -> None:
     # Python joins the pool's threads at exit with no time limit, before atexit
     # handlers run: drain from threading's exit hooks, with a bound, first (which also
-    # gives the threads their stop marks).
+    # gives the threads their stop marks). Once per process, forked children included:
+    # the hook reads whatever pools the process has when it exits.
     global _exit_hook_registered
     if _exit_hook_registered:
         return
@@ -152,26 +164,21 @@ def _register_exit_hook() -> None:
 
 def forget_after_fork() -> None:
     """In a forked child (from the process's fork handler, :mod:`hookpipe.core.process`):
-    forget the parent's pools, locks and counters."""
-    global _lock, _pool, _retired, _counters, _shut_down, _drainer
-    _drainer = ""  # the child's server sets it up again, if it drains
-    _lock = threading.Lock()
-    _pool = None
-    _retired = []
-    _counters = Counters()
-    _shut_down = False
+    forget the parent's pools, locks and counters; the child's server sets up its own
+    drainer again, if it drains."""
+    global _pools
+    _pools = _Pools()
 
 
 def reset_for_tests(pools: Iterable[HandlerPool] = ()) -> None:
     """Drop the pool and zero the counters (tests only; jobs still running keep going)."""
-    global _pool, _retired, _counters, _shut_down
-    with _lock:
-        for pool in [*pools, *_retired, *([_pool] if _pool else [])]:
+    global _pools
+    with _pools.lock:
+        for pool in [*pools, *_pools.all()]:
             pool.close()
-        _pool = None
-        _retired = []
-        _counters = Counters()
-        _shut_down = False
+    drainer = _pools.drainer
+    _pools = _Pools()
+    _pools.drainer = drainer
 
 
 def _handle_snapshot(
