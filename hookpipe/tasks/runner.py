@@ -45,7 +45,7 @@ from ..jobs import EXTRA_RUNNERS
 from ..jobs.choice import RunnerChoice
 from ..jobs.process_pool import get_pool
 from ..plugins.base import HandlerImplementation
-from . import keys, worker
+from . import keys, pause, worker
 from .backends import backend_class_path
 from .recovery import backend_view
 
@@ -185,6 +185,7 @@ class TaskRunner:
                 "priority": self.choice.priority,
                 "counters": _counters.snapshot(self.handler.name),
                 "backend_view": backend_view(self.choice.backend),
+                "pause": pause.view(self.handler.name),
             },
         }
 
