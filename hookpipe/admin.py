@@ -171,7 +171,16 @@ class PipelineAdmin(_ModelAdmin):
                     request, f"{name!r} was already paused; nothing changed.", messages.INFO
                 )
         else:
-            done = resume.resume(name, who)
+            try:
+                done = resume.resume(name, who)
+            except Exception as exc:  # the database, or a parked job's backend, refused
+                self.message_user(
+                    request,
+                    f"{name!r} stays paused: its parked jobs could not be enqueued again "
+                    f"({type(exc).__name__}: {exc}).",
+                    messages.ERROR,
+                )
+                return HttpResponseRedirect(self._changelist_url() + "#hp-pauses")
             jobs = f"{done.jobs} parked job{'' if done.jobs == 1 else 's'} enqueued again"
             if done.pause is not None:
                 message = f"Resumed the task handler {name!r}: {jobs}."
@@ -179,9 +188,11 @@ class PipelineAdmin(_ModelAdmin):
                 self.message_user(request, message, messages.SUCCESS)
             else:
                 self.message_user(request, f"{name!r} was not paused; {jobs}.", messages.INFO)
+        return HttpResponseRedirect(self._changelist_url() + "#hp-pauses")
+
+    def _changelist_url(self) -> str:
         info = self.opts.app_label, self.opts.model_name
-        url = reverse("admin:{}_{}_changelist".format(*info), current_app=self.admin_site.name)
-        return HttpResponseRedirect(url + "#hp-pauses")
+        return reverse("admin:{}_{}_changelist".format(*info), current_app=self.admin_site.name)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None

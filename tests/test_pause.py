@@ -152,6 +152,24 @@ def test_a_parked_retry_resumes_as_the_attempt_it_was() -> None:
     assert len(set(tp.SEEN[NAME])) == 1  # the same request id
 
 
+def test_a_resume_that_cannot_enqueue_a_job_leaves_the_handler_paused() -> None:
+    run("--pause", NAME)
+    Client().post("/webhooks/accept", data=b"{}", content_type="a/b", headers={"webhook-id": "g"})
+    run_worker_until_idle()
+    ParkedJob.objects.update(backend="gone")  # as if its backend alias had been removed
+    with pytest.raises(CommandError, match=f"Task handler {NAME!r} stays paused: a parked job"):
+        run("--resume", NAME)
+    assert PausedHandler.objects.exists()
+    assert ParkedJob.objects.count() == 1
+    client = staff("view_pipeline", "change_pipeline")
+    done = client.post(PAUSE_URL, {"name": NAME, "action": "resume"}, follow=True)
+    assert f"{NAME!r} stays paused: its parked jobs could not be enqueued" in unescape(
+        done.content.decode()
+    )
+    assert PausedHandler.objects.exists()
+    assert not LogEntry.objects.exists()
+
+
 # ------------------------------------------------------------------ command
 
 

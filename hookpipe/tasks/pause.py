@@ -52,11 +52,12 @@ def task_handlers(built_plan: Plan) -> set[str]:
     }
 
 
-class ParkedAfterAll(Exception):
+class _Lifted(Exception):
     """Rolls back a parked row whose pause was lifted meanwhile: the job runs."""
 
 
 def is_paused(name: str) -> bool:
+    """Whether handler ``name`` is paused now: the query each of its jobs starts with."""
     return PausedHandler.objects.filter(handler=name).exists()
 
 
@@ -92,8 +93,8 @@ def park_if_paused(
             # finishes before this read, which then finds no pause.
             still = PausedHandler.objects.select_for_update().filter(handler=name)
             if not list(still.values_list("pk", flat=True)):
-                raise ParkedAfterAll
-    except ParkedAfterAll:
+                raise _Lifted
+    except _Lifted:
         return None
     logger.info(
         "hookpipe: handler %r is paused: job parked, not run (request %s); resume it from "

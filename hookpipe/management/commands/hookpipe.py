@@ -240,6 +240,11 @@ class Command(BaseCommand):
                 _row, changed = pause.pause(name, who)
         except DatabaseError as exc:
             raise CommandError(f"The pause cannot be stored: {db_error_text(exc)}") from exc
+        except Exception as exc:  # a parked job's backend refused it: nothing was resumed
+            raise CommandError(
+                f"Task handler {name!r} stays paused: a parked job could not be enqueued "
+                f"({type(exc).__name__}: {exc})."
+            ) from exc
         if resuming:
             jobs = f"{done.jobs} parked job{'' if done.jobs == 1 else 's'} enqueued again"
             if done.pause is None:
