@@ -71,9 +71,11 @@ class PipelineAdmin(_ModelAdmin):
         view = self.admin_site.admin_view(self.changelist_view)
         # admin_view() also applies csrf_protect: a POST without the token gets 403.
         switch = self.admin_site.admin_view(require_POST(self.switch_view))
+        pause = self.admin_site.admin_view(require_POST(self.pause_view))
         return [
             path("", view, name="{}_{}_changelist".format(*info)),
             path("switch/", switch, name="{}_{}_switch".format(*info)),
+            path("pause/", pause, name="{}_{}_pause".format(*info)),
         ]
 
     def has_switch_permission(self, request: HttpRequest) -> bool:
@@ -114,6 +116,10 @@ class PipelineAdmin(_ModelAdmin):
                 f"{message} Every process applies it within {every:g} seconds.",
                 messages.SUCCESS,
             )
+            from .tasks import pause
+
+            if not row.enabled and name in pause.task_handlers(built_plan):
+                self.message_user(request, pause.DROPPED_WHEN_OFF, messages.WARNING)
         else:
             self.message_user(
                 request, f"{name!r} was already {action}d; nothing changed.", messages.INFO
@@ -121,6 +127,72 @@ class PipelineAdmin(_ModelAdmin):
         info = self.opts.app_label, self.opts.model_name
         url = reverse("admin:{}_{}_changelist".format(*info), current_app=self.admin_site.name)
         return HttpResponseRedirect(url + "#hp-switches")
+
+    def has_pause_permission(self, request: HttpRequest) -> bool:
+        """May pause and resume task handlers: ``hookpipe.change_pipeline``."""
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
+    def pause_view(self, request: HttpRequest) -> HttpResponse:
+        """POST ``name`` and ``action`` (``pause`` or ``resume``) for a task handler:
+        pause it, or resume it (its parked jobs enqueued again), log it as an admin
+        ``LogEntry``, and go back to the page."""
+        if not self.has_pause_permission(request):
+            raise PermissionDenied
+        from .tasks import pause, resume
+
+        name = request.POST.get("name", "")
+        action = request.POST.get("action", "")
+        if action not in ("pause", "resume"):
+            return _bad_request("action must be 'pause' or 'resume'.")
+        built_plan = plan(conf.get_config())
+        tasks = pause.task_handlers(built_plan)
+        if name not in tasks:
+            others = {p.name for p in built_plan.plugins}
+            if name in others:
+                return _bad_request(
+                    f"{name!r} is not a task handler (RUNNER = 'task'): only a task handler's "
+                    "deliveries can be kept while it is paused."
+                )
+            suggestion = conf.did_you_mean(name, sorted(tasks), "Task handlers")
+            return _bad_request(f"No configured task handler is named {name!r}. {suggestion}")
+        who = f"{request.user.get_username()} (admin)"
+        if action == "pause":
+            row, changed = pause.pause(name, who)
+            if changed:
+                self.log_change(request, row, f"Paused the task handler {name!r}.")  # type: ignore[arg-type]
+                self.message_user(
+                    request,
+                    f"Paused the task handler {name!r}: its deliveries are stored and parked "
+                    "by the task workers, not run, until you resume it.",
+                    messages.SUCCESS,
+                )
+            else:
+                self.message_user(
+                    request, f"{name!r} was already paused; nothing changed.", messages.INFO
+                )
+        else:
+            try:
+                done = resume.resume(name, who)
+            except Exception as exc:  # the database, or a parked job's backend, refused
+                self.message_user(
+                    request,
+                    f"{name!r} stays paused: its parked jobs could not be enqueued again "
+                    f"({type(exc).__name__}: {exc}).",
+                    messages.ERROR,
+                )
+                return HttpResponseRedirect(self._changelist_url() + "#hp-pauses")
+            jobs = f"{done.jobs} parked job{'' if done.jobs == 1 else 's'} enqueued again"
+            if done.pause is not None:
+                message = f"Resumed the task handler {name!r}: {jobs}."
+                self.log_change(request, done.pause, message)  # type: ignore[arg-type]
+                self.message_user(request, message, messages.SUCCESS)
+            else:
+                self.message_user(request, f"{name!r} was not paused; {jobs}.", messages.INFO)
+        return HttpResponseRedirect(self._changelist_url() + "#hp-pauses")
+
+    def _changelist_url(self) -> str:
+        info = self.opts.app_label, self.opts.model_name
+        return reverse("admin:{}_{}_changelist".format(*info), current_app=self.admin_site.name)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -142,6 +214,11 @@ class PipelineAdmin(_ModelAdmin):
             "can_switch": self.has_switch_permission(request),
             "switch_url": reverse(
                 f"admin:{self.opts.app_label}_{self.opts.model_name}_switch",
+                current_app=self.admin_site.name,
+            ),
+            "can_pause": self.has_pause_permission(request),
+            "pause_url": reverse(
+                f"admin:{self.opts.app_label}_{self.opts.model_name}_pause",
                 current_app=self.admin_site.name,
             ),
             "inspection": inspection,
@@ -197,6 +274,8 @@ def _page(data: dict[str, Any]) -> dict[str, Any]:
             ),
         ],
         "task_backends": backends,
+        "task_pauses": (pauses := _task_pauses(data)),
+        "task_handler_names": [pause["name"] for pause in pauses],
         "pool_settings": flatten(data.get("thread_pool") or {}),
         "pool_state": pool_table(data),
         "switches": data.get("switches") or {},
@@ -208,6 +287,17 @@ def _page(data: dict[str, Any]) -> dict[str, Any]:
             *_attention("fleet", [cluster["process_table"]] if "process_table" in cluster else []),
         ],
     }
+
+
+def _task_pauses(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each task handler's pause, for the page's pause and resume buttons."""
+    rows = []
+    for item in data.get("handlers") or []:
+        task = item.get("task") if isinstance(item, dict) else None
+        if not isinstance(task, dict):
+            continue
+        rows.append({"name": item.get("name"), **(task.get("pause") or {})})
+    return rows
 
 
 def _cluster(data: dict[str, Any]) -> dict[str, Any]:

@@ -4,9 +4,11 @@
 page under a "Hookpipe" section and Django creates the ``hookpipe.view_pipeline`` and
 ``hookpipe.change_pipeline`` permissions that guard the page and its switches.
 
-:class:`DeliveryKey` is the one table of hookpipe's own: the idempotency keys of task
-handlers' deliveries (docs/durable.rst), written and read only for a task handler that
-has keys. The runtime switches are the opt-in fleet app's (:mod:`hookpipe.fleet.models`).
+:class:`DeliveryKey` keeps the idempotency keys of task handlers' deliveries
+(docs/durable.rst), written and read only for a task handler that has keys. The other
+tables belong to task handlers too: dead jobs, paused handlers and their parked jobs,
+task workers' heartbeats. The runtime switches are the opt-in fleet app's
+(:mod:`hookpipe.fleet.models`).
 """
 
 from __future__ import annotations
@@ -57,12 +59,10 @@ class DeliveryKey(models.Model):
         return f"{self.handler}: {self.key}"
 
 
-class DeadJob(models.Model):
-    """A task handler's job that failed on its last attempt (or could not run at all):
-    kept with its stored snapshot and its last error, to be replayed.
-
-    Written by the task worker that gave up, whatever the engine; a replay enqueues the
-    job again (the same request id, the same snapshot) and notes when."""
+class StoredJob(models.Model):
+    """What a task handler's job is, kept outside the task backend: enough to enqueue
+    it again as it was first stored (the same request id, the same snapshot, its first
+    backend, queue and priority)."""
 
     id = models.BigAutoField(primary_key=True)
     handler = models.CharField(max_length=100, db_index=True)
@@ -70,11 +70,23 @@ class DeadJob(models.Model):
     request_id = models.CharField(max_length=64, db_index=True)
     #: The job's stored snapshot (its wire form, nothing secret in it).
     snapshot = models.JSONField()
-    attempts = models.PositiveIntegerField()
-    error = models.TextField()
     backend = models.CharField(max_length=100)
     queue_name = models.CharField(max_length=100)
     priority = models.IntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class DeadJob(StoredJob):
+    """A task handler's job that failed on its last attempt (or could not run at all):
+    kept with its stored snapshot and its last error, to be replayed.
+
+    Written by the task worker that gave up, whatever the engine; a replay enqueues the
+    job again (the same request id, the same snapshot) and notes when."""
+
+    attempts = models.PositiveIntegerField()
+    error = models.TextField()
     died_at = models.DateTimeField(db_index=True)
     #: When it was replayed, and by whom; ``None``: it is still dead.
     replayed_at = models.DateTimeField(null=True, blank=True)
@@ -89,6 +101,45 @@ class DeadJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.handler} (request {self.request_id})"
+
+
+class PausedHandler(models.Model):
+    """A task handler an operator paused: its deliveries are still stored, but a task
+    worker that starts one of its jobs parks it (:class:`ParkedJob`) instead of running
+    it. A row here is the pause; resuming deletes it."""
+
+    id = models.BigAutoField(primary_key=True)
+    handler = models.CharField(max_length=100, unique=True)
+    paused_at = models.DateTimeField()
+    paused_by = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "paused task handler"
+        # Paused and resumed from the Pipeline page, with its change permission.
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.handler} (paused by {self.paused_by or '?'})"
+
+
+class ParkedJob(StoredJob):
+    """A job of a paused task handler, taken off its task backend by the worker that
+    started it, waiting for the resume that enqueues it again; the row is deleted then."""
+
+    #: The attempt it is (a retry can be parked too): it runs as that attempt.
+    attempt = models.PositiveIntegerField(default=1)
+    #: When the task backend took the job: the resume enqueues them in this order.
+    enqueued_at = models.DateTimeField()
+    parked_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["enqueued_at", "id"]
+        verbose_name = "parked task job"
+        # Counted on the Pipeline page, not an admin model of its own.
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.handler} (request {self.request_id}, parked)"
 
 
 class TaskWorker(models.Model):

@@ -410,6 +410,8 @@ def test_counters_are_a_table_per_kind_with_the_counters_of_that_kind(
         "fell_back",
         "too_large",
         "duplicates",
+        "paused",  # the pause, from the database (every process's)
+        "parked",
         "handles_errors",
     ]
     assert tables["responder"].columns == [

@@ -356,7 +356,7 @@ def test_unapplied_migrations_are_a_warning_with_a_database_and_say_migrate(
         "(hookpipe.W060) The database 'default' lacks migrations that hookpipe needs: "
         "django_tasks_database (" in found.stderr
     )
-    assert "), hookpipe (6), hookpipe_fleet (1). " in found.stderr
+    assert "), hookpipe (7), hookpipe_fleet (1). " in found.stderr
     assert "HINT: Run `manage.py migrate`." in found.stderr
     # What a command reading the missing tables says: run migrate.
     switched = manage(tmp_path, settings_source, "hookpipe", "--disable", "delivery-checker")

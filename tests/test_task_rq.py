@@ -93,6 +93,29 @@ def test_a_task_handler_job_is_stored_on_redis_with_retries_and_runs(queue: Any)
 
 
 @pytest.mark.django_db(transaction=True)  # enqueued at once, not on a commit
+def test_a_paused_handler_s_jobs_are_parked_by_the_rq_worker_and_resumed(queue: Any) -> None:
+    from hookpipe.models import ParkedJob
+
+    call_command("hookpipe", "--pause", "task-recorder", stdout=StringIO())
+    first = deliver(queue)
+    work(queue)
+    assert tp.SEEN["task-recorder"] == []
+    assert first.get_status(refresh=True) == "finished"  # the task ended: its job is parked
+    [parked] = ParkedJob.objects.all()
+    assert (parked.backend, parked.queue_name) == ("rq", QUEUE)
+    out = StringIO()
+    call_command("hookpipe", "--resume", "task-recorder", stdout=out)
+    assert "1 parked job enqueued again" in out.getvalue()
+    [again] = [queue.fetch_job(job_id) for job_id in queue.get_job_ids()]
+    assert again.id != first.id
+    work(queue)
+    [(request, content, _)] = tp.SEEN["task-recorder"]
+    assert request.request_id == parked.request_id
+    assert content == b"payload"
+    assert not ParkedJob.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)  # enqueued at once, not on a commit
 def test_a_job_abandoned_by_a_dead_worker_runs_again(queue: Any) -> None:
     job = deliver(queue)
     abandon(queue, job)

@@ -348,6 +348,7 @@ def test_a_handlers_error_is_recorded_on_its_jobs_span(fetch: Fetch) -> None:
     assert named("hookpipe").status.status_code is StatusCode.UNSET
 
 
+@pytest.mark.django_db(transaction=True)  # the job reads its handler's pause (stored on commit)
 @pytest.mark.parametrize("traced", [True, False], ids=["task spans", "no task spans"])
 def test_a_task_job_carries_the_trace_only_with_task_spans(fetch: Fetch, traced: bool) -> None:
     """On the immediate backend the job runs as it is stored, in this process: its run's

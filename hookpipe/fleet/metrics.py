@@ -153,6 +153,7 @@ class FleetCollector:
         yield from (jobs, durations, pool, up, histograms)
         yield from tasks.values()
         yield from task_backend_gauges()
+        yield from task_pause_gauges()
 
 
 def bearer_token() -> str:
@@ -252,6 +253,42 @@ def task_backend_gauges() -> Iterator[Any]:
     yield stale
     yield waiting
     yield alive
+
+
+def task_pause_gauges() -> Iterator[Any]:
+    """Which task handlers are paused and how many of their jobs are parked, read at
+    the scrape from the database (two queries): a series for each task handler this
+    process has, and for any other handler that is paused or has parked jobs."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    from ..core.plan import plan
+    from ..tasks import pause as task_pause
+
+    configured = task_pause.task_handlers(plan(conf.get_config()))
+    try:
+        states = task_pause.states()
+    except Exception as exc:  # no table yet, database down: no series rather than a 500
+        logger.warning("hookpipe: metrics: paused task handlers: %s", exc)
+        return
+    names = sorted(configured | set(states))
+    if not names:
+        return
+    paused = GaugeMetricFamily(
+        "hookpipe_task_handler_paused",
+        "1 for a task handler an operator paused (its jobs are parked, not run), else 0",
+        labels=["handler"],
+    )
+    parked = GaugeMetricFamily(
+        "hookpipe_task_handler_parked_jobs",
+        "Jobs of a paused task handler parked by the task workers, waiting for its resume",
+        labels=["handler"],
+    )
+    for name in names:
+        is_paused, count = states.get(name, (False, 0))
+        paused.add_metric([name], 1 if is_paused else 0)
+        parked.add_metric([name], count)
+    yield paused
+    yield parked
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:

@@ -16,7 +16,7 @@ _FIRST_KEYS = ("priority", "name", "class", "kind", "thread_safe", "THREAD_SAFE"
 _VIEW_HOOK_KEYS = ("scope", "routes")
 # Keys of a plugin's nested mappings (a task handler's ``task``) that its details leave
 # out: the counter tables show them (:func:`counter_tables`, :func:`task_backends`).
-_TABLED_KEYS = ("counters", "backend_view")
+_TABLED_KEYS = ("counters", "backend_view", "pause")
 
 
 @dataclass(frozen=True)
@@ -288,11 +288,31 @@ def counter_tables(data: Mapping[str, Any]) -> list[CounterTable]:
             counters = dict(raw) if isinstance(raw, Mapping) else {}
             task = item.get("task")
             if isinstance(task, Mapping) and isinstance(task.get("counters"), Mapping):
-                counters["task"] = task["counters"]
+                counters["task"] = {**task["counters"], **pause_columns(task.get("pause"))}
             items.append(
                 (plugin_group(item, kind), str(item.get("name")), counter_values(counters), [])
             )
     return _grouped(items)
+
+
+def pause_columns(pause: Any) -> dict[str, Any]:
+    """A task handler's pause as two columns of its row: ``paused`` ("paused", or
+    nothing) and ``parked`` (its jobs waiting for the resume). Read from the database,
+    so they are the fleet's, not this process's."""
+    if not isinstance(pause, Mapping) or "error" in pause:
+        return {}
+    return {"paused": "paused" if pause.get("paused") else None, "parked": pause.get("parked")}
+
+
+def paused_handlers(data: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """The task handlers that are paused or have parked jobs, with their pause."""
+    found = []
+    for item in data.get("handlers") or []:
+        task = item.get("task") if isinstance(item, Mapping) else None
+        pause = task.get("pause") if isinstance(task, Mapping) else None
+        if isinstance(pause, Mapping) and (pause.get("paused") or pause.get("parked")):
+            found.append((str(item.get("name")), pause))
+    return found
 
 
 def fleet_tables(data: Mapping[str, Any]) -> list[CounterTable]:

@@ -11,6 +11,7 @@ from .display import (
     format_value,
     global_hooks,
     kind_label,
+    paused_handlers,
     plugin_view,
     task_backends,
 )
@@ -39,6 +40,7 @@ def render_text(data: Mapping[str, Any]) -> str:
     for key, heading in (("handlers", "Handlers"), ("responders", "Responders")):
         out += ["", f'{heading} (HOOKPIPE["{key.upper()}"]):']
         out += _plugin_records(data.get(key) or [])
+    out += _paused_lines(data)
     backends = task_backends(data)
     if backends is not None:
         out += ["", f"{backends.title} (database backends) {LEGEND}:"]
@@ -48,6 +50,23 @@ def render_text(data: Mapping[str, Any]) -> str:
     out += [f"  {key}: {format_value(value)}" for key, value in pool.items()] or ["  -"]
     out += fleet_text(data, _table)
     return "\n".join(out) + "\n"
+
+
+def _paused_lines(data: Mapping[str, Any]) -> list[str]:
+    """The paused task handlers, and those with parked jobs; nothing when there is none."""
+    found = paused_handlers(data)
+    if not found:
+        return []
+    out = ["", "Paused task handlers (deliveries stored, not run; resume: --resume NAME):"]
+    for name, pause in found:
+        state = (
+            f"paused by {pause.get('paused_by') or '?'} at {pause.get('paused_at')}"
+            if pause.get("paused")
+            else "not paused"
+        )
+        parked = int(pause.get("parked") or 0)
+        out.append(f"  {name}: {state}; {parked} parked job{'' if parked == 1 else 's'}")
+    return out
 
 
 def _tween_rows(tweens: Sequence[Mapping[str, Any]]) -> Iterator[list[str]]:

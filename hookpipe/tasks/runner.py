@@ -46,7 +46,7 @@ from ..jobs.choice import RunnerChoice
 from ..jobs.process_pool import get_pool
 from ..plugins.base import HandlerImplementation
 from ..schema import db_error_text
-from . import keys, worker
+from . import keys, pause, worker
 from .backends import backend_class_path
 from .recovery import backend_view
 
@@ -186,6 +186,7 @@ class TaskRunner:
                 "priority": self.choice.priority,
                 "counters": _counters.snapshot(self.handler.name),
                 "backend_view": backend_view(self.choice.backend),
+                "pause": pause.view(self.handler.name),
             },
         }
 

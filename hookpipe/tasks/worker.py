@@ -12,6 +12,9 @@ code cannot read or is over ``MAX_SNAPSHOT_BYTES`` (the worker checks the bound
 again). The task framework records the failure; the worker goes on with the next task
 (nothing is retried, so there is no crash loop).
 
+A job of a paused handler is not run: the worker parks it and the task ends
+(:mod:`.pause`).
+
 The ``Task`` object is built on first access (module ``__getattr__``), not at import:
 Django's ``Task`` validates itself against a backend when it is created, and hookpipe
 must be importable in a project whose ``TASKS`` has no ``"default"`` alias.
@@ -33,7 +36,7 @@ from ..plugins.planning import build_plugins, plan_plugins
 from ..plugins.snapshot import RequestSnapshot, WireError
 from ..tracing.tasks import run_traced
 from . import backends as compat
-from . import recovery, retry
+from . import pause, recovery, retry
 
 logger = logging.getLogger("hookpipe")
 
@@ -58,7 +61,8 @@ def run_handler(
     recovery.maybe_sweep()
     # The task running now, to retry it on its own backend and queue (none when called
     # directly, as Task.call does).
-    task = getattr(getattr(context, "task_result", None), "task", None) or base_task()
+    result = getattr(context, "task_result", None)
+    task = getattr(result, "task", None) or base_task()
     try:
         handler, choice = _handler(name, class_path)
         _check_size(name, snapshot)
@@ -69,6 +73,8 @@ def run_handler(
         raise
     attempt = getattr(context, "attempt", None)
     try:
+        if pause.park_if_paused(task, result, name, class_path, snapshot, tries) is not None:
+            return  # parked, not run: a resume enqueues it again
         # With tracing on, the run is a span in the trace of the request that stored it.
         run_traced(snapshot, name, attempt, lambda: _run(handler, name, request, attempt))
     except Exception as exc:

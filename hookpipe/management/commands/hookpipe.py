@@ -72,10 +72,25 @@ class Command(BaseCommand):
         switch.add_argument(
             "--enable", metavar="NAME", help="Switch the plugin NAME back on everywhere."
         )
+        switch.add_argument(
+            "--pause",
+            metavar="NAME",
+            help="Pause the task handler NAME: its deliveries are still stored, but task "
+            "workers park its jobs instead of running them, until --resume.",
+        )
+        switch.add_argument(
+            "--resume",
+            metavar="NAME",
+            help="Resume the task handler NAME: its parked jobs are enqueued again, oldest "
+            "first, and its new jobs run.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["dead"] or options["replay"]:
             self._dead(options["replay"], options["handler"])
+            return
+        if options["pause"] or options["resume"]:
+            self._pause(options["pause"] or options["resume"], bool(options["resume"]))
             return
         if options["disable"] or options["enable"]:
             self._switch(options["disable"] or options["enable"], bool(options["enable"]))
@@ -196,6 +211,55 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"{known[name]} {name!r} {state}")
             + f"; every process applies it within {every:g} seconds."
         )
+        from hookpipe.tasks import pause
+
+        if not enabled and name in pause.task_handlers(built_plan):
+            self.stderr.write(self.style.WARNING(pause.DROPPED_WHEN_OFF))
+
+    def _pause(self, name: str, resuming: bool) -> None:
+        from hookpipe.tasks import pause, resume
+
+        built_plan = plan(conf.get_config())
+        tasks = pause.task_handlers(built_plan)
+        if name not in tasks:
+            if name in {p.name for p in built_plan.plugins}:
+                raise CommandError(
+                    f"{name!r} is not a task handler (RUNNER = 'task'): only a task "
+                    "handler's deliveries can be kept while it is paused; --disable switches "
+                    "any plugin off."
+                )
+            raise CommandError(
+                f"No configured task handler is named {name!r}. "
+                + conf.did_you_mean(name, sorted(tasks), "Task handlers")
+            )
+        who = f"{_user()}@{socket.gethostname()} (manage.py hookpipe)"
+        try:
+            if resuming:
+                done = resume.resume(name, who)
+            else:
+                _row, changed = pause.pause(name, who)
+        except DatabaseError as exc:
+            raise CommandError(f"The pause cannot be stored: {db_error_text(exc)}") from exc
+        except Exception as exc:  # a parked job's backend refused it: nothing was resumed
+            raise CommandError(
+                f"Task handler {name!r} stays paused: a parked job could not be enqueued "
+                f"({type(exc).__name__}: {exc})."
+            ) from exc
+        if resuming:
+            jobs = f"{done.jobs} parked job{'' if done.jobs == 1 else 's'} enqueued again"
+            if done.pause is None:
+                self.stdout.write(f"Task handler {name!r} was not paused; {jobs}.")
+            else:
+                resumed = self.style.SUCCESS(f"Task handler {name!r} resumed")
+                self.stdout.write(f"{resumed}; {jobs}.")
+        elif changed:
+            self.stdout.write(
+                self.style.SUCCESS(f"Task handler {name!r} paused")
+                + "; its deliveries are stored, and task workers park its jobs until "
+                f"manage.py hookpipe --resume {name}."
+            )
+        else:
+            self.stdout.write(f"Task handler {name!r} is already paused; nothing changed.")
 
 
 def _job_id(value: str) -> int:
