@@ -147,7 +147,8 @@ else:
         }
     }
 if env.str("DEMO_TASK_ENGINE", default="db") == "rq":
-    # RQ on Redis (pip install "hookpipe[rq]"), run by `manage.py rqworker default`.
+    # RQ on Redis (pip install "hookpipe[rq]"), run by `manage.py rqworker
+    # --serializer rq.serializers.JSONSerializer default`.
     # RedeliveringQueue gives each job RQ's Retry, so that a job whose worker was
     # killed mid-job runs again when RQ cleans its registries (docs/durable.rst).
     INSTALLED_APPS.append("django_rq")
@@ -157,6 +158,9 @@ if env.str("DEMO_TASK_ENGINE", default="db") == "rq":
         RQ_QUEUE: {
             "URL": env.str("RQ_REDIS_URL", default="redis://127.0.0.1:6379/1"),
             "DEFAULT_TIMEOUT": env.int("DEMO_RQ_TIMEOUT", default=300),
+            # Jobs as JSON: unpickling a job would run whatever code its bytes name.
+            # rqworker needs the same: --serializer rq.serializers.JSONSerializer.
+            "SERIALIZER": "rq.serializers.JSONSerializer",
         }
     }
     RQ = {

@@ -291,6 +291,10 @@ def uvicorn(
     return serve(cmd, env=env, port=port, log_path=log_path, ready=ready, ready_path=ready_path)
 
 
+#: What rqworker reads jobs with (docs/durable.rst): never RQ's default, pickle.
+RQ_SERIALIZER = "rq.serializers.JSONSerializer"
+
+
 def db_worker(
     env: Mapping[str, str], tmp_path: Path, *args: str
 ) -> contextlib.AbstractContextManager[LiveServer]:
@@ -303,8 +307,9 @@ def rq_worker(
     env: Mapping[str, str], tmp_path: Path, *args: str
 ) -> contextlib.AbstractContextManager[LiveServer]:
     """``manage.py rqworker <args>`` (django-rq's worker: RQ forks a work horse per job,
-    in a process group of its own), stopped on exit like a server."""
-    return command("rqworker", *args, env=env, tmp_path=tmp_path)
+    in a process group of its own), reading jobs as JSON as hookpipe's RQ queues write
+    them, stopped on exit like a server."""
+    return command("rqworker", "--serializer", RQ_SERIALIZER, *args, env=env, tmp_path=tmp_path)
 
 
 @contextlib.contextmanager

@@ -189,7 +189,9 @@ def test_the_rq_settings_make_a_working_project(tmp_path: Path) -> None:
     # The one line a deployment changes: where its Redis is.
     store = project(tmp_path, "install-tasks-rq", f'RQ_QUEUES["default"]["URL"] = {url!r}')
     assert install_and_send(tmp_path) == '202 {"job": "pending"}'
-    worker = manage(tmp_path, "rqworker", "default", "--burst")
+    worker = manage(
+        tmp_path, "rqworker", "--serializer", "rq.serializers.JSONSerializer", "default", "--burst"
+    )
     assert worker.returncode == 0, worker.stderr
     stored = [p.read_bytes() for p in store.iterdir()]
     assert b'{"n": 1}' in stored

@@ -13,6 +13,7 @@ from ..check_ids import (
     NOT_STORING_BACKEND,
     RQ_NO_REDELIVERY,
     RQ_OLD_QUEUE_CLASS,
+    RQ_PICKLE_SERIALIZER,
     RQ_WRONG_JOB_CLASS,
     UNKNOWN_BACKEND,
 )
@@ -83,6 +84,18 @@ def _check_rq(label: str, alias: str, queue_name: str) -> list[checks.CheckMessa
                 f"{where} names {task_rq.OLD_QUEUE_CLASS!r}, which was renamed.",
                 hint=f'Write "{task_rq.QUEUE_CLASS}" (see "Upgrading" in the CHANGELOG).',
                 id=RQ_OLD_QUEUE_CLASS,
+            )
+        )
+    if task_rq.pickles(queue_name):
+        problems.append(
+            checks.Error(
+                f"{label} runs as a task on the RQ backend {alias!r}, and RQ queue "
+                f"{queue_name!r} serializes its jobs with pickle: loading a job runs the "
+                "code its bytes name, so whoever can write to that Redis runs code in "
+                "the workers.",
+                hint=f'Set "SERIALIZER": "{task_rq.SERIALIZER}" in RQ_QUEUES[{queue_name!r}], '
+                f"and start rqworker with --serializer {task_rq.SERIALIZER}.",
+                id=RQ_PICKLE_SERIALIZER,
             )
         )
     if not task_rq.redelivers(queue_name):
