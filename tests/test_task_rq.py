@@ -261,3 +261,50 @@ def test_a_pickle_serializer_on_a_task_handlers_rq_queue_is_an_error() -> None:
         pytest.raises(CommandError, match=r"hookpipe\.E054"),
     ):
         call_command("check")
+
+
+def named_connections(name: str) -> list[str]:
+    """The ids Redis gives the open connections named ``name`` (``CLIENT LIST``)."""
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        return sorted(str(c["id"]) for c in client.client_list() if c.get("name") == name)
+    finally:
+        client.close()
+
+
+@pytest.mark.django_db(transaction=True)  # enqueued at once, not on a commit
+def test_enqueues_share_one_redis_connection_per_process_and_a_fork_gets_its_own(
+    queue: Any,
+) -> None:
+    # Every connection made from this queue's settings carries this name, so Redis
+    # itself says which connections enqueued.
+    name = f"hp-kept-{os.getpid()}-{time.monotonic_ns()}"
+    entry = {**settings.RQ_QUEUES[QUEUE], "URL": f"{settings.REDIS_URL}?client_name={name}"}
+    with override_settings(RQ_QUEUES={QUEUE: entry}):
+        deliver(queue)
+        [first] = named_connections(name)
+        for _ in range(5):
+            Client().post("/webhooks/accept", b"payload", content_type="a/b")
+        assert named_connections(name) == [first]  # the same connection, kept
+        assert len(queue.get_job_ids()) == 6
+        reader, writer = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: enqueues on a connection of its own
+            try:
+                Client().post("/webhooks/accept", b"payload", content_type="a/b")
+                os.write(writer, " ".join(named_connections(name)).encode())
+            finally:
+                os._exit(0)
+        os.close(writer)
+        seen_by_child = os.read(reader, 1000).decode().split()
+        os.close(reader)
+        os.waitpid(pid, 0)
+        assert first in seen_by_child
+        assert len(seen_by_child) == 2, seen_by_child
+        assert len(queue.get_job_ids()) == 7
+        deliver_again = Client().post("/webhooks/accept", b"payload", content_type="a/b")
+        assert deliver_again.status_code < 400
+        assert named_connections(name) == [first]  # the parent's, still in use
+        assert len(queue.get_job_ids()) == 8
