@@ -312,13 +312,33 @@ def rq_worker(
     return command("rqworker", "--serializer", RQ_SERIALIZER, *args, env=env, tmp_path=tmp_path)
 
 
+def celery_worker(
+    env: Mapping[str, str], tmp_path: Path, queue: str, level: str = "WARNING"
+) -> contextlib.AbstractContextManager[LiveServer]:
+    """``celery -A django_tasks_fennel.app worker -Q <queue>`` (a main process and its
+    prefork pool, in a process group of its own), stopped on exit like a server."""
+    return command(
+        "-m", "celery", "-A", "django_tasks_fennel.app", "worker", "-Q", queue,
+        # A node name of its own: two workers on one host must not share one.
+        "-n", f"hp{time.monotonic_ns()}@%h",
+        "--concurrency", "2", "--without-mingle", "--without-gossip", "-l", level,
+        env=env, tmp_path=tmp_path, script=None,
+    )  # fmt: skip
+
+
 @contextlib.contextmanager
-def command(*args: str, env: Mapping[str, str], tmp_path: Path) -> Iterator[LiveServer]:
-    """A long-running management command, stopped (SIGTERM, then SIGKILL) on exit."""
-    log_path = tmp_path / f"{args[0]}-{time.monotonic_ns()}.log"
+def command(
+    *args: str,
+    env: Mapping[str, str],
+    tmp_path: Path,
+    script: Path | None = REPO_ROOT / "manage.py",
+) -> Iterator[LiveServer]:
+    """A long-running management command (or, with ``script=None``, ``python <args>``),
+    stopped (SIGTERM, then SIGKILL) on exit."""
+    log_path = tmp_path / f"{args[0] if script else args[1]}-{time.monotonic_ns()}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, str(REPO_ROOT / "manage.py"), *args],
+            [sys.executable, *([str(script)] if script else []), *args],
             cwd=REPO_ROOT,
             env=dict(env),
             stdin=subprocess.DEVNULL,
