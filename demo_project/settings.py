@@ -32,10 +32,13 @@ machine and nowhere else:
 ``DEMO_CHECK_EVERY``   ``10``: ``HOOKPIPE["SWITCHES"]["CHECK_EVERY"]``
 ``DEMO_PUBLISH_EVERY`` ``5``: ``HOOKPIPE["CLUSTER"]["PUBLISH_EVERY"]``
 ``DEMO_TASK_ENGINE``   ``db``: django-tasks-db (``db_worker``); ``rq``: RQ on
-                       Redis through django-tasks-rq (``rqworker``)
+                       Redis through django-tasks-rq (``rqworker``); ``celery``:
+                       Celery through django-tasks-fennel (``celery worker``)
 ``RQ_REDIS_URL``       ``redis://127.0.0.1:6379/1``: RQ's Redis (``rq`` only)
 ``DEMO_RQ_TIMEOUT``    ``300``: RQ's job timeout in seconds (``rq`` only)
 ``DEMO_RQ_QUEUE``      ``default``: the RQ queue of ``webhook-store`` (``rq`` only)
+``CELERY_BROKER_URL``  ``amqp://guest:guest@127.0.0.1:5672//`` (``celery`` only)
+``DEMO_CELERY_QUEUE``  ``default``: the queue of ``webhook-store`` (``celery`` only)
 ``DEMO_DURATIONS``     ``true``: ``HOOKPIPE["METRICS"]["DURATIONS"]``
 ``DEMO_METRICS_TOKEN`` unset: ``HOOKPIPE["METRICS"]["BEARER_TOKEN"]``
 ``DEMO_TRACING``       ``false``: ``HOOKPIPE["TRACING"]["ENABLED"]``, spans to the
@@ -151,8 +154,14 @@ else:
             "LOCATION": "demo_cache",
         }
     }
-if env.str("DEMO_TASK_ENGINE", default="db") == "rq":
-    # RQ on Redis (pip install "hookpipe[rq]"), run by `manage.py rqworker default`.
+TASK_ENGINE = env.str("DEMO_TASK_ENGINE", default="db")
+#: The queue of webhook-store's jobs.
+TASK_QUEUE = env.str(
+    "DEMO_CELERY_QUEUE" if TASK_ENGINE == "celery" else "DEMO_RQ_QUEUE", default="default"
+)
+if TASK_ENGINE == "rq":
+    # RQ on Redis (pip install "hookpipe[rq]"), run by `manage.py rqworker
+    # --serializer rq.serializers.JSONSerializer default`.
     # RedeliveringQueue gives each job RQ's Retry, so that a job whose worker was
     # killed mid-job runs again when RQ cleans its registries (docs/durable.rst).
     INSTALLED_APPS.append("django_rq")
@@ -162,6 +171,9 @@ if env.str("DEMO_TASK_ENGINE", default="db") == "rq":
         RQ_QUEUE: {
             "URL": env.str("RQ_REDIS_URL", default="redis://127.0.0.1:6379/1"),
             "DEFAULT_TIMEOUT": env.int("DEMO_RQ_TIMEOUT", default=300),
+            # Jobs as JSON: unpickling a job would run whatever code its bytes name.
+            # rqworker needs the same: --serializer rq.serializers.JSONSerializer.
+            "SERIALIZER": "rq.serializers.JSONSerializer",
         }
     }
     RQ = {
@@ -169,6 +181,22 @@ if env.str("DEMO_TASK_ENGINE", default="db") == "rq":
         # rqworker runs jobs as django-tasks-rq's Job, which calls the Task inside.
         "JOB_CLASS": "django_tasks_rq.backend.Job",
     }
+
+elif TASK_ENGINE == "celery":
+    # Celery on RabbitMQ (pip install "hookpipe[celery]") through django-tasks-fennel, run
+    # by `celery -A django_tasks_fennel.app worker -Q default`.
+    INSTALLED_APPS.append("django_tasks_fennel")
+    TASKS = {"default": {"BACKEND": "django_tasks_fennel.CeleryBackend", "QUEUES": [TASK_QUEUE]}}
+    CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="amqp://guest:guest@127.0.0.1:5672//")
+    # A job is acknowledged once it ran, and requeued if its worker dies first.
+    CELERY_TASK_ACKS_LATE = True
+    CELERY_TASK_REJECT_ON_WORKER_LOST = True
+    # One job in hand per pool process: a killed worker holds back no more than that.
+    CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+    # The worker learns hookpipe's task from this module.
+    CELERY_IMPORTS = ["hookpipe.tasks.celery_worker"]
+    # hookpipe ignores task results: no result backend to keep them in.
+    CELERY_TASK_IGNORE_RESULT = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -265,7 +293,7 @@ HOOKPIPE = {
         {
             "class": "demo_project.events.plugins.WebhookStore",
             "RUNNER": env.str("DEMO_WEBHOOK_RUNNER", default="task"),
-            "TASK_QUEUE_NAME": env.str("DEMO_RQ_QUEUE", default="default"),
+            "TASK_QUEUE_NAME": TASK_QUEUE,
         }
     ],
     "RESPONDERS": [

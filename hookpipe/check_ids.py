@@ -4,7 +4,7 @@ Django, so any layer may.
 
 ``E00x`` and ``E01x``: the ``HOOKPIPE`` setting and the tweens; ``E02x``: hooks;
 ``E03x``/``E04x``: handlers and responders; ``E05x``: where handlers run (runners, task
-backends, RQ); ``W06x``: the database; ``E07x``: tracing. A ``W`` is a warning with the
+backends, RQ, Celery); ``W06x``: the database; ``E07x``: tracing. A ``W`` is a warning with the
 same numbering.
 """
 
@@ -69,9 +69,13 @@ BAD_RUNNER: Final = "hookpipe.E050"
 UNKNOWN_BACKEND: Final = "hookpipe.E051"
 NO_TASK_FRAMEWORK: Final = "hookpipe.E052"
 RQ_OLD_QUEUE_CLASS: Final = "hookpipe.E053"
+RQ_PICKLE_SERIALIZER: Final = "hookpipe.E054"
+CELERY_PICKLE: Final = "hookpipe.E055"
+CELERY_TASK_UNKNOWN: Final = "hookpipe.E056"
 NOT_STORING_BACKEND: Final = "hookpipe.W050"
 RQ_NO_REDELIVERY: Final = "hookpipe.W051"
 RQ_WRONG_JOB_CLASS: Final = "hookpipe.W052"
+CELERY_EARLY_ACK: Final = "hookpipe.W053"
 
 # The database.
 UNAPPLIED_MIGRATIONS: Final = "hookpipe.W060"

@@ -7,6 +7,7 @@ Used by ``tests/test_kill_runs.py`` (a small run in CI) and for the measured run
     python -m tests.kill_runs --runner task --database sqlite --deliveries 500
     python -m tests.kill_runs --runner pool --database sqlite --deliveries 500
     python -m tests.kill_runs --engine rq --deliveries 500       # RQ on Redis
+    python -m tests.kill_runs --engine celery --deliveries 500   # Celery on RabbitMQ
     python -m tests.kill_runs --server uvicorn --deliveries 500  # uvicorn, SIGTERM
 """
 
@@ -35,11 +36,13 @@ from tests import live
 POSTGRES_URL = os.environ.get("HOOKPIPE_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 #: RQ's Redis; database 1, so that the runs stay out of database 0.
 REDIS_URL = os.environ.get("RQ_REDIS_URL", "redis://127.0.0.1:6379/1")
+#: Celery's broker (RabbitMQ); each run declares a queue of its own there, deleted after.
+AMQP_URL = os.environ.get("HOOKPIPE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 #: RQ's job timeout in these runs: an abandoned job's execution expires about
 #: min(timeout, 30) + 60 seconds after it started (rq 3.0), then RQ's cleanup retries it.
 RQ_TIMEOUT = 10
-#: Seconds of pretend work per RQ job: a work horse spends a few milliseconds forking
-#: and doing RQ's bookkeeping; the kill must land inside the handler.
+#: Seconds of pretend work per RQ or Celery job: a work horse spends a few milliseconds
+#: forking and doing RQ's bookkeeping; the kill must land inside the handler.
 RQ_DELAY = 0.2
 #: Heartbeats in these runs (seconds): a killed database worker's job is READY again
 #: about HEARTBEAT_TIMEOUT after its last beat, made so by a surviving worker's sweep.
@@ -65,13 +68,16 @@ class Outcome:
     recovered: int = 0
     #: RQ: whether the killed worker had a work horse (a job in hand) when killed
     rq_horse_killed: bool = False
+    #: seconds from the task worker's kill until every answered delivery was stored
+    after_kill: float = 0.0
 
     def line(self) -> str:
         where = self.engine if self.runner == "task" else self.runner
         return (
             f"{where:4} {self.database:8} {self.server:8} sent {self.sent}, answered 2xx "
             f"{self.answered}, executed {self.executed}, duplicates {self.duplicates}, lost "
-            f"{self.lost}, recovered {self.recovered} ({self.seconds:.1f} s)"
+            f"{self.lost}, recovered {self.recovered} ({self.seconds:.1f} s; all stored "
+            f"{self.after_kill:.1f} s after the task worker's kill)"
             + ("; killed an RQ work horse mid-job" if self.rq_horse_killed else "")
             + (f"; executed twice or more: {self.duplicated}" if self.duplicated else "")
         )
@@ -122,14 +128,15 @@ def run(
     mid-run, recover, and count."""
     with ExitStack() as outer:
         url = outer.enter_context(database(db))
-        queue = outer.enter_context(rq_queue()) if engine == "rq" else ""
+        fresh_queue = {"rq": rq_queue, "celery": celery_queue}.get(engine)
+        queue = outer.enter_context(fresh_queue()) if fresh_queue else ""
         overrides = {
             "DEMO_WEBHOOK_RUNNER": runner,
             "DEMO_HEARTBEAT_EVERY": str(HEARTBEAT_EVERY),
             "DEMO_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT),
             "DEMO_WORKERS": "2",
             # A little pretend work per delivery, so that kills land mid-job.
-            "HOOKPIPE_WEBHOOK_STORE_DELAY": str(RQ_DELAY if engine == "rq" else 0.02),
+            "HOOKPIPE_WEBHOOK_STORE_DELAY": str(RQ_DELAY if engine != "db" else 0.02),
             "HOOKPIPE_LOG_LEVEL": "WARNING",
         }
         if url:
@@ -141,15 +148,22 @@ def run(
                 DEMO_RQ_QUEUE=queue,
                 DEMO_RQ_TIMEOUT=str(RQ_TIMEOUT),
             )
+        if engine == "celery":
+            overrides.update(
+                DEMO_TASK_ENGINE="celery", CELERY_BROKER_URL=AMQP_URL, DEMO_CELERY_QUEUE=queue
+            )
         env = live.project_env(tmp_path, **overrides)
         live.manage("migrate", "--noinput", env=env)
         recovered = [0]
         mid_job = [False]
+        killed_at = [0.0]
         with ExitStack() as stack:
             web = stack.enter_context(_server(server, env, tmp_path))
             workers = [stack.enter_context(_worker(engine, env, tmp_path, queue)) for _ in range(2)]
             start = time.monotonic()
-            answered = _deliver(web, workers, deliveries, concurrency, server, engine, mid_job)
+            answered = _deliver(
+                web, workers, deliveries, concurrency, server, engine, mid_job, killed_at
+            )
             if server == "uvicorn":
                 web = stack.enter_context(_server(server, env, tmp_path))
             # RQ: the killed worker's execution expires about RQ_TIMEOUT + 60 s after
@@ -164,7 +178,8 @@ def run(
                 recovered=recovered,
                 settled_queue=queue if recover else None,
             )
-            seconds = time.monotonic() - start
+            settled = time.monotonic()
+            seconds = settled - start
             if engine == "db":
                 # The surviving worker's heart made the killed worker's job READY again.
                 recovered[0] += sum(_swept(worker.log()) for worker in workers)
@@ -183,6 +198,7 @@ def run(
         duplicated=duplicated,
         recovered=recovered[0],
         rq_horse_killed=mid_job[0],
+        after_kill=settled - killed_at[0] if killed_at[0] else 0.0,
     )
 
 
@@ -205,6 +221,19 @@ def rq_queue() -> Iterator[str]:
             client.close()
 
 
+@contextmanager
+def celery_queue() -> Iterator[str]:
+    """A fresh queue name on the broker for one run, the queue deleted afterwards."""
+    from kombu import Connection
+
+    name = f"hp_kill_{uuid.uuid4().hex[:12]}"
+    try:
+        yield name
+    finally:
+        with Connection(AMQP_URL) as conn:
+            conn.default_channel.queue_delete(name)
+
+
 def _server(kind: str, env: dict[str, str], tmp_path: Path) -> Any:
     return live.uvicorn(env, tmp_path) if kind == "uvicorn" else live.gunicorn(env, tmp_path)
 
@@ -212,6 +241,8 @@ def _server(kind: str, env: dict[str, str], tmp_path: Path) -> Any:
 def _worker(engine: str, env: dict[str, str], tmp_path: Path, queue: str) -> Any:
     if engine == "rq":
         return live.rq_worker(env, tmp_path, queue)
+    if engine == "celery":
+        return live.celery_worker(env, tmp_path, queue)
     return live.db_worker(
         env, tmp_path, "--queue-name", "*", "--interval", "0.1", "--no-startup-delay"
     )
@@ -225,6 +256,7 @@ def _deliver(
     kind: str = "gunicorn",
     kind_engine: str = "db",
     mid_job: list[bool] | None = None,
+    killed_at: list[float] | None = None,
 ) -> set[str]:
     answered: set[str] = set()
     lock = threading.Lock()
@@ -267,7 +299,10 @@ def _deliver(
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
                 killed_task = True
-                mid_job[0] = bool(horses)
+                if killed_at is not None:
+                    killed_at[0] = time.monotonic()
+                # A Celery worker always has its pool's processes: only RQ forks per job.
+                mid_job[0] = kind_engine == "rq" and bool(horses)
             time.sleep(0.005)
     return answered
 
@@ -376,7 +411,7 @@ def main(argv: Any = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runner", choices=["task", "pool"], default="task")
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--engine", choices=["db", "rq"], default="db")
+    parser.add_argument("--engine", choices=["db", "rq", "celery"], default="db")
     parser.add_argument("--server", choices=["gunicorn", "uvicorn"], default="gunicorn")
     parser.add_argument("--deliveries", type=int, default=500)
     args = parser.parse_args(argv)

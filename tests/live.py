@@ -296,6 +296,10 @@ def uvicorn(
     return serve(cmd, env=env, port=port, log_path=log_path, ready=ready, ready_path=ready_path)
 
 
+#: What rqworker reads jobs with (docs/durable.rst): never RQ's default, pickle.
+RQ_SERIALIZER = "rq.serializers.JSONSerializer"
+
+
 def db_worker(
     env: Mapping[str, str], tmp_path: Path, *args: str
 ) -> contextlib.AbstractContextManager[LiveServer]:
@@ -308,15 +312,36 @@ def rq_worker(
     env: Mapping[str, str], tmp_path: Path, *args: str
 ) -> contextlib.AbstractContextManager[LiveServer]:
     """``manage.py rqworker <args>`` (django-rq's worker: RQ forks a work horse per job,
-    in a process group of its own), stopped on exit like a server."""
-    return command("rqworker", *args, env=env, tmp_path=tmp_path)
+    in a process group of its own), reading jobs as JSON as hookpipe's RQ queues write
+    them, stopped on exit like a server."""
+    return command("rqworker", "--serializer", RQ_SERIALIZER, *args, env=env, tmp_path=tmp_path)
+
+
+def celery_worker(
+    env: Mapping[str, str], tmp_path: Path, queue: str, level: str = "WARNING"
+) -> contextlib.AbstractContextManager[LiveServer]:
+    """``celery -A django_tasks_fennel.app worker -Q <queue>`` (a main process and its
+    prefork pool, in a process group of its own), stopped on exit like a server."""
+    return command(
+        "-m", "celery", "-A", "django_tasks_fennel.app", "worker", "-Q", queue,
+        # A node name of its own: two workers on one host must not share one.
+        "-n", f"hp{time.monotonic_ns()}@%h",
+        "--concurrency", "2", "--without-mingle", "--without-gossip", "-l", level,
+        env=env, tmp_path=tmp_path, script=None,
+    )  # fmt: skip
 
 
 @contextlib.contextmanager
-def command(*args: str, env: Mapping[str, str], tmp_path: Path) -> Iterator[LiveServer]:
-    """A long-running management command, stopped (SIGTERM, then SIGKILL) on exit."""
-    log_path = tmp_path / f"{args[0]}-{time.monotonic_ns()}.log"
-    process = start([sys.executable, str(REPO_ROOT / "manage.py"), *args], env, log_path)
+def command(
+    *args: str,
+    env: Mapping[str, str],
+    tmp_path: Path,
+    script: Path | None = REPO_ROOT / "manage.py",
+) -> Iterator[LiveServer]:
+    """A long-running management command (or, with ``script=None``, ``python <args>``),
+    stopped (SIGTERM, then SIGKILL) on exit."""
+    log_path = tmp_path / f"{args[0] if script else args[1]}-{time.monotonic_ns()}.log"
+    process = start([sys.executable, *([str(script)] if script else []), *args], env, log_path)
     try:
         yield LiveServer("", process, log_path)
     finally:

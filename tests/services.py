@@ -1,7 +1,8 @@
-"""The machine's services for the tests that need them: PostgreSQL and Redis.
+"""The machine's services for the tests that need them: PostgreSQL, Redis, RabbitMQ.
 
-A test that needs one calls :func:`postgres_or_skip` or :func:`redis_or_skip` with the
-URL it uses (read from an environment variable with the standard local default). Where
+A test that needs one calls :func:`postgres_or_skip`, :func:`redis_or_skip` or
+:func:`amqp_or_skip` with the URL it uses (read from an environment variable with the
+standard local default). Where
 the service is unreachable the test is skipped with the reason, except under
 ``CI=true``: there every service runs, so an unreachable one fails the test.
 """
@@ -40,3 +41,14 @@ def redis_or_skip(url: str) -> None:
         _unreachable("Redis", url, exc)
     finally:
         client.close()
+
+
+def amqp_or_skip(url: str) -> None:
+    """``url`` is an AMQP broker URL (RabbitMQ)."""
+    from kombu import Connection
+
+    with Connection(url, connect_timeout=3) as conn:
+        try:
+            conn.ensure_connection(max_retries=1)
+        except Exception as exc:
+            _unreachable("RabbitMQ", url, exc)

@@ -58,9 +58,15 @@ SILENCED_SYSTEM_CHECKS = ["hookpipe.W050"]
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend"}}
 
 # RQ on Redis (tests/test_task_rq.py adds an "rq" alias to TASKS where it needs one):
-# database 1 of the local Redis, a queue of its own.
+# database 1 of the local Redis, a queue of its own, jobs as JSON (never pickle).
 REDIS_URL = os.environ.get("RQ_REDIS_URL", "redis://127.0.0.1:6379/1")
-RQ_QUEUES = {"hookpipe-tests": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 30}}
+RQ_QUEUES = {
+    "hookpipe-tests": {
+        "URL": REDIS_URL,
+        "DEFAULT_TIMEOUT": 30,
+        "SERIALIZER": "rq.serializers.JSONSerializer",
+    }
+}
 RQ = {
     "QUEUE_CLASS": "hookpipe.tasks.RedeliveringQueue",
     "JOB_CLASS": "django_tasks_rq.backend.Job",

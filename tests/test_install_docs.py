@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -145,14 +147,15 @@ def manage(tmp_path: Path, *command: str, timeout: float = 120) -> subprocess.Co
     )
 
 
-def install_and_send(tmp_path: Path) -> str:
-    """check (a migration is missing), migrate, check (clean), one request: its answer."""
+def install_and_send(tmp_path: Path, fail_level: str = "WARNING") -> str:
+    """check (a migration is missing), migrate, check (clean up to ``fail_level``), one
+    request: its answer."""
     before = manage(tmp_path, "check", "--database", "default")
     assert before.returncode == 0, before.stderr
     assert "hookpipe.W060" in before.stderr
     migrated = manage(tmp_path, "migrate", "--verbosity", "0")
     assert migrated.returncode == 0, migrated.stderr
-    clean = manage(tmp_path, "check", "--database", "default", "--fail-level", "WARNING")
+    clean = manage(tmp_path, "check", "--database", "default", "--fail-level", fail_level)
     assert clean.returncode == 0, clean.stderr
     sent = manage(tmp_path, "shell", "-c", SEND)
     assert sent.returncode == 0, sent.stderr
@@ -189,7 +192,50 @@ def test_the_rq_settings_make_a_working_project(tmp_path: Path) -> None:
     # The one line a deployment changes: where its Redis is.
     store = project(tmp_path, "install-tasks-rq", f'RQ_QUEUES["default"]["URL"] = {url!r}')
     assert install_and_send(tmp_path) == '202 {"job": "pending"}'
-    worker = manage(tmp_path, "rqworker", "default", "--burst")
+    worker = manage(
+        tmp_path, "rqworker", "--serializer", "rq.serializers.JSONSerializer", "default", "--burst"
+    )
     assert worker.returncode == 0, worker.stderr
     stored = [p.read_bytes() for p in store.iterdir()]
     assert b'{"n": 1}' in stored
+
+
+def test_the_celery_settings_make_a_working_project(tmp_path: Path) -> None:
+    from tests.kill_runs import AMQP_URL, celery_queue
+    from tests.services import amqp_or_skip
+
+    amqp_or_skip(AMQP_URL)
+    with celery_queue() as queue:
+        # What a deployment changes: where its broker is; and a queue for this run.
+        store = project(
+            tmp_path,
+            "install-tasks-celery",
+            f"CELERY_BROKER_URL = {AMQP_URL!r}\n"
+            f'TASKS["default"]["QUEUES"] = [{queue!r}]\n'
+            'HOOKPIPE = {"HANDLERS": [{"class": "site_app.handlers.Store", '
+            f'"TASK_QUEUE_NAME": {queue!r}}}]}}',
+        )
+        # django-tasks-fennel warns that get_result() needs a result backend, and has no
+        # id to silence it by; hookpipe reads no results (docs/durable.rst).
+        assert install_and_send(tmp_path, "ERROR") == '202 {"job": "pending"}'
+        assert list(store.iterdir()) == []  # stored on the broker, not run
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "django_tasks_fennel.app", "worker",
+             "-Q", queue, "-n", f"{queue}@%h", "--concurrency", "1", "-l", "WARNING"],
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": f"{tmp_path}:{ROOT}",
+                 "DJANGO_SETTINGS_MODULE": "site_settings"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            until = time.monotonic() + 60
+            while not list(store.iterdir()) and time.monotonic() < until:
+                assert worker.poll() is None
+                time.sleep(0.1)
+        finally:
+            os.killpg(worker.pid, signal.SIGTERM)
+            output = worker.communicate(timeout=30)[0].decode()
+    [stored] = store.iterdir()
+    assert stored.read_bytes() == b'{"n": 1}', output

@@ -1,5 +1,6 @@
 """The task runner's promise under real servers: gunicorn and two task workers
-(``db_worker`` on SQLite and on PostgreSQL, ``rqworker`` on Redis), and uvicorn with
+(``db_worker`` on SQLite and on PostgreSQL, ``rqworker`` on Redis, ``celery worker``
+on RabbitMQ), and uvicorn with
 two ``db_worker``; one web worker and one task worker killed mid-run; every delivery
 answered 2xx is then stored at least once (tests/kill_runs.py), duplicates counted.
 And the at-least-once path forced: a duplicate that really happens is reported.
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests import kill_runs, live
-from tests.services import postgres_or_skip, redis_or_skip
+from tests.services import amqp_or_skip, postgres_or_skip, redis_or_skip
 
 DELIVERIES = 150
 
@@ -30,10 +31,13 @@ DELIVERIES = 150
         ("postgres", "db", "gunicorn"),
         # RQ waits for the killed worker's execution to expire (RQ_TIMEOUT + 60 s).
         ("sqlite", "rq", "gunicorn"),
+        # Celery, acks late: RabbitMQ requeues a killed worker's job when its
+        # connection drops; the other worker runs it at once.
+        ("sqlite", "celery", "gunicorn"),
         # uvicorn: SIGTERM of the server, SIGKILL of a task worker.
         ("sqlite", "db", "uvicorn"),
     ],
-    ids=["db-sqlite", "db-postgres", "rq-redis", "db-sqlite-uvicorn"],
+    ids=["db-sqlite", "db-postgres", "rq-redis", "celery-rabbitmq", "db-sqlite-uvicorn"],
 )
 def test_no_answered_delivery_is_lost_when_workers_are_killed(
     tmp_path: Path, db: str, engine: str, server: str
@@ -42,6 +46,8 @@ def test_no_answered_delivery_is_lost_when_workers_are_killed(
         postgres_or_skip(kill_runs.POSTGRES_URL)
     if engine == "rq":
         redis_or_skip(kill_runs.REDIS_URL)
+    if engine == "celery":
+        amqp_or_skip(kill_runs.AMQP_URL)
     outcome = kill_runs.run(
         tmp_path, runner="task", db=db, deliveries=DELIVERIES, engine=engine, server=server
     )

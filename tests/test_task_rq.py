@@ -5,9 +5,13 @@ without the queue class, RQ fails it instead. The kill run is tests/test_kill_ru
 
 from __future__ import annotations
 
+import json
+import os
 import time
+import zlib
 from collections.abc import Iterator
 from io import StringIO
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +22,7 @@ from django.test import Client, override_settings
 from hookpipe.jobs import process_pool as executor
 from hookpipe.tasks import RedeliveringQueue, runner
 from hookpipe.tasks import rq as task_rq
+from tests import live
 from tests.services import redis_or_skip
 from tests.testapp import plugins as tp
 
@@ -54,11 +59,27 @@ def queue() -> Iterator[Any]:
     executor.shutdown(5.0)
 
 
-def work(queue: Any) -> None:
-    """Run what is queued, in this process (RQ's SimpleWorker: no work horse)."""
+def work(queue: Any, serializer: Any = None) -> None:
+    """Run what is queued, in this process (RQ's SimpleWorker: no work horse), reading
+    jobs with the queue's serializer unless told otherwise (rqworker's --serializer)."""
     from rq.worker import SimpleWorker
 
-    SimpleWorker([queue], connection=queue.connection, job_class=queue.job_class).work(burst=True)
+    class Worker(SimpleWorker):
+        # No pubsub channel (it only carries rq's "stop this job" commands): redis-py's
+        # listener thread, stopped right after it started, can wait out its 60-second
+        # poll before it exits.
+        def subscribe(self) -> None:
+            pass
+
+        def unsubscribe(self) -> None:
+            pass
+
+    Worker(
+        [queue],
+        connection=queue.connection,
+        job_class=queue.job_class,
+        serializer=serializer or queue.serializer,
+    ).work(burst=True)
 
 
 def deliver(queue: Any) -> Any:
@@ -83,6 +104,9 @@ def abandon(queue: Any, job: Any) -> None:
 def test_a_task_handler_job_is_stored_on_redis_with_retries_and_runs(queue: Any) -> None:
     job = deliver(queue)
     assert job.func_name == "hookpipe.tasks.worker.run_handler"
+    # Stored as JSON (which RQ compresses), as the queue's SERIALIZER says: data, not code.
+    raw = zlib.decompress(queue.connection.hget(job.key, "data"))
+    assert json.loads(raw)[0] == "hookpipe.tasks.worker.run_handler"
     assert job.retries_left == RedeliveringQueue.max_retries
     assert runner.counters().snapshot("task-recorder")["enqueued"] == 1
     work(queue)
@@ -175,3 +199,135 @@ def test_rq_settings_that_break_the_promise_are_warnings() -> None:
     # The queue class's path before 0.2: an error that names the new one.
     old = "hookpipe.runners.rq_queue.RedeliveringQueue"
     assert "hookpipe.E053" in ids(**{**good, "QUEUE_CLASS": old})
+
+
+class Touch:
+    """What a pickled job can carry: unpickling it calls ``Path.touch(marker)``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Path.touch, (self.marker,))
+
+
+def write_pickled_job(queue: Any, marker: Path) -> str:
+    """A job written straight into Redis with RQ's default serializer (pickle), as
+    anyone who can write to that Redis could write it."""
+    from rq.job import Job
+
+    job = Job.create(
+        "hookpipe.tasks.worker.run_handler",
+        args=(Touch(marker),),
+        connection=queue.connection,
+        origin=queue.name,
+    )
+    job.save()
+    queue.connection.rpush(queue.key, job.id)
+    return str(job.id)
+
+
+@pytest.mark.django_db(transaction=True)  # enqueued at once, not on a commit
+def test_a_pickled_job_written_into_redis_is_refused_and_a_json_job_runs(
+    queue: Any, tmp_path: Path
+) -> None:
+    marker = tmp_path / "unpickled"
+    job_id = write_pickled_job(queue, marker)
+    # A real rqworker, started as the docs say (--serializer), with this suite's settings.
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(live.REPO_ROOT),
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "RQ_REDIS_URL": settings.REDIS_URL,
+    }
+    live.manage("rqworker", "--serializer", live.RQ_SERIALIZER, "--burst", QUEUE, env=env)
+    assert not marker.exists()  # the pickle was never loaded: no code ran
+    assert job_id in queue.failed_job_registry.get_job_ids()
+    # The same hand-written job, read by a worker left on RQ's default: code runs.
+    write_pickled_job(queue, marker)
+    work(queue, serializer="rq.serializers.DefaultSerializer")
+    assert marker.exists()
+    # hookpipe's own jobs are JSON, and run.
+    deliver(queue)
+    work(queue)
+    assert len(tp.SEEN["task-recorder"]) == 1
+
+
+def test_a_pickle_serializer_on_a_task_handlers_rq_queue_is_an_error() -> None:
+    from django.core.management import CommandError
+
+    from hookpipe.checks import check_hookpipe
+
+    def messages(serializer: str | None) -> list[Any]:
+        entry = {k: v for k, v in settings.RQ_QUEUES[QUEUE].items() if k != "SERIALIZER"}
+        if serializer is not None:
+            entry["SERIALIZER"] = serializer
+        with override_settings(
+            TASKS=RQ_TASKS, HOOKPIPE={"HANDLERS": [HANDLER]}, RQ_QUEUES={QUEUE: entry}
+        ):
+            return list(check_hookpipe(None))
+
+    assert messages("rq.serializers.JSONSerializer") == []
+    assert messages("json") == []
+    for pickled in (None, "pickle", "rq.serializers.DefaultSerializer"):
+        [error] = messages(pickled)
+        assert error.id == "hookpipe.E054", pickled
+        assert f"RQ queue {QUEUE!r} serializes its jobs with pickle" in error.msg
+        assert f"RQ_QUEUES[{QUEUE!r}]" in error.hint
+        assert "--serializer rq.serializers.JSONSerializer" in error.hint
+    # Django's check framework reports it (manage.py check, runserver, migrate).
+    entry = {k: v for k, v in settings.RQ_QUEUES[QUEUE].items() if k != "SERIALIZER"}
+    with (
+        override_settings(
+            TASKS=RQ_TASKS, HOOKPIPE={"HANDLERS": [HANDLER]}, RQ_QUEUES={QUEUE: entry}
+        ),
+        pytest.raises(CommandError, match=r"hookpipe\.E054"),
+    ):
+        call_command("check")
+
+
+def named_connections(name: str) -> list[str]:
+    """The ids Redis gives the open connections named ``name`` (``CLIENT LIST``)."""
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        return sorted(str(c["id"]) for c in client.client_list() if c.get("name") == name)
+    finally:
+        client.close()
+
+
+@pytest.mark.django_db(transaction=True)  # enqueued at once, not on a commit
+def test_enqueues_share_one_redis_connection_per_process_and_a_fork_gets_its_own(
+    queue: Any,
+) -> None:
+    # Every connection made from this queue's settings carries this name, so Redis
+    # itself says which connections enqueued.
+    name = f"hp-kept-{os.getpid()}-{time.monotonic_ns()}"
+    entry = {**settings.RQ_QUEUES[QUEUE], "URL": f"{settings.REDIS_URL}?client_name={name}"}
+    with override_settings(RQ_QUEUES={QUEUE: entry}):
+        deliver(queue)
+        [first] = named_connections(name)
+        for _ in range(5):
+            Client().post("/webhooks/accept", b"payload", content_type="a/b")
+        assert named_connections(name) == [first]  # the same connection, kept
+        assert len(queue.get_job_ids()) == 6
+        reader, writer = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: enqueues on a connection of its own
+            try:
+                Client().post("/webhooks/accept", b"payload", content_type="a/b")
+                os.write(writer, " ".join(named_connections(name)).encode())
+            finally:
+                os._exit(0)
+        os.close(writer)
+        seen_by_child = os.read(reader, 1000).decode().split()
+        os.close(reader)
+        os.waitpid(pid, 0)
+        assert first in seen_by_child
+        assert len(seen_by_child) == 2, seen_by_child
+        assert len(queue.get_job_ids()) == 7
+        deliver_again = Client().post("/webhooks/accept", b"payload", content_type="a/b")
+        assert deliver_again.status_code < 400
+        assert named_connections(name) == [first]  # the parent's, still in use
+        assert len(queue.get_job_ids()) == 8

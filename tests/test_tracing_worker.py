@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.live import REPO_ROOT, manage
+from tests.live import REPO_ROOT, RQ_SERIALIZER, manage
 from tests.services import redis_or_skip
 
 REQUEST = (
@@ -49,7 +49,9 @@ def test_the_workers_run_is_in_the_requests_trace(engine: str, tmp_path: Path) -
     }
     manage("migrate", "--noinput", env=env)
     if engine == "rq":
-        manage("rqworker", "--burst", "hookpipe-otel", env=env)  # empty what was left
+        manage(
+            "rqworker", "--serializer", RQ_SERIALIZER, "--burst", "hookpipe-otel", env=env
+        )  # empty what was left
         spans_file.unlink(missing_ok=True)
     subprocess.run([sys.executable, "-c", REQUEST], env=env, cwd=REPO_ROOT, check=True, timeout=120)
     before = read_spans(spans_file)
@@ -57,7 +59,7 @@ def test_the_workers_run_is_in_the_requests_trace(engine: str, tmp_path: Path) -
     if engine == "db":
         manage("db_worker", "--batch", "--queue-name", "*", "--no-startup-delay", env=env)
     else:
-        manage("rqworker", "--burst", "hookpipe-otel", env=env)
+        manage("rqworker", "--serializer", RQ_SERIALIZER, "--burst", "hookpipe-otel", env=env)
     spans = read_spans(spans_file)
     request, store = spans["hookpipe"], spans["hookpipe.task.store task-recorder"]
     run = spans["hookpipe.task.run task-recorder"]

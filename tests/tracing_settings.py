@@ -27,7 +27,12 @@ TASKS = {
     "default": ENGINES[os.environ.get("HOOKPIPE_TEST_ENGINE", "db")],
     "immediate": {"BACKEND": f"{TASKS_PACKAGE}.backends.immediate.ImmediateBackend"},
 }
-RQ_QUEUES = {QUEUE: {"URL": os.environ.get("HOOKPIPE_TEST_REDIS_URL", "redis://127.0.0.1:6379/5")}}
+RQ_QUEUES = {
+    QUEUE: {
+        "URL": os.environ.get("HOOKPIPE_TEST_REDIS_URL", "redis://127.0.0.1:6379/5"),
+        "SERIALIZER": "rq.serializers.JSONSerializer",
+    }
+}
 HOOKPIPE = {
     "TWEENS": [{"factory": "tests.testapp.tweens.labelled", "name": "auth"}],
     "HOOKS": [{"class": "tests.testapp.hooks.Recorder", "options": {"label": "audit"}}],

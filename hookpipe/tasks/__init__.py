@@ -6,7 +6,9 @@ built: its job is stored on a ``TASKS`` backend once the request succeeds
 (:mod:`.runner`), and a task worker runs :data:`hookpipe.tasks.worker.run_handler`,
 which builds the handler by name from its own settings (:mod:`.worker`). The rest:
 the task framework wherever it comes from (:mod:`.backends`), the recovery of jobs
-whose worker died (:mod:`.recovery`, :mod:`.rq`), and the checks (:mod:`.checks`).
+whose worker died (:mod:`.recovery`, :mod:`.rq`), what hookpipe needs of Celery's
+settings (:mod:`.celery`) and the module its workers import (:mod:`.celery_worker`),
+and the checks (:mod:`.checks`).
 
 Public names come from here: :class:`TaskRunner`, and
 :class:`RedeliveringQueue` for RQ (``RQ["QUEUE_CLASS"] = "hookpipe.tasks.RedeliveringQueue"``),

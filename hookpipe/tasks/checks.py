@@ -9,15 +9,20 @@ from django.core import checks
 
 # Check ids, each written once here; docs/checks.rst describes them.
 from ..check_ids import (
+    CELERY_EARLY_ACK,
+    CELERY_PICKLE,
+    CELERY_TASK_UNKNOWN,
     NO_TASK_FRAMEWORK,
     NOT_STORING_BACKEND,
     RQ_NO_REDELIVERY,
     RQ_OLD_QUEUE_CLASS,
+    RQ_PICKLE_SERIALIZER,
     RQ_WRONG_JOB_CLASS,
     UNKNOWN_BACKEND,
 )
 from ..plugins.planning import PluginSpec
 from . import backends as compat
+from . import celery as task_celery
 from . import rq as task_rq
 
 #: Backends that keep nothing: the job runs at once in the request (immediate) or never
@@ -71,6 +76,55 @@ def check_task_handlers(specs: Sequence[PluginSpec]) -> list[checks.CheckMessage
             )
         elif task_rq.is_rq_backend(alias) and spec.runner is not None:
             problems += _check_rq(spec.label, alias, spec.runner.queue_name)
+        elif task_celery.is_celery_backend(alias):
+            problems += _check_celery(spec.label, alias)
+    return problems
+
+
+def _check_celery(label: str, alias: str) -> list[checks.CheckMessage]:
+    """Celery settings without which hookpipe's promise does not hold (docs/durable.rst)."""
+    try:
+        early, pickle, unknown = (
+            not task_celery.acks_late(),
+            task_celery.accepts_pickle(),
+            not task_celery.imports_worker_module(),
+        )
+    except ImportError:
+        return []  # django-tasks-fennel's own check says Celery is missing
+    problems: list[checks.CheckMessage] = []
+    if pickle:
+        problems.append(
+            checks.Error(
+                f"{label} runs as a task on the Celery backend {alias!r}, and Celery "
+                "accepts pickle: loading a pickled message runs the code its bytes name, "
+                "so whoever can publish to the broker runs code in the workers.",
+                hint='Set CELERY_ACCEPT_CONTENT = ["json"] and CELERY_TASK_SERIALIZER = '
+                '"json" (Celery\'s defaults).',
+                id=CELERY_PICKLE,
+            )
+        )
+    if unknown:
+        problems.append(
+            checks.Error(
+                f"{label} runs as a task on the Celery backend {alias!r}, and Celery's "
+                f"imports do not name {task_celery.WORKER_MODULE!r}: a worker would "
+                "discard each of its jobs as an unregistered task.",
+                hint=f'Set CELERY_IMPORTS = ["{task_celery.WORKER_MODULE}"] (or add it '
+                "to your Celery app's imports).",
+                id=CELERY_TASK_UNKNOWN,
+            )
+        )
+    if early:
+        problems.append(
+            checks.Warning(
+                f"{label} runs as a task on the Celery backend {alias!r}, and Celery "
+                "acknowledges a job before it has run: a job whose worker is killed "
+                "mid-job is lost, not run again.",
+                hint="Set CELERY_TASK_ACKS_LATE = True and "
+                "CELERY_TASK_REJECT_ON_WORKER_LOST = True.",
+                id=CELERY_EARLY_ACK,
+            )
+        )
     return problems
 
 
@@ -83,6 +137,18 @@ def _check_rq(label: str, alias: str, queue_name: str) -> list[checks.CheckMessa
                 f"{where} names {task_rq.OLD_QUEUE_CLASS!r}, which was renamed.",
                 hint=f'Write "{task_rq.QUEUE_CLASS}" (see "Upgrading" in the CHANGELOG).',
                 id=RQ_OLD_QUEUE_CLASS,
+            )
+        )
+    if task_rq.pickles(queue_name):
+        problems.append(
+            checks.Error(
+                f"{label} runs as a task on the RQ backend {alias!r}, and RQ queue "
+                f"{queue_name!r} serializes its jobs with pickle: loading a job runs the "
+                "code its bytes name, so whoever can write to that Redis runs code in "
+                "the workers.",
+                hint=f'Set "SERIALIZER": "{task_rq.SERIALIZER}" in RQ_QUEUES[{queue_name!r}], '
+                f"and start rqworker with --serializer {task_rq.SERIALIZER}.",
+                id=RQ_PICKLE_SERIALIZER,
             )
         )
     if not task_rq.redelivers(queue_name):

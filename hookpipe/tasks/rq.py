@@ -35,6 +35,8 @@ QUEUE_CLASS = "hookpipe.tasks.RedeliveringQueue"
 #: Where it was before (CHANGELOG.md, "Upgrading"): a check names the new path.
 OLD_QUEUE_CLASS = "hookpipe.runners.rq_queue.RedeliveringQueue"
 JOB_CLASS = "django_tasks_rq.backend.Job"
+#: The serializer hookpipe's RQ queues need (``RQ_QUEUES[...]["SERIALIZER"]``).
+SERIALIZER = "rq.serializers.JSONSerializer"
 
 
 def is_rq_backend(alias: str) -> bool:
@@ -77,6 +79,26 @@ def redelivers(queue_name: str) -> bool:
         # A QUEUE_CLASS that does not import: E053 names an old path; django-rq says why
         # for any other.
         return True
+
+
+def pickles(queue_name: str) -> bool:
+    """Whether django-rq builds RQ queue ``queue_name`` with RQ's default serializer,
+    pickle (no ``SERIALIZER`` in its ``RQ_QUEUES`` entry, or a pickle one). Unpickling
+    a job runs whatever code the job's bytes name, before any hookpipe code sees it:
+    whoever can write to that Redis could run code in the workers. An unknown queue
+    or a serializer that does not import: django-rq reports it, so ``False``."""
+    try:
+        from django_rq.settings import QUEUES
+        from rq.serializers import DefaultSerializer, resolve_serializer
+    except ImportError:
+        return False
+    entry = QUEUES.get(queue_name)
+    if not isinstance(entry, dict):
+        return False
+    try:
+        return resolve_serializer(entry.get("SERIALIZER")) is DefaultSerializer
+    except (ImportError, AttributeError, NotImplementedError, ValueError):
+        return False
 
 
 def runs_tasks() -> bool:
