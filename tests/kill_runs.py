@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -50,11 +50,21 @@ HEARTBEAT_EVERY = 0.5
 HEARTBEAT_TIMEOUT = 2.0
 
 
+#: One delivery in ten is sent again, this many deliveries after its first copy.
+REDELIVER_AFTER = 5
+
+
+def is_redelivery(i: int) -> bool:
+    """Whether delivery ``i`` of a run repeats delivery ``i - REDELIVER_AFTER``."""
+    return i % 10 == 9
+
+
 @dataclass
 class Outcome:
     runner: str
     database: str
     sent: int
+    #: webhook-ids (distinct deliveries) answered 2xx; executed: those stored
     answered: int
     executed: int
     duplicates: int
@@ -70,6 +80,12 @@ class Outcome:
     rq_horse_killed: bool = False
     #: seconds from the task worker's kill until every answered delivery was stored
     after_kill: float = 0.0
+    #: deliveries sent again with the webhook-id of an earlier one (one in ten)
+    redeliveries: int = 0
+    #: redeliveries answered as duplicates: neither stored nor run again
+    absorbed: int = 0
+    #: webhook-ids stored under two request ids or more: a redelivery run again
+    ran_twice: int = 0
 
     def line(self) -> str:
         where = self.engine if self.runner == "task" else self.runner
@@ -78,9 +94,22 @@ class Outcome:
             f"{self.answered}, executed {self.executed}, duplicates {self.duplicates}, lost "
             f"{self.lost}, recovered {self.recovered} ({self.seconds:.1f} s; all stored "
             f"{self.after_kill:.1f} s after the task worker's kill)"
+            + f"; redeliveries {self.redeliveries}, absorbed {self.absorbed}, "
+            f"run twice {self.ran_twice}"
             + ("; killed an RQ work horse mid-job" if self.rq_horse_killed else "")
             + (f"; executed twice or more: {self.duplicated}" if self.duplicated else "")
         )
+
+
+def sent_twice(events: list[dict[str, Any]]) -> int:
+    """How many webhook-ids (the ``key`` each kill-run payload carries) were stored
+    under two request ids or more: redeliveries that ran again."""
+    by_key: dict[str, set[str]] = {}
+    for event in events:
+        key = (event.get("payload") or {}).get("key")
+        if key:
+            by_key.setdefault(key, set()).add(event["request_id"])
+    return sum(1 for rids in by_key.values() if len(rids) > 1)
 
 
 def tally(answered: set[str], stored: list[str]) -> tuple[int, int, int, dict[str, int]]:
@@ -157,12 +186,13 @@ def run(
         recovered = [0]
         mid_job = [False]
         killed_at = [0.0]
+        absorbed = [0]
         with ExitStack() as stack:
             web = stack.enter_context(_server(server, env, tmp_path))
             workers = [stack.enter_context(_worker(engine, env, tmp_path, queue)) for _ in range(2)]
             start = time.monotonic()
             answered = _deliver(
-                web, workers, deliveries, concurrency, server, engine, mid_job, killed_at
+                web, workers, deliveries, concurrency, server, engine, mid_job, killed_at, absorbed
             )
             if server == "uvicorn":
                 web = stack.enter_context(_server(server, env, tmp_path))
@@ -170,20 +200,23 @@ def run(
             # it started; the command runs RQ's cleanup, which retries the job then.
             recover = env if runner == "task" and engine == "rq" else None
             timeout = 60.0 + (RQ_TIMEOUT + 90.0 if recover else 0.0)
-            stored = _wait_for(
+            _wait_for(
                 web,
                 answered,
                 timeout=timeout,
                 recover_env=recover,
                 recovered=recovered,
                 settled_queue=queue if recover else None,
+                ids_of=stored_keys,
             )
             settled = time.monotonic()
             seconds = settled - start
             if engine == "db":
                 # The surviving worker's heart made the killed worker's job READY again.
                 recovered[0] += sum(_swept(worker.log()) for worker in workers)
-    executed, duplicates, lost, duplicated = tally(answered, stored)
+            events = stored_events(web)
+    executed, _, lost, _ = tally(answered, [e["payload"]["key"] for e in events])
+    _, duplicates, _, duplicated = tally(set(), [e["request_id"] for e in events])
     return Outcome(
         runner,
         db,
@@ -199,6 +232,9 @@ def run(
         recovered=recovered[0],
         rq_horse_killed=mid_job[0],
         after_kill=settled - killed_at[0] if killed_at[0] else 0.0,
+        redeliveries=sum(1 for i in range(deliveries) if is_redelivery(i)),
+        absorbed=absorbed[0],
+        ran_twice=sent_twice(events),
     )
 
 
@@ -257,20 +293,35 @@ def _deliver(
     kind_engine: str = "db",
     mid_job: list[bool] | None = None,
     killed_at: list[float] | None = None,
+    absorbed: list[int] | None = None,
 ) -> set[str]:
+    """Send ``n`` deliveries, one in ten a redelivery (the webhook-id and body of the one
+    sent five before), killing a web and a task worker on the way; the webhook-ids of
+    those answered 2xx (a copy answered as a duplicate counts in ``absorbed`` too).
+
+    Deliveries are told apart by webhook-id, not request id: of two copies in flight at
+    once, both may be answered 202 while the first to be stored takes the key and the
+    other is not stored (docs/durable.rst, "Idempotency keys")."""
     answered: set[str] = set()
     lock = threading.Lock()
     done = [0]
+    absorbed = absorbed if absorbed is not None else [0]
 
     def one(i: int) -> None:
+        first = i - REDELIVER_AFTER if is_redelivery(i) else i
+        key = f"kill-{first}"
         try:
-            reply: live.Reply | None = deliver(server, {"kind": "kill-run", "n": i})
+            reply: live.Reply | None = deliver(
+                server, {"kind": "kill-run", "n": first, "key": key}, key
+            )
         except OSError:  # the worker serving it was killed: not answered
             reply = None
         with lock:
             done[0] += 1
             if reply is not None and 200 <= reply.status < 300:
-                answered.add(reply.json()["request_id"])
+                answered.add(key)
+                if reply.json().get("job") == "duplicate":
+                    absorbed[0] += 1
 
     killed_web = killed_task = False
     mid_job = mid_job if mid_job is not None else [False]
@@ -346,10 +397,12 @@ def _wait_for(
     times: int = 1,
     recovered: list[int] | None = None,
     settled_queue: str | None = None,
+    ids_of: Callable[[live.LiveServer], list[str]] | None = None,
 ) -> list[str]:
-    """The request ids of the stored events, once every answered one is there ``times``
-    times (or at the timeout, whatever is there then); with ``recover_env``,
-    ``manage.py hookpipe --recover-tasks`` runs between looks; with ``settled_queue``,
+    """The ids of the stored events (``ids_of``: request ids by default, or webhook-ids),
+    once every answered one is there ``times`` times (or at the timeout, whatever is
+    there then); with ``recover_env``, ``manage.py hookpipe --recover-tasks`` runs
+    between looks; with ``settled_queue``,
     also until that RQ queue has nothing waiting or in flight (the killed worker's job
     may have stored its event before it died: then it runs again, a duplicate)."""
     deadline = time.monotonic() + timeout
@@ -358,7 +411,7 @@ def _wait_for(
             ran = live.manage("hookpipe", "--recover-tasks", env=recover_env)
             if recovered is not None:
                 recovered[0] += _recovered(ran)
-        stored = stored_ids(server)
+        stored = (ids_of or stored_ids)(server)
         counts = Counter(stored)
         settled = settled_queue is None or _rq_settled(settled_queue)
         if all(counts[rid] >= times for rid in answered) and settled:
@@ -383,13 +436,14 @@ def _recovered(done: subprocess.CompletedProcess[str]) -> int:
     return sum(int(line.split()[0]) for line in done.stdout.splitlines() if line[:1].isdigit())
 
 
-def deliver(server: live.LiveServer, payload: dict[str, Any]) -> live.Reply:
-    """POST ``payload`` to the demo's shop webhook, with its token."""
+def deliver(server: live.LiveServer, payload: dict[str, Any], key: str = "") -> live.Reply:
+    """POST ``payload`` to the demo's shop webhook, with its token, and ``key`` as its
+    Standard Webhooks ``webhook-id`` when given (the demo's idempotency key)."""
+    headers = {"Content-Type": "application/json", "X-Webhook-Token": "demo-token"}
+    if key:
+        headers["webhook-id"] = key
     return server.get(
-        "/webhooks/shop/",
-        method="POST",
-        body=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json", "X-Webhook-Token": "demo-token"},
+        "/webhooks/shop/", method="POST", body=json.dumps(payload).encode(), headers=headers
     )
 
 
@@ -398,11 +452,21 @@ def _swept(log: str) -> int:
     return sum(int(n) for n in re.findall(r"hookpipe: (\d+) task\(s\) abandoned", log))
 
 
-def stored_ids(server: live.LiveServer) -> list[str]:
-    """The request id of every stored event (one per execution), oldest first."""
+def stored_events(server: live.LiveServer) -> list[dict[str, Any]]:
+    """Every stored event (one per execution), oldest first, as the feed shows it."""
     reply = server.get("/events/feed/", timeout=30)
     lines = [json.loads(x) for x in reply.body.splitlines() if x.strip()]
-    return [line["request_id"] for line in lines if "request_id" in line]
+    return [line for line in lines if "request_id" in line]
+
+
+def stored_ids(server: live.LiveServer) -> list[str]:
+    """The request id of every stored event (one per execution), oldest first."""
+    return [event["request_id"] for event in stored_events(server)]
+
+
+def stored_keys(server: live.LiveServer) -> list[str]:
+    """The webhook-id of every stored kill-run event (one per execution)."""
+    return [str((event.get("payload") or {}).get("key")) for event in stored_events(server)]
 
 
 def main(argv: Any = None) -> None:
