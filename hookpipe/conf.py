@@ -57,10 +57,11 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
                 "ON_ENQUEUE_ERROR": "503",
                 # A database backend's task worker writes a heartbeat this often
                 # (seconds) and sweeps for jobs whose worker stopped beating.
-                "HEARTBEAT_EVERY": 10,
+                "HEARTBEAT_EVERY": 5,
                 # A job RUNNING on a worker whose last beat is older than this (seconds)
-                # was abandoned: it is made READY again. Three beats missed.
-                "HEARTBEAT_TIMEOUT": 30,
+                # was abandoned: it is made READY again. With the beat above, a killed
+                # worker's job is READY again 15 to 25 s after the kill: within 30 s.
+                "HEARTBEAT_TIMEOUT": 20,
                 # A queue whose oldest waiting job has waited longer than this (seconds)
                 # has a backlog: marked in the admin, logged by the task workers.
                 "BACKLOG_AFTER": 60,
@@ -468,7 +469,7 @@ class _Loader:
                 "TASK_RUNNER",
                 "HEARTBEAT_TIMEOUT",
                 runner,
-                "a number of seconds above HEARTBEAT_EVERY (three beats: 3 * HEARTBEAT_EVERY)",
+                "a number of seconds above HEARTBEAT_EVERY (several beats: 4 * HEARTBEAT_EVERY)",
             )
         if runner["ON_ENQUEUE_ERROR"] not in ON_ENQUEUE_ERROR_CHOICES:
             self.bad_value(
