@@ -1,13 +1,19 @@
 """Jobs per second each task engine sustains with 1, 2 and 4 workers.
 
 For each engine (django-tasks-db on SQLite, on PostgreSQL; RQ on Redis) and worker
-count: a fresh database (and RQ queue), ``--jobs`` webhook-store jobs enqueued through
-hookpipe's task runner with no worker running, then the workers started; the rate is
-taken from the events the jobs stored: ``(jobs - 1) / (last stored_at - first
-stored_at)``, so worker start-up is not counted. Each cell is the median of
+count: a fresh database (and RQ queue), ``--jobs`` webhook-store jobs stored as
+hookpipe's task runner stores them with no worker running, then the workers started;
+the rate is taken from the events the jobs stored: ``(jobs - 1) / (last stored_at -
+first stored_at)``, so worker start-up is not counted. Each cell is the median of
 ``--rounds`` runs. The demo's real handler runs (one ``INSERT`` per job, no delay).
 
+With ``--against-bare``, each round also runs the same jobs as a bare task of Django's
+task framework doing the same work (bench/bare_task.py), on the same engine with as
+many workers, and the cell adds the ratio of the two rates (bare / hookpipe: how much
+longer a job takes through hookpipe), taken round by round.
+
     python bench/engines.py [--jobs 300] [--rounds 3] [--engines db-sqlite,rq,...]
+        [--workers 1,4] [--against-bare]
 
 Results: bench/RESULTS.md.
 """
@@ -31,37 +37,36 @@ ENGINES = ("db-sqlite", "db-postgres", "rq", "rq-simple")
 WORKERS = (1, 2, 4)
 
 
-def enqueue(jobs: int) -> None:
-    """Child mode: enqueue ``jobs`` webhook-store tasks (DJANGO_SETTINGS_MODULE set)."""
+def enqueue(jobs: int, bare: bool) -> None:
+    """Child mode: enqueue ``jobs`` webhook-store jobs (DJANGO_SETTINGS_MODULE set): as
+    hookpipe's task runner stores them, or, with ``bare``, as bench/bare_task.py's
+    task with the same body."""
     import django
 
     django.setup()
-    from demo_project.events.plugins import WebhookStore
+    from bench.bare_task import store_event
     from hookpipe import RequestSnapshot
-    from hookpipe.conf import DEFAULTS, get_config
-    from hookpipe.jobs import RunnerChoice, TaskRunner
     from hookpipe.plugins.snapshot import Headers
+    from hookpipe.tasks import worker
+    from hookpipe.tasks.runner import dumps
 
-    handler = WebhookStore.__new__(WebhookStore)
-    [entry] = get_config().handlers
-    queue = entry["queue_name"] if isinstance(entry, dict) else "default"
-    runner = TaskRunner(
-        handler,
-        RunnerChoice("task", queue_name=queue),
-        DEFAULTS["TASK_RUNNER"],
-        DEFAULTS["THREAD_POOL"],
-    )
+    queue = os.environ.get("DEMO_RQ_QUEUE", "default")
+    hookpipe_task = worker.base_task().using(queue_name=queue)
+    bare_task = store_event.using(queue_name=queue)
+    body = b'{"kind": "bench"}'
     for i in range(jobs):
+        if bare:
+            bare_task.enqueue(body.decode(), f"{i:032x}")
+            continue
         snapshot = RequestSnapshot(
             "POST", "/webhooks/shop/", "/webhooks/shop/", (), Headers([("Content-Type", "a/b")]),
-            b'{"kind": "bench"}', "127.0.0.1", "http", None, f"{i:032x}",
+            body, "127.0.0.1", "http", None, f"{i:032x}",
         )  # fmt: skip
-        refused = runner.submit(handler, snapshot, snapshot.content, snapshot.request_id)
-        if refused is not None:
-            raise SystemExit(f"enqueue refused: {refused.status_code}")
+        stored, _ = dumps(snapshot, 1 << 20)
+        hookpipe_task.enqueue("webhook-store", "demo_project.events.plugins.WebhookStore", stored)
 
 
-def one_run(engine: str, workers: int, jobs: int) -> float:
+def one_run(engine: str, workers: int, jobs: int, bare: bool = False) -> float:
     from contextlib import ExitStack
 
     from tests import kill_runs, live
@@ -71,7 +76,7 @@ def one_run(engine: str, workers: int, jobs: int) -> float:
         url = stack.enter_context(
             kill_runs.database("postgres" if engine == "db-postgres" else "sqlite")
         )
-        overrides = {"HOOKPIPE_LOG_LEVEL": "WARNING", "DEMO_RECOVER_EVERY": "3600"}
+        overrides = {"HOOKPIPE_LOG_LEVEL": "WARNING"}
         if url:
             overrides["DATABASE_URL"] = url
         queue = ""
@@ -85,7 +90,7 @@ def one_run(engine: str, workers: int, jobs: int) -> float:
         import subprocess
 
         subprocess.run(
-            [sys.executable, __file__, "--enqueue", str(jobs)],
+            [sys.executable, __file__, "--enqueue", str(jobs), *(["--bare"] if bare else [])],
             env=env,
             check=True,
             cwd=live.REPO_ROOT,
@@ -134,20 +139,37 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--engines", default=",".join(ENGINES))
+    parser.add_argument("--workers", default=",".join(map(str, WORKERS)))
+    parser.add_argument(
+        "--against-bare",
+        action="store_true",
+        help="also run bench/bare_task.py's task, paired round by round, and give the ratio",
+    )
     parser.add_argument("--enqueue", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.enqueue:
-        enqueue(args.enqueue)
+        enqueue(args.enqueue, args.bare)
         return
     os.environ.setdefault("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
-    print("| engine | " + " | ".join(f"{w} worker{'s' * (w > 1)}" for w in WORKERS) + " |")
-    print("|---|" + "---:|" * len(WORKERS))
+    counts = [int(w) for w in args.workers.split(",")]
+    print("| engine | " + " | ".join(f"{w} worker{'s' * (w > 1)}" for w in counts) + " |")
+    print("|---|" + "---:|" * len(counts))
     for engine in args.engines.split(","):
         cells = []
-        for workers in WORKERS:
-            rates = [one_run(engine, workers, args.jobs) for _ in range(args.rounds)]
-            low, high = min(rates), max(rates)
-            cells.append(f"{statistics.median(rates):.0f} ({low:.0f}-{high:.0f})")
+        for workers in counts:
+            rates, ratios = [], []
+            for _ in range(args.rounds):
+                rates.append(one_run(engine, workers, args.jobs))
+                if args.against_bare:
+                    # A bare task's rate from the same round: hookpipe's time per job
+                    # over the bare task's.
+                    ratios.append(one_run(engine, workers, args.jobs, bare=True) / rates[-1])
+            cell = f"{statistics.median(rates):.0f} ({min(rates):.0f}-{max(rates):.0f})"
+            if ratios:
+                low, high = min(ratios), max(ratios)
+                cell += f", {statistics.median(ratios):.2f} x bare ({low:.2f}-{high:.2f})"
+            cells.append(cell)
         print(f"| {engine} | " + " | ".join(cells) + " |", flush=True)
 
 
