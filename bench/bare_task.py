@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 
 try:
     from django.tasks import task
@@ -19,7 +20,8 @@ except ImportError:  # Django 5.2: the backport
 logger = logging.getLogger("demo_project")
 
 
-@task()
+# On RQ, a backend accepts only the queues RQ_QUEUES names: the demo's is DEMO_RQ_QUEUE.
+@task(queue_name=os.environ.get("DEMO_RQ_QUEUE", "default"))
 def store_event(body: str, request_id: str) -> None:
     from demo_project.events.models import Event
 
