@@ -15,14 +15,9 @@ Results: bench/RESULTS.md.
 
 from __future__ import annotations
 
-import argparse
 import os
-import random
-import statistics
 import sys
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -36,27 +31,17 @@ os.environ.update(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--jobs", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=15)
-    args = parser.parse_args()
     import django
 
+    from bench import paired
+
+    args = paired.arguments()
     django.setup()
     from celery import current_app
 
-    from hookpipe import RequestSnapshot
-    from hookpipe.plugins.snapshot import Headers
     from hookpipe.tasks import worker
-    from hookpipe.tasks.runner import dumps
 
-    snapshot = RequestSnapshot(
-        "POST", "/webhooks/shop/", "/webhooks/shop/", (),
-        Headers([("Content-Type", "application/json"), ("X-Webhook-Token", "t")]),
-        b'{"kind": "order.paid", "order": 42}', "127.0.0.1", "http", None, "0" * 32,
-    )  # fmt: skip
-    payload, _ = dumps(snapshot, 1 << 20)
-    job_args = ("webhook-store", "demo_project.events.plugins.WebhookStore", payload)
+    _, job_args = paired.webhook_job()
     task = worker.base_task().using(backend="default", queue_name=QUEUE)
     name = f"django_tasks:{worker.TASK_PATH}"
 
@@ -66,31 +51,13 @@ def main() -> None:
     def hookpipe() -> None:
         task.enqueue(*job_args)
 
-    ways: dict[str, Callable[[], None]] = {"celery": celery, "hookpipe": hookpipe}
-    for way in ways.values():  # warm: imports, the broker connection, the queue
-        for _ in range(20):
-            way()
-    per_job: dict[str, list[float]] = {n: [] for n in ways}
-    order = list(ways)
+    ways = {"celery": celery, "hookpipe": hookpipe}
     try:
-        for _ in range(args.rounds):
-            random.shuffle(order)
-            for n in order:
-                way = ways[n]
-                start = time.perf_counter()
-                for _ in range(args.jobs):
-                    way()
-                per_job[n].append((time.perf_counter() - start) / args.jobs * 1e6)
+        per_call = paired.rounds(ways, args.jobs, args.rounds)
     finally:
         with current_app.connection_for_write() as conn:
             conn.default_channel.queue_delete(QUEUE)
-    for n, values in per_job.items():
-        print(f"{n:9} {statistics.median(values):8.1f} µs per enqueue (median of {args.rounds})")
-    ratios = [a / b for a, b in zip(per_job["hookpipe"], per_job["celery"], strict=True)]
-    print(
-        f"hookpipe / celery: {statistics.median(ratios):.2f} x "
-        f"(per round {min(ratios):.2f}-{max(ratios):.2f})"
-    )
+    paired.report(per_call, [("hookpipe", "celery")])
 
 
 if __name__ == "__main__":

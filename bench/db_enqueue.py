@@ -26,15 +26,10 @@ server. Results: bench/RESULTS.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import random
-import statistics
 import sys
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -48,10 +43,9 @@ os.environ.update(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--jobs", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=15)
-    args = parser.parse_args()
+    from bench import paired
+
+    args = paired.arguments()
     import psycopg
 
     with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
@@ -69,23 +63,17 @@ def main() -> None:
 def run(jobs: int, rounds: int) -> None:
     import django
 
+    from bench import paired
+
     django.setup()
     from django.core.management import call_command
     from django.db import connection, transaction
 
-    from hookpipe import RequestSnapshot
-    from hookpipe.plugins.snapshot import Headers
     from hookpipe.tasks import keys, worker
     from hookpipe.tasks.runner import dumps
 
     call_command("migrate", verbosity=0)
-    snapshot = RequestSnapshot(
-        "POST", "/webhooks/shop/", "/webhooks/shop/", (),
-        Headers([("Content-Type", "application/json"), ("webhook-id", "msg_1")]),
-        b'{"kind": "order.paid", "order": 42}', "127.0.0.1", "http", None, "0" * 32,
-    )  # fmt: skip
-    payload, _ = dumps(snapshot, 1 << 20)
-    job_args = ("webhook-store", "demo_project.events.plugins.WebhookStore", payload)
+    snapshot, job_args = paired.webhook_job()
     row = json.dumps(list(job_args))
     task = worker.base_task().using(backend="default")
     with connection.cursor() as cursor:
@@ -109,39 +97,18 @@ def run(jobs: int, rounds: int) -> None:
             keys.claimed("webhook-store", f"msg_{next(counter)}", "0" * 32, 3600)
             task.enqueue(job_args[0], job_args[1], stored)
 
-    ways: dict[str, Callable[[], None]] = {
-        "insert": insert,
-        "engine": engine,
-        "hookpipe": hookpipe,
-        "keyed": keyed,
-    }
-    for way in ways.values():  # warm: imports, the connection, the tables' first pages
-        for _ in range(20):
-            way()
-    per_job: dict[str, list[float]] = {name: [] for name in ways}
-    order = list(ways)
-    for _ in range(rounds):
-        random.shuffle(order)
-        for name in order:
-            way = ways[name]
-            start = time.perf_counter()
-            for _ in range(jobs):
-                way()
-            per_job[name].append((time.perf_counter() - start) / jobs * 1e6)
-    for name, values in per_job.items():
-        print(f"{name:9} {statistics.median(values):8.1f} µs per enqueue (median of {rounds})")
-    for name, base in (
-        ("engine", "insert"),
-        ("hookpipe", "insert"),
-        ("keyed", "insert"),
-        ("hookpipe", "engine"),
-        ("keyed", "hookpipe"),
-    ):
-        ratios = [a / b for a, b in zip(per_job[name], per_job[base], strict=True)]
-        print(
-            f"{name} / {base}: {statistics.median(ratios):.2f} x "
-            f"(per round {min(ratios):.2f}-{max(ratios):.2f})"
-        )
+    ways = {"insert": insert, "engine": engine, "hookpipe": hookpipe, "keyed": keyed}
+    per_call = paired.rounds(ways, jobs, rounds)
+    paired.report(
+        per_call,
+        [
+            ("engine", "insert"),
+            ("hookpipe", "insert"),
+            ("keyed", "insert"),
+            ("hookpipe", "engine"),
+            ("keyed", "hookpipe"),
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -20,14 +20,9 @@ Results: bench/RESULTS.md.
 
 from __future__ import annotations
 
-import argparse
 import os
-import random
-import statistics
 import sys
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -42,29 +37,19 @@ os.environ.setdefault("RQ_REDIS_URL", "redis://127.0.0.1:6379/6")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--jobs", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=15)
-    args = parser.parse_args()
     import django
 
+    from bench import paired
+
+    args = paired.arguments()
     django.setup()
     import django_rq
     from django_tasks_rq.backend import Job
     from rq import Queue
 
-    from hookpipe import RequestSnapshot
-    from hookpipe.plugins.snapshot import Headers
     from hookpipe.tasks import rq_queue, worker
-    from hookpipe.tasks.runner import dumps
 
-    snapshot = RequestSnapshot(
-        "POST", "/webhooks/shop/", "/webhooks/shop/", (),
-        Headers([("Content-Type", "application/json"), ("X-Webhook-Token", "t")]),
-        b'{"kind": "order.paid", "order": 42}', "127.0.0.1", "http", None, "0" * 32,
-    )  # fmt: skip
-    payload, _ = dumps(snapshot, 1 << 20)
-    job_args = ("webhook-store", "demo_project.events.plugins.WebhookStore", payload)
+    _, job_args = paired.webhook_job()
     task = worker.base_task().using(backend="default", queue_name=QUEUE)
     configured = django_rq.get_queue(QUEUE, job_class=Job)
     floor = Queue(
@@ -81,35 +66,15 @@ def main() -> None:
         rq_queue.forget_connections()
         task.enqueue(*job_args)
 
-    ways: dict[str, Callable[[], None]] = {"rq": rq, "hookpipe": hookpipe, "fresh": fresh}
-    for way in ways.values():  # warm: imports, the kept client's first connection
-        for _ in range(20):
-            way()
-    per_job: dict[str, list[float]] = {name: [] for name in ways}
-    order = list(ways)
+    ways = {"rq": rq, "hookpipe": hookpipe, "fresh": fresh}
     try:
-        for _ in range(args.rounds):
-            random.shuffle(order)
-            for name in order:
-                way = ways[name]
-                start = time.perf_counter()
-                for _ in range(args.jobs):
-                    way()
-                per_job[name].append((time.perf_counter() - start) / args.jobs * 1e6)
-            configured.empty()
+        per_call = paired.rounds(ways, args.jobs, args.rounds, after_round=configured.empty)
     finally:
         configured.empty()
         keys = list(configured.connection.scan_iter(match=f"rq:*{QUEUE}*"))
         if keys:
             configured.connection.delete(*keys)
-    for name, values in per_job.items():
-        print(f"{name:9} {statistics.median(values):8.1f} µs per enqueue (median of {args.rounds})")
-    for name in ("hookpipe", "fresh"):
-        ratios = [a / b for a, b in zip(per_job[name], per_job["rq"], strict=True)]
-        print(
-            f"{name} / rq: {statistics.median(ratios):.2f} x "
-            f"(per round {min(ratios):.2f}-{max(ratios):.2f})"
-        )
+    paired.report(per_call, [("hookpipe", "rq"), ("fresh", "rq")])
 
 
 if __name__ == "__main__":
