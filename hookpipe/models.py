@@ -13,6 +13,8 @@ task workers' heartbeats. The runtime switches are the opt-in fleet app's
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 
 
@@ -76,6 +78,22 @@ class StoredJob(models.Model):
 
     class Meta:
         abstract = True
+
+    @staticmethod
+    def fields_of(task: Any, handler: str, class_path: str, snapshot: Any) -> dict[str, Any]:
+        """These fields for a job of the running ``task`` (its backend, queue and
+        priority), whatever the snapshot holds: a store that others can write to may
+        hand a worker something that is not one."""
+        request_id = snapshot.get("request_id", "") if isinstance(snapshot, dict) else ""
+        return {
+            "handler": handler[:100],
+            "class_path": class_path[:300],
+            "request_id": str(request_id)[:64],
+            "snapshot": snapshot if isinstance(snapshot, dict) else {"unreadable": repr(snapshot)},
+            "backend": str(getattr(task, "backend", "")),
+            "queue_name": str(getattr(task, "queue_name", "")),
+            "priority": int(getattr(task, "priority", 0)),
+        }
 
 
 class DeadJob(StoredJob):

@@ -13,28 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import backends as compat
 from . import worker
 from .celery import celery_aliases
 
-
-def register() -> list[Any]:
-    """Create hookpipe's task on every Celery backend (each on its first queue)."""
-    made = []
-    for alias in celery_aliases():
-        backend = compat.task_backends[alias]
-        queues = sorted(getattr(backend, "queues", None) or ())
-        made.append(
-            backend.task_class(
-                func=worker.base_task().func,
-                backend=alias,
-                queue_name=queues[0] if queues else compat.DEFAULT_TASK_QUEUE_NAME,
-                priority=0,
-                takes_context=True,
-                run_after=None,
-            )
-        )
-    return made
-
-
-TASKS = register()
+TASKS: list[Any] = [worker.task_on(alias) for alias in celery_aliases()]

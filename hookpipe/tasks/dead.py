@@ -33,10 +33,7 @@ def replay(jobs: Iterable[DeadJob], who: str) -> list[DeadJob]:
     for job in jobs:
         if job.replayed_at is not None:
             continue
-        task = worker.base_task().using(
-            backend=job.backend or None, queue_name=job.queue_name or None, priority=job.priority
-        )
-        task.enqueue(job.handler, job.class_path, job.snapshot, tries=1)
+        worker.enqueue_again(job, tries=1)
         job.replayed_at = timezone.now()
         job.replayed_by = who[:200]
         job.save(update_fields=["replayed_at", "replayed_by"])

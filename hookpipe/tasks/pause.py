@@ -73,18 +73,11 @@ def park_if_paused(
     park it and return the row when handler ``name`` is paused, else ``None``."""
     if not is_paused(name):
         return None
-    request_id = snapshot.get("request_id", "") if isinstance(snapshot, dict) else ""
     now = timezone.now()
     try:
         with transaction.atomic(using=router.db_for_write(ParkedJob)):
             job = ParkedJob.objects.create(
-                handler=name[:100],
-                class_path=class_path[:300],
-                request_id=str(request_id)[:64],
-                snapshot=snapshot if isinstance(snapshot, dict) else {"unreadable": repr(snapshot)},
-                backend=str(getattr(task, "backend", "")),
-                queue_name=str(getattr(task, "queue_name", "")),
-                priority=int(getattr(task, "priority", 0)),
+                **ParkedJob.fields_of(task, name, class_path, snapshot),
                 attempt=tries,
                 enqueued_at=getattr(result, "enqueued_at", None) or now,
                 parked_at=now,

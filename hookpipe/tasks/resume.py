@@ -39,12 +39,7 @@ def resume(name: str, who: str) -> Resumed:
             row.pk = pk  # the admin's history names the deleted row
         jobs = list(ParkedJob.objects.select_for_update().filter(handler=name))
         for job in jobs:
-            task = worker.base_task().using(
-                backend=job.backend or None,
-                queue_name=job.queue_name or None,
-                priority=job.priority,
-            )
-            task.enqueue(job.handler, job.class_path, job.snapshot, tries=job.attempt)
+            worker.enqueue_again(job, tries=job.attempt)
         ParkedJob.objects.filter(pk__in=[job.pk for job in jobs]).delete()
     if pauses or jobs:
         logger.warning(

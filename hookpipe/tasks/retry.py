@@ -54,16 +54,9 @@ def bury(
     error: BaseException,
 ) -> DeadJob:
     """Record a job that will not run again by itself."""
-    request_id = snapshot.get("request_id", "") if isinstance(snapshot, dict) else ""
     return DeadJob.objects.create(
-        handler=name[:100],
-        class_path=class_path[:300],
-        request_id=str(request_id)[:64],
-        snapshot=snapshot if isinstance(snapshot, dict) else {"unreadable": repr(snapshot)},
+        **DeadJob.fields_of(task, name, class_path, snapshot),
         attempts=attempts,
         error=f"{type(error).__name__}: {error}",
-        backend=str(getattr(task, "backend", "")),
-        queue_name=str(getattr(task, "queue_name", "")),
-        priority=int(getattr(task, "priority", 0)),
         died_at=timezone.now(),
     )

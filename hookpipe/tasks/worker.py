@@ -31,6 +31,7 @@ from typing import Any, Final
 
 from .. import conf
 from ..jobs.choice import RunnerChoice
+from ..models import StoredJob
 from ..plugins.base import HandlerImplementation, dotted
 from ..plugins.planning import build_plugins, plan_plugins
 from ..plugins.snapshot import RequestSnapshot, WireError
@@ -190,23 +191,37 @@ def base_task() -> Any:
                 "Django's task framework is missing: use Django 6, or install django-tasks."
             )
         aliases = list(compat.backend_settings())
-        alias = "default" if "default" in aliases or not aliases else aliases[0]
-        backend = compat.task_backends[alias]
-        # A Task validates its queue against the backend when created: a backend
-        # limited to other queues (QUEUES) would refuse the default one.
-        queues = sorted(getattr(backend, "queues", None) or ())
-        queue = compat.DEFAULT_TASK_QUEUE_NAME
-        if queues and queue not in queues:
-            queue = queues[0]
-        _task = backend.task_class(
-            func=_FUNCTION,
-            backend=alias,
-            queue_name=queue,
-            priority=0,
-            takes_context=True,
-            run_after=None,
-        )
+        _task = task_on("default" if "default" in aliases or not aliases else aliases[0])
     return _task
+
+
+def task_on(alias: str) -> Any:
+    """A ``Task`` for :func:`run_handler` made on backend ``alias`` (a backend that
+    registers its tasks when they are made, as Celery's does, then knows it)."""
+    backend = compat.task_backends[alias]
+    # A Task validates its queue against the backend when created: a backend limited
+    # to other queues (QUEUES) would refuse the default one.
+    queues = sorted(getattr(backend, "queues", None) or ())
+    queue = compat.DEFAULT_TASK_QUEUE_NAME
+    if queues and queue not in queues:
+        queue = queues[0]
+    return backend.task_class(
+        func=_FUNCTION,
+        backend=alias,
+        queue_name=queue,
+        priority=0,
+        takes_context=True,
+        run_after=None,
+    )
+
+
+def enqueue_again(job: StoredJob, tries: int) -> None:
+    """Enqueue a job kept outside its backend (dead, or parked) as attempt ``tries``,
+    where it was first stored: its backend, queue and priority, its snapshot."""
+    task = base_task().using(
+        backend=job.backend or None, queue_name=job.queue_name or None, priority=job.priority
+    )
+    task.enqueue(job.handler, job.class_path, job.snapshot, tries=tries)
 
 
 def _handler(name: str, class_path: str) -> tuple[HandlerImplementation, RunnerChoice]:
