@@ -25,7 +25,6 @@ machine and nowhere else:
 ``DEMO_HEARTBEAT_TIMEOUT`` ``20``: ``HOOKPIPE["TASK_RUNNER"]["HEARTBEAT_TIMEOUT"]``
 ``DEMO_BACKLOG_AFTER`` ``60``: ``HOOKPIPE["TASK_RUNNER"]["BACKLOG_AFTER"]``
 ``DEMO_ABANDONED_AFTER`` ``60``: ``HOOKPIPE["TASK_RUNNER"]["ABANDONED_AFTER"]``
-``DEMO_RECOVER_EVERY`` ``10``: ``HOOKPIPE["TASK_RUNNER"]["RECOVER_EVERY"]``
 ``REDIS_URL``          unset: the cache every process shares is the database
                        cache (``manage.py createcachetable``); set, e.g.
                        ``redis://127.0.0.1:6379/2``, Redis is the cache
@@ -318,7 +317,6 @@ HOOKPIPE = {
         "HEARTBEAT_TIMEOUT": env.float("DEMO_HEARTBEAT_TIMEOUT", default=20.0),
         "BACKLOG_AFTER": env.float("DEMO_BACKLOG_AFTER", default=60.0),
         "ABANDONED_AFTER": env.float("DEMO_ABANDONED_AFTER", default=60.0),
-        "RECOVER_EVERY": env.float("DEMO_RECOVER_EVERY", default=10.0),
     },
     # Every plugin can be switched off and on from the admin's Pipeline page or with
     # "manage.py hookpipe --disable NAME"; each worker applies a switch within

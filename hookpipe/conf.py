@@ -68,8 +68,6 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
                 # The fallback for a job whose worker never beat (a worker that does
                 # not load hookpipe's app): RUNNING for longer than this is abandoned.
                 "ABANDONED_AFTER": 600,
-                # How often (seconds, at most) a task worker sweeps when a task starts.
-                "RECOVER_EVERY": 60,
                 # Seconds an idempotency key is kept: a delivery with the same key is
                 # a duplicate for that long. Stripe retries for up to 3 days; a week
                 # leaves room for a manual redelivery.
@@ -166,6 +164,8 @@ class TweenEntry:
 RENAMED = {
     # One meaning per word: the fleet's STALE_AFTER greys out a silent process.
     ("TASK_RUNNER", "STALE_AFTER"): "ABANDONED_AFTER",
+    # The sweep a worker ran when a task started is its heart's now, at each beat.
+    ("TASK_RUNNER", "RECOVER_EVERY"): "HEARTBEAT_EVERY",
 }
 
 
@@ -459,7 +459,6 @@ class _Loader:
             "HEARTBEAT_TIMEOUT",
             "BACKLOG_AFTER",
             "ABANDONED_AFTER",
-            "RECOVER_EVERY",
             "IDEMPOTENCY_KEEP",
         ):
             self.positive("TASK_RUNNER", name, runner)

@@ -49,7 +49,6 @@ def test_a_job_longer_than_every_timeout_runs_once_on_a_live_worker(tmp_path: Pa
     env = migrated(
         tmp_path,
         DEMO_ABANDONED_AFTER="1",
-        DEMO_RECOVER_EVERY="1",
         HOOKPIPE_WEBHOOK_STORE_DELAY="6",
     )
     with live.gunicorn(env, tmp_path) as server:

@@ -395,13 +395,14 @@ def test_bad_task_runner_settings_are_errors() -> None:
     assert ids(check_hookpipe()).count("hookpipe.E009") == 2
 
 
-@task_handlers("TaskRecorder", TASK_RUNNER={"STALE_AFTER": 30})
-def test_a_renamed_key_is_an_error_that_names_the_new_spelling() -> None:
-    [message] = [m for m in check_hookpipe() if m.id == "hookpipe.E002"]
-    assert "'STALE_AFTER'" in message.msg
-    assert message.hint == (
-        'It was renamed: write "ABANDONED_AFTER" (see "Upgrading" in the CHANGELOG).'
-    )
+@pytest.mark.parametrize(
+    ("old", "new"), [("STALE_AFTER", "ABANDONED_AFTER"), ("RECOVER_EVERY", "HEARTBEAT_EVERY")]
+)
+def test_a_renamed_key_is_an_error_that_names_the_new_spelling(old: str, new: str) -> None:
+    with task_handlers("TaskRecorder", TASK_RUNNER={old: 30}):
+        [message] = [m for m in check_hookpipe() if m.id == "hookpipe.E002"]
+    assert f"'{old}'" in message.msg
+    assert message.hint == f'It was renamed: write "{new}" (see "Upgrading" in the CHANGELOG).'
 
 
 @pytest.mark.django_db(transaction=True)

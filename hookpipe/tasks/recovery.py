@@ -8,24 +8,21 @@ For hookpipe's own tasks (those whose path is :data:`TASK_PATH`, on a database b
 it. A RUNNING task is abandoned when
 
 - its worker beats (:mod:`.heartbeat`) and its last beat is older than
-  ``HOOKPIPE["TASK_RUNNER"]["HEARTBEAT_TIMEOUT"]`` (30 s): the worker is gone. A task on
+  ``HOOKPIPE["TASK_RUNNER"]["HEARTBEAT_TIMEOUT"]`` (20 s): the worker is gone. A task on
   a worker that beats is never taken from it, however long it runs;
 - its worker never beat (a worker that does not load hookpipe's app, or one killed
   between claiming its first task and its first beat) and it started more than
   ``ABANDONED_AFTER`` seconds ago (600 s): without a heartbeat, a dead worker cannot be
   told from a slow one, so set it above your longest run.
 
-Task workers sweep by themselves: every ``HEARTBEAT_EVERY`` seconds from their heart's
-thread, and at most every ``RECOVER_EVERY`` seconds when a hookpipe task starts
-(:func:`maybe_sweep`); ``manage.py hookpipe --recover-tasks`` sweeps on demand.
+Every ``db_worker`` sweeps by itself, every ``HEARTBEAT_EVERY`` seconds, from its
+heart's thread (idle or busy); ``manage.py hookpipe --recover-tasks`` sweeps on demand.
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
-import threading
-import time
 from typing import Any
 
 from django.db.models import Q
@@ -39,9 +36,6 @@ logger = logging.getLogger("hookpipe")
 
 #: The task a worker runs for a handler (:mod:`hookpipe.tasks.worker`), as backends store it.
 TASK_PATH = "hookpipe.tasks.worker.run_handler"
-
-_lock = threading.Lock()
-_last_sweep = 0.0
 
 
 def database_aliases() -> list[str]:
@@ -114,22 +108,6 @@ def recover() -> int:
             conf.get_config().task_runner["ABANDONED_AFTER"],
         )
     return count
-
-
-def maybe_sweep() -> None:
-    """:func:`recover`, if this process has not tried for ``RECOVER_EVERY`` seconds.
-    Never raises: a failed sweep must not fail the task that triggered it."""
-    global _last_sweep
-    every = float(conf.get_config().task_runner["RECOVER_EVERY"])
-    now = time.monotonic()
-    with _lock:
-        if now - _last_sweep < every:
-            return
-        _last_sweep = now
-    try:
-        recover()
-    except Exception:
-        logger.exception("hookpipe: recovering stale tasks failed")
 
 
 def status_counts(alias: str) -> dict[str, Any]:

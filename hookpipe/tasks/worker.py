@@ -59,7 +59,6 @@ def run_handler(
     counts the backend's runs of this one task (more than 1 when a worker died in it)
     and goes to the log with the request id, so a job that runs twice can be seen.
     """
-    recovery.maybe_sweep()
     # The task running now, to retry it on its own backend and queue (none when called
     # directly, as Task.call does).
     result = getattr(context, "task_result", None)
