@@ -43,27 +43,20 @@ FORGET_WORKERS_AFTER = datetime.timedelta(days=1)
 
 
 def beat(worker_id: str, backend: str, started_at: datetime.datetime) -> None:
-    """Write that task worker ``worker_id`` of ``backend`` is alive now."""
-    from django.db import IntegrityError
-
+    """Write that task worker ``worker_id`` of ``backend`` is alive now (its row made on
+    the first beat, or taken over by a restarted worker that reuses the id)."""
     from ..models import TaskWorker
 
-    now = timezone.now()
-    if TaskWorker.objects.filter(worker_id=worker_id).update(beat_at=now):
-        return
-    try:
-        TaskWorker.objects.create(
-            worker_id=worker_id,
-            backend=backend,
-            host=socket.gethostname()[:255],
-            pid=os.getpid(),
-            started_at=started_at,
-            beat_at=now,
-        )
-    except IntegrityError:  # a worker id reused by a restarted worker
-        TaskWorker.objects.filter(worker_id=worker_id).update(
-            backend=backend, pid=os.getpid(), started_at=started_at, beat_at=now
-        )
+    TaskWorker.objects.update_or_create(
+        worker_id=worker_id,
+        defaults={
+            "backend": backend,
+            "host": socket.gethostname()[:255],
+            "pid": os.getpid(),
+            "started_at": started_at,
+            "beat_at": timezone.now(),
+        },
+    )
 
 
 class Heart:
