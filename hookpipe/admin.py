@@ -81,9 +81,7 @@ class PipelineAdmin(_ModelAdmin):
     def has_switch_permission(self, request: HttpRequest) -> bool:
         """May switch plugins on and off: the fleet app is installed (it keeps the
         switches) and the user has ``hookpipe.change_pipeline``."""
-        return apps.is_installed("hookpipe.fleet") and request.user.has_perm(
-            f"{self.opts.app_label}.change_{self.opts.model_name}"
-        )
+        return apps.is_installed("hookpipe.fleet") and self._may_operate(request)
 
     def switch_view(self, request: HttpRequest) -> HttpResponse:
         """POST ``name`` and ``action`` (``disable`` or ``enable``): store the switch, log
@@ -124,12 +122,15 @@ class PipelineAdmin(_ModelAdmin):
             self.message_user(
                 request, f"{name!r} was already {action}d; nothing changed.", messages.INFO
             )
-        info = self.opts.app_label, self.opts.model_name
-        url = reverse("admin:{}_{}_changelist".format(*info), current_app=self.admin_site.name)
-        return HttpResponseRedirect(url + "#hp-switches")
+        return HttpResponseRedirect(self._changelist_url() + "#hp-switches")
 
     def has_pause_permission(self, request: HttpRequest) -> bool:
-        """May pause and resume task handlers: ``hookpipe.change_pipeline``."""
+        """May pause and resume task handlers."""
+        return self._may_operate(request)
+
+    def _may_operate(self, request: HttpRequest) -> bool:
+        # The page's change permission, hookpipe.change_pipeline; has_change_permission
+        # stays False: the page has no change form.
         return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
 
     def pause_view(self, request: HttpRequest) -> HttpResponse:
