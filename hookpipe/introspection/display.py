@@ -115,10 +115,6 @@ PROBLEM_COUNTERS = frozenset(
         "FAILED",
     }
 )
-#: A queue whose oldest READY task has waited longer than this (seconds) has a backlog,
-#: unless the data says otherwise (``backlog_after_s``: ``TASK_RUNNER["BACKLOG_AFTER"]``).
-#: ``db_worker`` polls every second by default, so an idle, served queue stays near 1 s.
-BACKLOG_AFTER_S = 60.0
 #: The statuses of a database task backend, in the order a task goes through them.
 TASK_STATUSES = ("READY", "RUNNING", "SUCCESSFUL", "FAILED")
 #: What a process's row shows of its thread pool (the rest is its settings; its jobs'
@@ -418,7 +414,9 @@ def _queue_cells(
     for column in columns:
         value = values[column]
         if column == "oldest_ready_s" and value:
-            limit = float(view.get("backlog_after_s") or BACKLOG_AFTER_S)
+            # TASK_RUNNER["BACKLOG_AFTER"]; db_worker polls every second by default, so
+            # an idle queue that a worker serves stays near 1 s.
+            limit = float(view["backlog_after_s"])
             cells.append(Cell(format_value(value), problem=value > limit, column=column))
         elif column == "live_workers" and values["READY"] and not value:
             # Tasks wait and no worker beats: nothing will take them.
