@@ -35,6 +35,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 
 from .. import conf
+from ..schema import db_error_text
 from . import read as fleet
 
 logger = logging.getLogger("hookpipe")
@@ -268,7 +269,7 @@ def task_pause_gauges() -> Iterator[Any]:
     try:
         states = task_pause.states()
     except Exception as exc:  # no table yet, database down: no series rather than a 500
-        logger.warning("hookpipe: metrics: paused task handlers: %s", exc)
+        logger.warning("hookpipe: metrics: paused task handlers: %s", db_error_text(exc))
         return
     names = sorted(configured | set(states))
     if not names:
