@@ -67,6 +67,9 @@ class Heart:
         self.thread: threading.Thread | None = None
         self.stopping = threading.Event()
         self.worker_id: str | None = None
+        #: The process that beats for ``worker_id``: a forked child inherits the heart
+        #: and its exit handler, but the row stays its parent's.
+        self.pid = os.getpid()
         self.backend = ""
         self.started_at = timezone.now()
         #: When each backlogged (backend, queue) was last logged (time.monotonic()).
@@ -86,7 +89,7 @@ class Heart:
         now on."""
         if worker_id == self.worker_id:
             return
-        self.worker_id, self.backend = worker_id, backend
+        self.worker_id, self.backend, self.pid = worker_id, backend, os.getpid()
         try:
             beat(worker_id, backend, self.started_at)
         except Exception as exc:
@@ -103,7 +106,7 @@ class Heart:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
         self.thread = None
-        if self.worker_id is not None:
+        if self.worker_id is not None and self.pid == os.getpid():
             from ..models import TaskWorker
 
             try:
