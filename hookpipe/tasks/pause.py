@@ -3,8 +3,7 @@
 :func:`pause` writes a :class:`~hookpipe.models.PausedHandler` row. The web processes
 do not look at it: a delivery is stored as always (``request.hookpipe`` says
 ``"pending"``, the view answers as for any stored job). The task worker does, at the
-start of each of the handler's jobs (:func:`park_if_paused`, one query while nothing
-is paused): a job of a paused handler is not run but parked, a
+start of each of the handler's jobs (:func:`park_if_paused`): a job of a paused handler is not run but parked, a
 :class:`~hookpipe.models.ParkedJob` with what it needs to be enqueued again, and the
 task ends there (the backend records it as done). This works the same on every
 engine, since it is the task itself that parks, and covers the jobs enqueued before
@@ -22,6 +21,9 @@ rows.
 from __future__ import annotations
 
 import logging
+import math
+import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from django.db import router, transaction
@@ -56,9 +58,42 @@ class _Lifted(Exception):
     """Rolls back a parked row whose pause was lifted meanwhile: the job runs."""
 
 
+#: Seconds a worker trusts what it last read of the pauses.
+READ_EVERY = 1.0
+
+
+class _Seen:
+    """The names of the paused handlers as this process last read them, and when."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.read_at = -math.inf
+        self.names: frozenset[str] = frozenset()
+
+    def paused(self) -> frozenset[str]:
+        with self.lock:
+            if time.monotonic() - self.read_at >= READ_EVERY:
+                self.names = frozenset(PausedHandler.objects.values_list("handler", flat=True))
+                self.read_at = time.monotonic()
+            return self.names
+
+    def forget(self) -> None:
+        with self.lock:
+            self.read_at = -math.inf
+
+
+_seen = _Seen()
+
+
 def is_paused(name: str) -> bool:
-    """Whether handler ``name`` is paused now: the query each of its jobs starts with."""
-    return PausedHandler.objects.filter(handler=name).exists()
+    """Whether handler ``name`` is paused, as read at most :data:`READ_EVERY` seconds
+    ago (a paused one is asked again, under a lock, before its job is parked)."""
+    return name in _seen.paused()
+
+
+def forget_pauses() -> None:
+    """Read the pauses again at the next job: this process just changed them."""
+    _seen.forget()
 
 
 def park_if_paused(
@@ -105,6 +140,7 @@ def pause(name: str, who: str) -> tuple[PausedHandler, bool]:
     row, created = PausedHandler.objects.get_or_create(
         handler=name, defaults={"paused_at": timezone.now(), "paused_by": who[:200]}
     )
+    forget_pauses()
     if created:
         logger.warning("hookpipe: task handler %r paused by %s", name, who)
     return row, created

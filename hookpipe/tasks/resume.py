@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.db import router, transaction
 
 from ..models import ParkedJob, PausedHandler
-from . import worker
+from . import pause, worker
 
 logger = logging.getLogger("hookpipe")
 
@@ -37,6 +37,7 @@ def resume(name: str, who: str) -> Resumed:
             pk = row.pk
             row.delete()
             row.pk = pk  # the admin's history names the deleted row
+        pause.forget_pauses()
         jobs = list(ParkedJob.objects.select_for_update().filter(handler=name))
         for job in jobs:
             worker.enqueue_again(job, tries=job.attempt)
