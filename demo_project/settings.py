@@ -165,7 +165,8 @@ if TASK_ENGINE == "rq":
     # killed mid-job runs again when RQ cleans its registries (docs/durable.rst).
     INSTALLED_APPS.append("django_rq")
     RQ_QUEUE = env.str("DEMO_RQ_QUEUE", default="default")
-    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": [RQ_QUEUE]}}
+    # hookpipe's RQ backend: django-tasks-rq's, with the queue built once per process.
+    TASKS = {"default": {"BACKEND": "hookpipe.tasks.RQBackend", "QUEUES": [RQ_QUEUE]}}
     RQ_QUEUES = {
         RQ_QUEUE: {
             "URL": env.str("RQ_REDIS_URL", default="redis://127.0.0.1:6379/1"),

@@ -1,7 +1,9 @@
 """The RQ engine (django-tasks-rq) against the real Redis: a task handler's job is
 stored on Redis with RQ's Retry (RedeliveringQueue), an rq worker runs it, and a job
 abandoned by a dead worker is run again after RQ's cleanup (``--recover-tasks``);
-without the queue class, RQ fails it instead. The kill run is tests/test_kill_runs.py."""
+without the queue class, RQ fails it instead. hookpipe's backend (``RQBackend``, used
+by every test here) stores the job django-tasks-rq's own stores, field by field. The
+kill run is tests/test_kill_runs.py."""
 
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from tests.testapp import plugins as tp
 QUEUE = "hookpipe-tests"
 RQ_TASKS = {
     **settings.TASKS,
-    "rq": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": [QUEUE]},
+    "rq": {"BACKEND": "hookpipe.tasks.RQBackend", "QUEUES": [QUEUE]},
 }
 HANDLER = {
     "class": "tests.testapp.plugins.TaskRecorder",
@@ -331,3 +333,30 @@ def test_enqueues_share_one_redis_connection_per_process_and_a_fork_gets_its_own
         assert deliver_again.status_code < 400
         assert named_connections(name) == [first]  # the parent's, still in use
         assert len(queue.get_job_ids()) == 8
+
+
+@pytest.mark.django_db(transaction=True)
+def test_hookpipe_s_rq_backend_stores_the_job_django_tasks_rq_stores(queue: Any) -> None:
+    from hookpipe.tasks import worker
+
+    both = {
+        **RQ_TASKS,
+        "plain": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": [QUEUE]},
+    }
+    snapshot = {"what": "ever"}  # not run: only stored and compared
+    with override_settings(TASKS=both):
+        results = {
+            alias: worker.base_task()
+            .using(backend=alias, queue_name=QUEUE)
+            .enqueue("task-recorder", "tests.testapp.plugins.TaskRecorder", snapshot)
+            for alias in ("rq", "plain")
+        }
+        jobs = {alias: queue.fetch_job(result.id) for alias, result in results.items()}
+        fields = {alias: job.to_dict() for alias, job in jobs.items()}
+        for found in fields.values():  # what differs from one job to the next
+            for name in ("created_at", "enqueued_at", "last_heartbeat", "started_at"):
+                found.pop(name, None)
+        fields["plain"]["meta"] = fields["plain"]["meta"].replace(b'"plain"', b'"rq"')
+        assert fields["rq"] == fields["plain"]
+        assert results["rq"].status == results["plain"].status == "READY"
+        assert results["rq"].enqueued_at == jobs["rq"].enqueued_at

@@ -21,7 +21,7 @@ DATABASES = {
 QUEUE = "hookpipe-otel"
 ENGINES = {
     "db": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": [QUEUE]},
-    "rq": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": [QUEUE]},
+    "rq": {"BACKEND": "hookpipe.tasks.RQBackend", "QUEUES": [QUEUE]},
 }
 TASKS = {
     "default": ENGINES[os.environ.get("HOOKPIPE_TEST_ENGINE", "db")],

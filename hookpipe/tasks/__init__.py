@@ -10,9 +10,10 @@ whose worker died (:mod:`.recovery`, :mod:`.rq`), what hookpipe needs of Celery'
 settings (:mod:`.celery`) and the module its workers import (:mod:`.celery_worker`),
 and the checks (:mod:`.checks`).
 
-Public names come from here: :class:`TaskRunner`, and
-:class:`RedeliveringQueue` for RQ (``RQ["QUEUE_CLASS"] = "hookpipe.tasks.RedeliveringQueue"``),
-which imports RQ and is loaded only when asked for.
+Public names come from here: :class:`TaskRunner`; and for RQ, :class:`RQBackend`
+(``TASKS[...]["BACKEND"] = "hookpipe.tasks.RQBackend"``) and :class:`RedeliveringQueue`
+(``RQ["QUEUE_CLASS"] = "hookpipe.tasks.RedeliveringQueue"``), which import RQ and are
+loaded only when asked for.
 """
 
 from __future__ import annotations
@@ -21,14 +22,18 @@ from typing import Any
 
 from .runner import TaskRunner
 
-__all__ = ["RedeliveringQueue", "TaskRunner"]
+__all__ = ["RQBackend", "RedeliveringQueue", "TaskRunner"]
 
 
 def __getattr__(name: str) -> Any:
-    # RedeliveringQueue subclasses django-rq's queue: importing it needs the rq extra,
-    # which a project on the database engine does not install.
+    # They subclass django-rq's queue and django-tasks-rq's backend: importing them needs
+    # the rq extra, which a project on the database engine does not install.
     if name == "RedeliveringQueue":
         from .rq_queue import RedeliveringQueue
 
         return RedeliveringQueue
+    if name == "RQBackend":
+        from .rq_backend import RQBackend
+
+        return RQBackend
     raise AttributeError(f"module 'hookpipe.tasks' has no attribute {name!r}")

@@ -3,11 +3,11 @@
 :func:`pause` writes a :class:`~hookpipe.models.PausedHandler` row. The web processes
 do not look at it: a delivery is stored as always (``request.hookpipe`` says
 ``"pending"``, the view answers as for any stored job). The task worker does, at the
-start of each of the handler's jobs (:func:`park_if_paused`): a job of a paused handler is not run but parked, a
-:class:`~hookpipe.models.ParkedJob` with what it needs to be enqueued again, and the
-task ends there (the backend records it as done). This works the same on every
-engine, since it is the task itself that parks, and covers the jobs enqueued before
-the pause and the retries of failed ones alike.
+start of each of the handler's jobs (:func:`park_if_paused`): a job of a paused handler
+is not run but parked, a :class:`~hookpipe.models.ParkedJob` with what it needs to be
+enqueued again, and the task ends there (the backend records it as done). This works
+the same on every engine, since it is the task itself that parks, and covers the jobs
+enqueued before the pause and the retries of failed ones alike.
 
 :func:`hookpipe.tasks.resume.resume` lifts the pause and enqueues the parked jobs
 again, oldest first (when the task backend first took each), with their request ids,

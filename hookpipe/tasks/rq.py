@@ -39,8 +39,25 @@ JOB_CLASS = "django_tasks_rq.backend.Job"
 SERIALIZER = "rq.serializers.JSONSerializer"
 
 
+#: hookpipe's own, django-tasks-rq's with kept queues (:mod:`.rq_backend`).
+BACKEND = "hookpipe.tasks.RQBackend"
+
+
 def is_rq_backend(alias: str) -> bool:
-    return (compat.backend_class_path(alias) or "").startswith(RQ_BACKEND_PREFIX)
+    """Whether backend ``alias`` is django-tasks-rq's, hookpipe's or another subclass."""
+    path = compat.backend_class_path(alias) or ""
+    if path.startswith(RQ_BACKEND_PREFIX) or path == BACKEND:
+        return True
+    if not path:
+        return False
+    try:
+        from django.utils.module_loading import import_string
+        from django_tasks_rq.backend import RQBackend
+
+        found = import_string(path)
+    except ImportError:
+        return False
+    return isinstance(found, type) and issubclass(found, RQBackend)
 
 
 def old_queue_class_settings() -> list[str]:
