@@ -178,8 +178,9 @@ if TASK_ENGINE == "rq":
     }
     RQ = {
         "QUEUE_CLASS": "hookpipe.tasks.RedeliveringQueue",
-        # rqworker runs jobs as django-tasks-rq's Job, which calls the Task inside.
-        "JOB_CLASS": "django_tasks_rq.backend.Job",
+        # rqworker runs jobs as django-tasks-rq's Job, which calls the Task inside;
+        # hookpipe's reads them as JSON even from a worker started without --serializer.
+        "JOB_CLASS": "hookpipe.tasks.JSONJob",
     }
 
 elif TASK_ENGINE == "celery":

@@ -69,5 +69,5 @@ RQ_QUEUES = {
 }
 RQ = {
     "QUEUE_CLASS": "hookpipe.tasks.RedeliveringQueue",
-    "JOB_CLASS": "django_tasks_rq.backend.Job",
+    "JOB_CLASS": "hookpipe.tasks.JSONJob",
 }

@@ -64,19 +64,9 @@ def queue() -> Iterator[Any]:
 def work(queue: Any, serializer: Any = None) -> None:
     """Run what is queued, in this process (RQ's SimpleWorker: no work horse), reading
     jobs with the queue's serializer unless told otherwise (rqworker's --serializer)."""
-    from rq.worker import SimpleWorker
+    from tests.rq_workers import QuietSimpleWorker
 
-    class Worker(SimpleWorker):
-        # No pubsub channel (it only carries rq's "stop this job" commands): redis-py's
-        # listener thread, stopped right after it started, can wait out its 60-second
-        # poll before it exits.
-        def subscribe(self) -> None:
-            pass
-
-        def unsubscribe(self) -> None:
-            pass
-
-    Worker(
+    QuietSimpleWorker(
         [queue],
         connection=queue.connection,
         job_class=queue.job_class,
@@ -242,10 +232,18 @@ def test_a_pickled_job_written_into_redis_is_refused_and_a_json_job_runs(
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "RQ_REDIS_URL": settings.REDIS_URL,
     }
-    live.manage("rqworker", "--serializer", live.RQ_SERIALIZER, "--burst", QUEUE, env=env)
+    quiet = ("--worker-class", "tests.rq_workers.QuietWorker")  # no minute-long exit
+    live.manage("rqworker", *quiet, "--serializer", live.RQ_SERIALIZER, "--burst", QUEUE, env=env)
     assert not marker.exists()  # the pickle was never loaded: no code ran
     assert job_id in queue.failed_job_registry.get_job_ids()
-    # The same hand-written job, read by a worker left on RQ's default: code runs.
+    # Started without --serializer (RQ's default, pickle), the worker still reads its
+    # jobs as hookpipe's JSONJob (RQ["JOB_CLASS"]) does: as JSON.
+    job_id = write_pickled_job(queue, marker)
+    live.manage("rqworker", *quiet, "--burst", QUEUE, env=env)
+    assert not marker.exists()
+    assert job_id in queue.failed_job_registry.get_job_ids()
+    # The same hand-written job, read by a worker left on RQ's default with
+    # django-tasks-rq's own job class: code runs.
     write_pickled_job(queue, marker)
     work(queue, serializer="rq.serializers.DefaultSerializer")
     assert marker.exists()

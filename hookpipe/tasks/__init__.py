@@ -11,9 +11,10 @@ settings (:mod:`.celery`) and the module its workers import (:mod:`.celery_worke
 and the checks (:mod:`.checks`).
 
 Public names come from here: :class:`TaskRunner`; and for RQ, :class:`RQBackend`
-(``TASKS[...]["BACKEND"] = "hookpipe.tasks.RQBackend"``) and :class:`RedeliveringQueue`
-(``RQ["QUEUE_CLASS"] = "hookpipe.tasks.RedeliveringQueue"``), which import RQ and are
-loaded only when asked for.
+(``TASKS[...]["BACKEND"] = "hookpipe.tasks.RQBackend"``), :class:`RedeliveringQueue`
+(``RQ["QUEUE_CLASS"] = "hookpipe.tasks.RedeliveringQueue"``) and :class:`JSONJob`
+(``RQ["JOB_CLASS"] = "hookpipe.tasks.JSONJob"``), which import RQ and are loaded only
+when asked for.
 """
 
 from __future__ import annotations
@@ -22,16 +23,16 @@ from typing import Any
 
 from .runner import TaskRunner
 
-__all__ = ["RQBackend", "RedeliveringQueue", "TaskRunner"]
+__all__ = ["JSONJob", "RQBackend", "RedeliveringQueue", "TaskRunner"]
 
 
 def __getattr__(name: str) -> Any:
     # They subclass django-rq's queue and django-tasks-rq's backend: importing them needs
     # the rq extra, which a project on the database engine does not install.
-    if name == "RedeliveringQueue":
-        from .rq_queue import RedeliveringQueue
+    if name in ("RedeliveringQueue", "JSONJob"):
+        from . import rq_queue
 
-        return RedeliveringQueue
+        return getattr(rq_queue, name)
     if name == "RQBackend":
         from .rq_backend import RQBackend
 

@@ -34,7 +34,7 @@ RQ_BACKEND_PREFIX = "django_tasks_rq."
 QUEUE_CLASS = "hookpipe.tasks.RedeliveringQueue"
 #: Where it was before (CHANGELOG.md, "Upgrading"): a check names the new path.
 OLD_QUEUE_CLASS = "hookpipe.runners.rq_queue.RedeliveringQueue"
-JOB_CLASS = "django_tasks_rq.backend.Job"
+JOB_CLASS = "hookpipe.tasks.JSONJob"
 #: The serializer hookpipe's RQ queues need (``RQ_QUEUES[...]["SERIALIZER"]``).
 SERIALIZER = "rq.serializers.JSONSerializer"
 

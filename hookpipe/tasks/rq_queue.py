@@ -1,5 +1,7 @@
-"""The RQ queue class hookpipe's RQ setup names (docs/durable.rst): it makes RQ run a
-killed worker's job again, and lets every queue of a process share one Redis client.
+"""The RQ queue and job classes hookpipe's RQ setup names (docs/durable.rst): the queue
+makes RQ run a killed worker's job again and lets every queue of a process share one
+Redis client; the job is read and written as JSON whatever serializer a worker was
+started with.
 
 Imported only where a project names it (``RQ["QUEUE_CLASS"]``), so it may import RQ
 and django-rq at the top: the ``rq`` extra is installed there.
@@ -11,8 +13,10 @@ import threading
 from typing import Any
 
 from django_rq.queues import DjangoRQ
+from django_tasks_rq.backend import Job
 from redis import Redis
 from rq.job import Retry
+from rq.serializers import JSONSerializer
 
 from ..core import process
 
@@ -35,6 +39,19 @@ class RedeliveringQueue(DjangoRQ):
         if kwargs.get("retry") is None and self.max_retries > 0:
             kwargs["retry"] = Retry(max=self.max_retries)
         return super().create_job(*args, **kwargs)
+
+
+class JSONJob(Job):
+    """django-tasks-rq's job (``RQ["JOB_CLASS"] = "hookpipe.tasks.JSONJob"``), always
+    JSON: ``rqworker`` hands a job the serializer of its ``--serializer`` option, RQ's
+    pickle when that is forgotten, and unpickling a job written into Redis by someone
+    else runs the code its bytes name. This job ignores what it is handed, so such a
+    job fails to load in every worker, whatever its command line."""
+
+    def __init__(
+        self, id: str | None = None, connection: Redis | None = None, serializer: Any = None
+    ) -> None:
+        super().__init__(id, connection=connection, serializer=JSONSerializer)
 
 
 _lock = threading.Lock()
