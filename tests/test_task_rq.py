@@ -7,6 +7,7 @@ kill run is tests/test_kill_runs.py."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -358,3 +359,60 @@ def test_hookpipe_s_rq_backend_stores_the_job_django_tasks_rq_stores(queue: Any)
         assert fields["rq"] == fields["plain"]
         assert results["rq"].status == results["plain"].status == "READY"
         assert results["rq"].enqueued_at == jobs["rq"].enqueued_at
+
+
+@pytest.mark.live
+def test_a_job_of_a_killed_rqworker_runs_again_within_seconds_not_rq_s_minute(
+    tmp_path: Path,
+) -> None:
+    """Two ``rqworker`` processes beating every 0.5 s (timeout 2 s); the one whose work
+    horse runs the job (3 s of work) SIGKILLed with its horse. The other worker's sweep
+    expires the dead one's execution and RQ's cleanup retries the job: stored a few
+    seconds after the kill, where RQ's own expiry alone takes 90 s (min(timeout, 30 s)
+    + 60 s after the execution's last heartbeat)."""
+    import signal
+
+    from tests import kill_runs
+
+    redis_or_skip(kill_runs.REDIS_URL)
+    with kill_runs.rq_queue() as queue:
+        env = live.project_env(
+            tmp_path,
+            DEMO_TASK_ENGINE="rq",
+            RQ_REDIS_URL=kill_runs.REDIS_URL,
+            DEMO_RQ_QUEUE=queue,
+            DEMO_HEARTBEAT_EVERY="0.5",
+            DEMO_HEARTBEAT_TIMEOUT="2",
+            HOOKPIPE_WEBHOOK_STORE_DELAY="3",
+            HOOKPIPE_LOG_LEVEL="WARNING",
+        )
+        live.manage("migrate", "--noinput", env=env)
+        with (
+            live.gunicorn(env, tmp_path) as server,
+            live.rq_worker(env, tmp_path, queue) as one,
+            live.rq_worker(env, tmp_path, queue) as two,
+        ):
+            time.sleep(1)  # both beat
+            reply = kill_runs.deliver(server, {"kind": "slow"})
+            assert reply.status == 202, reply
+            rid = reply.json()["request_id"]
+            until = time.monotonic() + 10
+            busy: list[tuple[live.LiveServer, list[int]]] = []
+            while not busy and time.monotonic() < until:
+                busy = [(w, kill_runs._forked(w.pid)) for w in (one, two)]
+                busy = [(w, horses) for w, horses in busy if horses]
+                time.sleep(0.01)
+            assert busy, "no work horse took the job"
+            [(victim, horses)] = busy
+            time.sleep(0.5)  # the horse is in the handler
+            os.killpg(victim.pid, signal.SIGKILL)
+            for pid in horses:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            killed = time.monotonic()
+            stored = kill_runs._wait_for(server, {rid}, timeout=60)
+            took = time.monotonic() - killed
+            logs = one.log() + two.log()
+    assert stored == [rid], logs
+    # Timeout 2 s, a sweep every 0.5 s, the job's 3 s again: 5.5 s; RQ alone: 90 s.
+    assert took < 15, (took, logs)

@@ -17,11 +17,24 @@ job that raised, so a handler that raises is retried too, up to the same bound.
 The cleanup runs in every rq worker every ``maintenance_interval`` (10 minutes in rq
 3.0) and, for hookpipe's RQ backends, on demand with ``manage.py hookpipe
 --recover-tasks`` (:func:`recover`), as for the database backend.
+
+RQ's expiry is at least 60 s after the last heartbeat of the job's execution, and that
+heartbeat comes every 30 s. An ``rqworker`` that loads hookpipe's app beats faster
+(:mod:`.heartbeat`: every ``HEARTBEAT_EVERY`` seconds, from a thread of the worker's
+main process, busy or idle, into the hash :data:`BEATS` on each Redis server of the RQ
+task backends, under its host and pid, timed by the Redis server's clock) and sweeps
+with :func:`recover`: a job whose worker's beat is older than ``HEARTBEAT_TIMEOUT`` has
+its execution expired at once, and RQ's own cleanup then retries it. A job's worker is
+the one named in the job's execution, found by the host and pid RQ records of it. A
+worker that never beat (started without hookpipe's app, or by ``rq worker``) is left
+to RQ's expiry.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from typing import Any
 
 from . import backends as compat
@@ -157,15 +170,26 @@ def recover() -> int:
     from the second sweep that still finds it there a minute after the first."""
     from rq.intermediate_queue import IntermediateQueue
     from rq.registry import StartedJobRegistry, clean_registries
+    from rq.timeouts import TimerDeathPenalty
     from rq.worker import SimpleWorker
 
     handled = 0
     for alias in rq_aliases():
         for queue in _queues(alias):
             started = StartedJobRegistry(
-                queue.name, connection=queue.connection, job_class=queue.job_class
+                queue.name,
+                connection=queue.connection,
+                job_class=queue.job_class,
+                serializer=queue.serializer,
+                # A timer, not SIGALRM, bounds the failure callbacks of abandoned jobs:
+                # a heart sweeps from a thread, where no signal handler can be set.
+                death_penalty_class=TimerDeathPenalty,
             )
+            silent = _silent_workers(queue.connection)
+            if silent:
+                _expire_executions_of(silent, started)
             handled += len(started.get_expired_job_ids())
+            started.cleanup()  # the abandoned jobs, retried where they have retries left
             clean_registries(queue)
             stuck = IntermediateQueue(queue.key, connection=queue.connection)
             before = set(stuck.get_job_ids())
@@ -184,3 +208,80 @@ def recover() -> int:
             handled,
         )
     return handled
+
+
+#: The hash where each ``rqworker`` that loads hookpipe's app writes its beat: field
+#: ``host:pid``, value the Redis server's time of the beat.
+BEATS = "hookpipe:rq:beats"
+
+#: Beats older than this are deleted: workers gone for good (RQ forgot them sooner).
+FORGET_BEATS_AFTER = 86400.0
+
+
+def _me() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _servers() -> list[Any]:
+    """A Redis client for each server (and database) the RQ task backends' queues use."""
+    found: dict[str, Any] = {}
+    for alias in rq_aliases():
+        for queue in _queues(alias):
+            options = queue.connection.connection_pool.connection_kwargs
+            found.setdefault(repr(sorted(options.items())), queue.connection)
+    return list(found.values())
+
+
+def _server_time(connection: Any) -> float:
+    seconds, micros = connection.time()
+    return float(seconds) + float(micros) / 1e6
+
+
+def beat() -> None:
+    """This worker is alive: its beat, on every Redis server of the RQ task backends."""
+    for connection in _servers():
+        connection.hset(BEATS, _me(), _server_time(connection))
+
+
+def forget_beat() -> None:
+    """This worker stops cleanly: its beat deleted."""
+    for connection in _servers():
+        connection.hdel(BEATS, _me())
+
+
+def _silent_workers(connection: Any) -> set[str]:
+    """``host:pid`` of every worker whose beat on ``connection``'s server is older than
+    ``HEARTBEAT_TIMEOUT``; beats older than a day are deleted."""
+    from .. import conf
+
+    timeout = float(conf.get_config().task_runner["HEARTBEAT_TIMEOUT"])
+    now = _server_time(connection)
+    silent, gone = set(), []
+    for field, value in connection.hgetall(BEATS).items():
+        age = now - float(value)
+        if age > FORGET_BEATS_AFTER:
+            gone.append(field)
+        elif age > timeout:
+            silent.add(field.decode() if isinstance(field, bytes) else str(field))
+    if gone:
+        connection.hdel(BEATS, *gone)
+    return silent
+
+
+def _expire_executions_of(silent: set[str], started: Any) -> None:
+    """Expire, in RQ's started registry ``started``, the executions of the workers in
+    ``silent``: RQ's cleanup then takes their jobs as abandoned."""
+    from rq.executions import Execution
+    from rq.worker import Worker
+
+    connection = started.connection
+    for job_id, execution_id in started.get_job_and_execution_ids(cleanup=False):
+        try:
+            execution = Execution.fetch(execution_id, job_id, connection=connection)
+        except ValueError:  # ended meanwhile
+            continue
+        key = Worker.redis_worker_namespace_prefix + execution.worker_name
+        worker = Worker.find_by_key(key, connection=connection)
+        if worker is not None and f"{worker.hostname}:{worker.pid}" in silent:
+            # xx: only an entry still there; a score in the past is an expired one.
+            connection.zadd(started.key, {f"{job_id}:{execution_id}": 0}, xx=True)
