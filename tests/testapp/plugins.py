@@ -2,12 +2,14 @@
 broken declarations for the checks.
 
 Handlers record what they saw in :data:`SEEN` (name -> list) and set :data:`DONE`
-events, so a test can wait for a pool job without sleeping.
+events, so a test can wait for a pool job without sleeping; those a task worker runs
+in a process of its own write to a file instead (:func:`log_line`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections import defaultdict
@@ -644,3 +646,25 @@ class FlakyTask(HandlerImplementation):
 
 #: How many calls of FlakyTask.handle() fail before one succeeds (a test sets it).
 FLAKY_FAILURES = [0]
+
+
+def log_line(line: str) -> None:
+    """Append ``line`` to the file ``HOOKPIPE_TEST_LOG``: what the handlers below, run by
+    a task worker in a process of its own, tell the test (tests/process_settings.py)."""
+    with open(os.environ["HOOKPIPE_TEST_LOG"], "a", encoding="utf-8") as log:
+        log.write(line + "\n")
+
+
+class LoggedTask(HandlerImplementation):
+    """A task on the database backend that logs the body of each delivery it runs, one
+    line per run."""
+
+    name = "logged-task"
+    RUNNER = "task"
+    TASK_BACKEND = "db"
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return wants(request, "/webhooks/")
+
+    def handle(self, request: Any, content: bytes) -> None:
+        log_line(f"ran {content.decode()}")
