@@ -9,7 +9,9 @@ in a process of its own write to a file instead (:func:`log_line`).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import signal
 import threading
 import time
 from collections import defaultdict
@@ -668,3 +670,40 @@ class LoggedTask(HandlerImplementation):
 
     def handle(self, request: Any, content: bytes) -> None:
         log_line(f"ran {content.decode()}")
+
+
+class ForkingTask(LoggedTask):
+    """A task on the database backend whose job forks a child that ends as a process
+    ends normally: its exit handlers run (those it inherited from the worker among
+    them), then it exits with status 0.
+
+    It logs ``started <pid>``, then waits (at most 10 s) for the file
+    ``HOOKPIPE_TEST_LOG + ".go"`` before it forks, so that a test can look at the
+    worker first; the child logs ``child <pid> ran its exit handlers``, the job
+    ``child <pid> exited <status>`` once it has waited for the child."""
+
+    name = "forking-task"
+
+    def handle(self, request: Any, content: bytes) -> None:
+        log_line(f"started {os.getpid()}")
+        go = os.environ["HOOKPIPE_TEST_LOG"] + ".go"
+        deadline = time.monotonic() + 10
+        while not os.path.exists(go):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no {go} in 10 s")
+            time.sleep(0.02)
+        child = os.fork()
+        if child == 0:
+            try:
+                atexit._run_exitfuncs()  # what the interpreter runs as it exits
+                log_line(f"child {os.getpid()} ran its exit handlers")
+            finally:
+                os._exit(0)
+        deadline = time.monotonic() + 10
+        while (done := os.waitpid(child, os.WNOHANG)) == (0, 0):
+            if time.monotonic() > deadline:
+                os.kill(child, signal.SIGKILL)
+                os.waitpid(child, 0)
+                raise RuntimeError(f"the child {child} did not exit in 10 s")
+            time.sleep(0.02)
+        log_line(f"child {child} exited {os.waitstatus_to_exitcode(done[1])}")
