@@ -2,12 +2,16 @@
 broken declarations for the checks.
 
 Handlers record what they saw in :data:`SEEN` (name -> list) and set :data:`DONE`
-events, so a test can wait for a pool job without sleeping.
+events, so a test can wait for a pool job without sleeping; those a task worker runs
+in a process of its own write to a file instead (:func:`log_line`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import os
+import signal
 import threading
 import time
 from collections import defaultdict
@@ -644,3 +648,62 @@ class FlakyTask(HandlerImplementation):
 
 #: How many calls of FlakyTask.handle() fail before one succeeds (a test sets it).
 FLAKY_FAILURES = [0]
+
+
+def log_line(line: str) -> None:
+    """Append ``line`` to the file ``HOOKPIPE_TEST_LOG``: what the handlers below, run by
+    a task worker in a process of its own, tell the test (tests/process_settings.py)."""
+    with open(os.environ["HOOKPIPE_TEST_LOG"], "a", encoding="utf-8") as log:
+        log.write(line + "\n")
+
+
+class LoggedTask(HandlerImplementation):
+    """A task on the database backend that logs the body of each delivery it runs, one
+    line per run."""
+
+    name = "logged-task"
+    RUNNER = "task"
+    TASK_BACKEND = "db"
+
+    def handles(self, request: HttpRequest, content: bytes) -> bool:
+        return wants(request, "/webhooks/")
+
+    def handle(self, request: Any, content: bytes) -> None:
+        log_line(f"ran {content.decode()}")
+
+
+class ForkingTask(LoggedTask):
+    """A task on the database backend whose job forks a child that ends as a process
+    ends normally: its exit handlers run (those it inherited from the worker among
+    them), then it exits with status 0.
+
+    It logs ``started <pid>``, then waits (at most 10 s) for the file
+    ``HOOKPIPE_TEST_LOG + ".go"`` before it forks, so that a test can look at the
+    worker first; the child logs ``child <pid> ran its exit handlers``, the job
+    ``child <pid> exited <status>`` once it has waited for the child."""
+
+    name = "forking-task"
+
+    def handle(self, request: Any, content: bytes) -> None:
+        log_line(f"started {os.getpid()}")
+        go = os.environ["HOOKPIPE_TEST_LOG"] + ".go"
+        deadline = time.monotonic() + 10
+        while not os.path.exists(go):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no {go} in 10 s")
+            time.sleep(0.02)
+        child = os.fork()
+        if child == 0:
+            try:
+                atexit._run_exitfuncs()  # what the interpreter runs as it exits
+                log_line(f"child {os.getpid()} ran its exit handlers")
+            finally:
+                os._exit(0)
+        deadline = time.monotonic() + 10
+        while (done := os.waitpid(child, os.WNOHANG)) == (0, 0):
+            if time.monotonic() > deadline:
+                os.kill(child, signal.SIGKILL)
+                os.waitpid(child, 0)
+                raise RuntimeError(f"the child {child} did not exit in 10 s")
+            time.sleep(0.02)
+        log_line(f"child {child} exited {os.waitstatus_to_exitcode(done[1])}")
