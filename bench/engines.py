@@ -3,10 +3,10 @@
 For each engine (django-tasks-db on SQLite, on PostgreSQL; RQ on Redis; Celery on
 RabbitMQ) and worker count: a fresh database (and RQ or Celery queue), ``--jobs``
 webhook-store jobs stored as hookpipe's task runner stores them with no worker
-running, then the workers started;
-the rate is taken from the events the jobs stored: ``(jobs - 1) / (last stored_at -
-first stored_at)``, so worker start-up is not counted. Each cell is the median of
-``--rounds`` runs. The demo's real handler runs (one ``INSERT`` per job, no delay).
+running, then the workers started; the rate is taken from the events the jobs stored:
+``(jobs - 1) / (last stored_at - first stored_at)``, so worker start-up is not
+counted. Each cell is the median of ``--rounds`` runs. The demo's real handler runs
+(one ``INSERT`` per job, no delay).
 
 N workers run N jobs at once on every engine: N ``db_worker`` or ``rqworker``
 processes; on Celery, one ``celery worker`` with a prefork pool of concurrency N (N
@@ -20,7 +20,9 @@ the run ends, fails, or is stopped (Ctrl-C, SIGTERM).
 With ``--against-bare``, each round also runs the same jobs as a bare task of Django's
 task framework doing the same work (bench/bare_task.py), on the same engine with as
 many workers, and the cell adds the ratio of the two rates (bare / hookpipe: how much
-longer a job takes through hookpipe), taken round by round.
+longer a job takes through hookpipe), taken round by round. On Celery the bare task is
+a Celery task as hookpipe's is: made on the backend, which registers it with Celery,
+and imported by the worker (``--include bench.bare_task``).
 
     python bench/engines.py [--jobs 300] [--rounds 3] [--engines db-sqlite,rq,...]
         [--workers 1,4] [--against-bare]
