@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
+
+from django.conf import settings
 
 try:
     from django.tasks import task
@@ -20,8 +21,11 @@ except ImportError:  # Django 5.2: the backport
 logger = logging.getLogger("demo_project")
 
 
-# On RQ, a backend accepts only the queues RQ_QUEUES names: the demo's is DEMO_RQ_QUEUE.
-@task(queue_name=os.environ.get("DEMO_RQ_QUEUE", "default"))
+# Made on the default backend, as hookpipe's task is (worker.task_on): on Celery,
+# django-tasks-fennel registers it with Celery here, so a worker that imports this
+# module (celery worker --include bench.bare_task) runs it. On RQ and Celery the
+# backend accepts only the queues its QUEUES names: the demo's is TASK_QUEUE.
+@task(queue_name=settings.TASK_QUEUE)
 def store_event(body: str, request_id: str) -> None:
     from demo_project.events.models import Event
 

@@ -1,19 +1,32 @@
 """Jobs per second each task engine sustains with 1, 2 and 4 workers.
 
-For each engine (django-tasks-db on SQLite, on PostgreSQL; RQ on Redis) and worker
-count: a fresh database (and RQ queue), ``--jobs`` webhook-store jobs stored as
-hookpipe's task runner stores them with no worker running, then the workers started;
-the rate is taken from the events the jobs stored: ``(jobs - 1) / (last stored_at -
-first stored_at)``, so worker start-up is not counted. Each cell is the median of
-``--rounds`` runs. The demo's real handler runs (one ``INSERT`` per job, no delay).
+For each engine (django-tasks-db on SQLite, on PostgreSQL; RQ on Redis; Celery on
+RabbitMQ) and worker count: a fresh database (and RQ or Celery queue), ``--jobs``
+webhook-store jobs stored as hookpipe's task runner stores them with no worker
+running, then the workers started; the rate is taken from the events the jobs stored:
+``(jobs - 1) / (last stored_at - first stored_at)``, so worker start-up is not
+counted. Each cell is the median of ``--rounds`` runs. The demo's real handler runs
+(one ``INSERT`` per job, no delay).
+
+N workers run N jobs at once on every engine: N ``db_worker`` or ``rqworker``
+processes; on Celery, one ``celery worker`` with a prefork pool of concurrency N (N
+pool processes run the jobs, the main process only moves messages), as Celery is
+deployed. ``celery`` is the demo's Celery setup: django-tasks-fennel on RabbitMQ
+(``HOOKPIPE_TEST_AMQP_URL``, ``amqp://guest:guest@127.0.0.1:5672//`` by default), acks
+late, prefetch 1, a queue of the run's own, deleted afterwards; its events go to a
+temporary SQLite database (WAL), as RQ's do. The workers and the queue go away when
+the run ends, fails, or is stopped (Ctrl-C, SIGTERM).
 
 With ``--against-bare``, each round also runs the same jobs as a bare task of Django's
 task framework doing the same work (bench/bare_task.py), on the same engine with as
 many workers, and the cell adds the ratio of the two rates (bare / hookpipe: how much
-longer a job takes through hookpipe), taken round by round.
+longer a job takes through hookpipe), taken round by round. On Celery the bare task is
+a Celery task as hookpipe's is: made on the backend, which registers it with Celery,
+and imported by the worker (``--include bench.bare_task``).
 
     python bench/engines.py [--jobs 300] [--rounds 3] [--engines db-sqlite,rq,...]
         [--workers 1,4] [--against-bare]
+    python bench/engines.py --engines celery --workers 1,4 --against-bare
 
 Results: bench/RESULTS.md.
 """
@@ -23,6 +36,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -33,7 +47,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 #: rq-simple: rqworker --worker-class rq.worker.SimpleWorker (no work horse per job).
-ENGINES = ("db-sqlite", "db-postgres", "rq", "rq-simple")
+ENGINES = ("db-sqlite", "db-postgres", "rq", "rq-simple", "celery")
 WORKERS = (1, 2, 4)
 
 
@@ -44,13 +58,15 @@ def enqueue(jobs: int, bare: bool) -> None:
     import django
 
     django.setup()
+    from django.conf import settings
+
     from bench.bare_task import store_event
     from hookpipe import RequestSnapshot
     from hookpipe.plugins.snapshot import Headers
     from hookpipe.tasks import worker
     from hookpipe.tasks.runner import dumps
 
-    queue = os.environ.get("DEMO_RQ_QUEUE", "default")
+    queue = settings.TASK_QUEUE  # the demo's queue on every engine
     hookpipe_task = worker.base_task().using(queue_name=queue)
     bare_task = store_event.using(queue_name=queue)
     body = b'{"kind": "bench"}'
@@ -85,6 +101,13 @@ def one_run(engine: str, workers: int, jobs: int, bare: bool = False) -> float:
             overrides.update(
                 DEMO_TASK_ENGINE="rq", RQ_REDIS_URL=kill_runs.REDIS_URL, DEMO_RQ_QUEUE=queue
             )
+        elif engine == "celery":
+            queue = stack.enter_context(kill_runs.celery_queue())
+            overrides.update(
+                DEMO_TASK_ENGINE="celery",
+                CELERY_BROKER_URL=kill_runs.AMQP_URL,
+                DEMO_CELERY_QUEUE=queue,
+            )
         env = live.project_env(tmp_path, **overrides)
         live.manage("migrate", "--noinput", env=env)
         import subprocess
@@ -96,7 +119,13 @@ def one_run(engine: str, workers: int, jobs: int, bare: bool = False) -> float:
             cwd=live.REPO_ROOT,
         )
         with ExitStack() as running:
-            for _ in range(workers):
+            if engine == "celery":
+                # One worker, N pool processes; it knows the bare task in both rounds.
+                worker = live.celery_worker(
+                    env, tmp_path, queue, concurrency=workers, include=("bench.bare_task",)
+                )
+                running.enter_context(worker)
+            for _ in range(0 if engine == "celery" else workers):
                 if engine.startswith("rq"):
                     simple = ("--worker-class", "rq.worker.SimpleWorker")
                     extra = simple if engine == "rq-simple" else ()
@@ -148,6 +177,8 @@ def main() -> None:
     parser.add_argument("--enqueue", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C: each run's workers are stopped, its queue deleted.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     if args.enqueue:
         enqueue(args.enqueue, args.bare)
         return

@@ -76,6 +76,7 @@ NOT_STORING_BACKEND: Final = "hookpipe.W050"
 RQ_NO_REDELIVERY: Final = "hookpipe.W051"
 RQ_WRONG_JOB_CLASS: Final = "hookpipe.W052"
 CELERY_EARLY_ACK: Final = "hookpipe.W053"
+CELERY_RETRY_PAST_CONSUMER_TIMEOUT: Final = "hookpipe.W054"
 
 # The database.
 UNAPPLIED_MIGRATIONS: Final = "hookpipe.W060"

@@ -72,6 +72,11 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
                 # a duplicate for that long. Stripe retries for up to 3 days; a week
                 # leaves room for a manual redelivery.
                 "IDEMPOTENCY_KEEP": 7 * 24 * 3600,
+                # RabbitMQ's consumer_timeout for a Celery backend's queues (seconds;
+                # None: the broker enforces none): a Celery worker holds a deferred
+                # retry unacknowledged until it is due, and RabbitMQ closes its channel
+                # after this long: manage.py check warns. 1800 is RabbitMQ's default.
+                "CONSUMER_TIMEOUT": 1800,
             }
         ),
         # The fleet app's runtime switches (docs/fleet.rst).
@@ -462,6 +467,8 @@ class _Loader:
             "IDEMPOTENCY_KEEP",
         ):
             self.positive("TASK_RUNNER", name, runner)
+        if runner["CONSUMER_TIMEOUT"] is not None:
+            self.positive("TASK_RUNNER", "CONSUMER_TIMEOUT", runner)
         if runner["HEARTBEAT_TIMEOUT"] <= runner["HEARTBEAT_EVERY"]:
             # A timeout within one beat would take live workers for dead.
             self.bad_value(

@@ -318,15 +318,22 @@ def rq_worker(
 
 
 def celery_worker(
-    env: Mapping[str, str], tmp_path: Path, queue: str, level: str = "WARNING"
+    env: Mapping[str, str],
+    tmp_path: Path,
+    queue: str,
+    level: str = "WARNING",
+    concurrency: int = 2,
+    include: Sequence[str] = (),
 ) -> contextlib.AbstractContextManager[LiveServer]:
     """``celery -A django_tasks_fennel.app worker -Q <queue>`` (a main process and its
-    prefork pool, in a process group of its own), stopped on exit like a server."""
+    prefork pool of ``concurrency`` processes, in a process group of its own), also
+    importing the modules of ``include``, stopped on exit like a server."""
     return command(
         "-m", "celery", "-A", "django_tasks_fennel.app", "worker", "-Q", queue,
         # A node name of its own: two workers on one host must not share one.
         "-n", f"hp{time.monotonic_ns()}@%h",
-        "--concurrency", "2", "--without-mingle", "--without-gossip", "-l", level,
+        "--concurrency", str(concurrency), "--without-mingle", "--without-gossip",
+        "-l", level, *(["--include", ",".join(include)] if include else []),
         env=env, tmp_path=tmp_path, script=None,
     )  # fmt: skip
 

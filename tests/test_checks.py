@@ -77,6 +77,7 @@ def test_empty_or_none_is_valid(empty: Any) -> None:
         ({"PLUGINS": []}, "hookpipe.E009", '"PLUGINS"] must be a dict'),
         ({"THREAD_POOL": {"MAX_WORKERS": 0}}, "hookpipe.E009", "MAX_WORKERS"),
         ({"THREAD_POOL": {"MAX_QUEUE": True}}, "hookpipe.E009", "MAX_QUEUE"),
+        ({"TASK_RUNNER": {"CONSUMER_TIMEOUT": 0}}, "hookpipe.E009", "CONSUMER_TIMEOUT"),
         ({"THREAD_POOL": {"ON_FULL": "drop"}}, "hookpipe.E009", "'drop'"),
         (
             {"TWEENS": [{"factory": T + "first", "over": "hookpipe.INGRESS"}]},

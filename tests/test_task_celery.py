@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.checks import run_checks
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
@@ -82,13 +83,20 @@ def celery_conf() -> Iterator[Any]:
     from celery import current_app
 
     conf = current_app.conf
-    keys = ("task_acks_late", "task_reject_on_worker_lost", "accept_content", "imports")
+    keys = (
+        "task_acks_late",
+        "task_reject_on_worker_lost",
+        "accept_content",
+        "imports",
+        "broker_url",
+    )
     saved = {key: conf[key] for key in keys}
     conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         accept_content=["json"],
         imports=["hookpipe.tasks.celery_worker"],
+        broker_url="amqp://guest:guest@127.0.0.1:5672//",
     )
     tasks = {"celery": {"BACKEND": "django_tasks_fennel.CeleryBackend", "QUEUES": ["hooks"]}}
     handler = {
@@ -128,3 +136,41 @@ def test_a_worker_that_would_not_know_hookpipes_task_stops_manage_py_check(
     celery_conf.imports = ["myproject.tasks"]
     with pytest.raises(CommandError, match=r"hookpipe\.E056"):
         call_command("check")
+
+
+def retry_warnings(backoff: float, attempts: int, **task_runner: Any) -> list[str]:
+    """The W054 messages of ``manage.py check`` for the fixture's handler retried
+    ``attempts`` times in all, ``backoff`` seconds first, with ``task_runner``."""
+    handler = {
+        "class": "tests.testapp.plugins.TaskRecorder",
+        "TASK_BACKEND": "celery",
+        "TASK_QUEUE_NAME": "hooks",
+        "TASK_RETRY_BACKOFF": backoff,
+        "TASK_MAX_ATTEMPTS": attempts,
+    }
+    with override_settings(HOOKPIPE={"HANDLERS": [handler], "TASK_RUNNER": task_runner}):
+        return [m.msg for m in run_checks() if m.id == "hookpipe.W054"]
+
+
+def test_a_retry_that_would_wait_past_rabbitmqs_consumer_timeout_is_reported(
+    celery_conf: Any,
+) -> None:
+    # Waits of 600, 1200 and 2400 s: the last one is past RabbitMQ's default 1800 s.
+    (message,) = retry_warnings(600, 4)
+    assert "last retry waits 2400 s" in message
+    assert "consumer timeout (1800 s)" in message
+    assert retry_warnings(600, 3) == []  # 600 and 1200 s
+    assert retry_warnings(3600, 1) == []  # no retry at all
+    # The project declares the timeout its broker enforces, or that it enforces none.
+    assert retry_warnings(600, 4, CONSUMER_TIMEOUT=3600) == []
+    assert len(retry_warnings(600, 4, CONSUMER_TIMEOUT=600)) == 1
+    assert retry_warnings(600, 4, CONSUMER_TIMEOUT=None) == []
+
+
+def test_a_long_retry_is_not_reported_when_celerys_broker_is_not_rabbitmq(
+    celery_conf: Any,
+) -> None:
+    celery_conf.broker_url = "redis://127.0.0.1:6379/7"
+    assert retry_warnings(600, 4) == []
+    celery_conf.broker_url = "pyamqp://guest@127.0.0.1//;redis://127.0.0.1:6379/7"
+    assert len(retry_warnings(600, 4)) == 1

@@ -12,6 +12,11 @@ settings to say, read from the Celery app the backend sends with.
   requeue the message instead of recording a failure.
 * **JSON only.** Celery's messages are JSON by default; a worker that also accepts
   pickle loads whatever code a message names, as RQ's default does.
+* **No retry waits past RabbitMQ's consumer timeout.** A retry is a task with an ETA,
+  and a Celery worker holds such a message unacknowledged from its delivery until it is
+  due (acks late or not). RabbitMQ closes a channel whose delivery stays unacknowledged
+  longer than its ``consumer_timeout``; Celery 5.7 takes that channel error for an
+  unrecoverable one and the worker exits, putting back every job it held.
 * **The worker knows hookpipe's task.** django-tasks-fennel registers a task with
   Celery when the ``Task`` object is created; hookpipe creates its own lazily, so a
   worker must import :mod:`hookpipe.tasks.celery_worker` (``CELERY_IMPORTS``), or
@@ -30,6 +35,8 @@ from . import backends as compat
 CELERY_BACKEND_PREFIX: Final = "django_tasks_fennel."
 #: The module a Celery worker imports to know hookpipe's task.
 WORKER_MODULE: Final = "hookpipe.tasks.celery_worker"
+#: Broker URL schemes of RabbitMQ (AMQP 0-9-1), whose consumer_timeout applies.
+AMQP_SCHEMES: Final = ("amqp", "amqps", "pyamqp")
 
 
 def is_celery_backend(alias: str) -> bool:
@@ -68,3 +75,11 @@ def imports_worker_module() -> bool:
     """Whether Celery workers import :data:`WORKER_MODULE` when they start."""
     conf = _conf()
     return WORKER_MODULE in (*(conf.imports or ()), *(conf.include or ()))
+
+
+def broker_is_rabbitmq() -> bool:
+    """Whether Celery's broker speaks AMQP (RabbitMQ): its first URL's scheme, Celery's
+    default ``amqp://`` when none is set."""
+    urls = _conf().broker_url or "amqp://"
+    first = urls[0] if isinstance(urls, list | tuple) else str(urls).split(";")[0]
+    return first.split("://", 1)[0].strip().lower() in AMQP_SCHEMES

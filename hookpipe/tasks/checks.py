@@ -8,9 +8,11 @@ from typing import Final
 from django.core import checks
 
 # Check ids, each written once here; docs/checks.rst describes them.
+from .. import conf
 from ..check_ids import (
     CELERY_EARLY_ACK,
     CELERY_PICKLE,
+    CELERY_RETRY_PAST_CONSUMER_TIMEOUT,
     CELERY_TASK_UNKNOWN,
     NO_TASK_FRAMEWORK,
     NOT_STORING_BACKEND,
@@ -20,6 +22,7 @@ from ..check_ids import (
     RQ_WRONG_JOB_CLASS,
     UNKNOWN_BACKEND,
 )
+from ..jobs.choice import RunnerChoice
 from ..plugins.planning import PluginSpec
 from . import backends as compat
 from . import celery as task_celery
@@ -76,18 +79,19 @@ def check_task_handlers(specs: Sequence[PluginSpec]) -> list[checks.CheckMessage
             )
         elif task_rq.is_rq_backend(alias) and spec.runner is not None:
             problems += _check_rq(spec.label, alias, spec.runner.queue_name)
-        elif task_celery.is_celery_backend(alias):
-            problems += _check_celery(spec.label, alias)
+        elif task_celery.is_celery_backend(alias) and spec.runner is not None:
+            problems += _check_celery(spec.label, alias, spec.runner)
     return problems
 
 
-def _check_celery(label: str, alias: str) -> list[checks.CheckMessage]:
+def _check_celery(label: str, alias: str, runner: RunnerChoice) -> list[checks.CheckMessage]:
     """Celery settings without which hookpipe's promise does not hold (docs/durable.rst)."""
     try:
-        early, pickle, unknown = (
+        early, pickle, unknown, rabbitmq = (
             not task_celery.acks_late(),
             task_celery.accepts_pickle(),
             not task_celery.imports_worker_module(),
+            task_celery.broker_is_rabbitmq(),
         )
     except ImportError:
         return []  # django-tasks-fennel's own check says Celery is missing
@@ -125,6 +129,29 @@ def _check_celery(label: str, alias: str) -> list[checks.CheckMessage]:
                 id=CELERY_EARLY_ACK,
             )
         )
+    timeout = conf.get_config().task_runner["CONSUMER_TIMEOUT"]
+    if rabbitmq and timeout is not None and runner.max_attempts > 1:
+        from .retry import backoff  # the worker's own rule (it imports hookpipe's models)
+
+        wait = backoff(runner.retry_backoff, runner.max_attempts - 1)
+        if wait > timeout:
+            problems.append(
+                checks.Warning(
+                    f"{label} runs as a task on the Celery backend {alias!r}, and its "
+                    f"last retry waits {wait:g} s, longer than RabbitMQ's consumer "
+                    f"timeout ({timeout:g} s): a Celery worker holds a retry "
+                    "unacknowledged until it is due, so RabbitMQ closes the worker's "
+                    "channel, the worker exits, and every job it held is delivered "
+                    "again (a job it was running runs twice).",
+                    hint=f"Make TASK_RETRY_BACKOFF ({runner.retry_backoff:g} s, doubled "
+                    f"per retry) or TASK_MAX_ATTEMPTS ({runner.max_attempts}) smaller, "
+                    "or raise consumer_timeout on the broker (rabbitmq.conf, or "
+                    "x-consumer-timeout on the queue from RabbitMQ 3.12) above the "
+                    "longest wait and set HOOKPIPE['TASK_RUNNER']['CONSUMER_TIMEOUT'] "
+                    "to it.",
+                    id=CELERY_RETRY_PAST_CONSUMER_TIMEOUT,
+                )
+            )
     return problems
 
 
