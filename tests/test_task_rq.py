@@ -416,3 +416,31 @@ def test_a_job_of_a_killed_rqworker_runs_again_within_seconds_not_rq_s_minute(
     assert stored == [rid], logs
     # Timeout 2 s, a sweep every 0.5 s, the job's 3 s again: 5.5 s; RQ alone: 90 s.
     assert took < 15, (took, logs)
+
+
+@pytest.mark.django_db(transaction=True)  # enqueued at once, not on a commit
+def test_a_resume_stopped_by_a_job_sends_no_job_twice(queue: Any) -> None:
+    """Three parked jobs; the second one's backend is gone. The resume sends the first
+    to Redis and stops: the first is parked no more, the others stay parked and the
+    handler paused. The next resume sends the other two: each job once."""
+    from django.core.management.base import CommandError
+
+    from hookpipe.models import ParkedJob, PausedHandler
+
+    call_command("hookpipe", "--pause", "task-recorder", stdout=StringIO())
+    for n in range(3):
+        Client().post("/webhooks/accept", f"payload {n}".encode(), content_type="a/b")
+        work(queue)  # parked
+    _first, second, third = ParkedJob.objects.all()
+    ParkedJob.objects.filter(pk=second.pk).update(backend="gone")
+    with pytest.raises(CommandError, match="1 parked job enqueued again, then one could"):
+        call_command("hookpipe", "--resume", "task-recorder", stdout=StringIO())
+    assert [job.pk for job in ParkedJob.objects.all()] == [second.pk, third.pk]
+    assert len(queue.get_job_ids()) == 1
+    assert PausedHandler.objects.exists()
+    ParkedJob.objects.filter(pk=second.pk).update(backend="rq")
+    call_command("hookpipe", "--resume", "task-recorder", stdout=StringIO())
+    assert not ParkedJob.objects.exists()
+    work(queue)
+    ran = sorted(content for _, content, _ in tp.SEEN["task-recorder"])
+    assert ran == [b"payload 0", b"payload 1", b"payload 2"]
