@@ -27,7 +27,9 @@ with :func:`recover`: a job whose worker's beat is older than ``HEARTBEAT_TIMEOU
 its execution expired at once, and RQ's own cleanup then retries it. A job's worker is
 the one named in the job's execution, found by the host and pid RQ records of it. A
 worker that never beat (started without hookpipe's app, or by ``rq worker``) is left
-to RQ's expiry.
+to RQ's expiry. While a worker is silent, a job in a queue's intermediate list (taken
+off the queue, never started) is handed on ``HEARTBEAT_TIMEOUT`` after a sweep first
+saw it there, not a minute.
 """
 
 from __future__ import annotations
@@ -193,14 +195,19 @@ def recover() -> int:
             clean_registries(queue)
             stuck = IntermediateQueue(queue.key, connection=queue.connection)
             before = set(stuck.get_job_ids())
+            if before and silent:
+                _hurry(stuck, before)
             if before:
+                # What RQ's cleanup will hand on: a job a live worker moves on meanwhile
+                # leaves the list too, and is not counted.
+                due = {job_id for job_id in before if stuck.should_be_cleaned_up(job_id)}
                 # RQ's cleanup fails (or retries) a stuck job through a worker object;
                 # this one never works, it only lends RQ its failure handling.
                 worker = SimpleWorker(
                     [queue], connection=queue.connection, job_class=queue.job_class
                 )
                 stuck.cleanup(worker, queue)
-                handled += len(before - set(stuck.get_job_ids()))
+                handled += len(due - set(stuck.get_job_ids()))
     if handled:
         logger.warning(
             "hookpipe: %d RQ job(s) abandoned by a dead worker handed to RQ's cleanup "
@@ -266,6 +273,25 @@ def _silent_workers(connection: Any) -> set[str]:
     if gone:
         connection.hdel(BEATS, *gone)
     return silent
+
+
+def _hurry(stuck: Any, job_ids: set[str]) -> None:
+    """A job that a worker took off the queue and was killed before starting waits in
+    RQ's intermediate queue ``stuck`` until a sweep finds it there a minute after the
+    first sweep that saw it. While some worker has stopped beating, a job seen there
+    ``HEARTBEAT_TIMEOUT`` ago is handed on by this sweep instead: a live worker moves
+    a job on to its started registry in milliseconds."""
+    from rq.utils import now
+
+    from .. import conf
+
+    timeout = float(conf.get_config().task_runner["HEARTBEAT_TIMEOUT"])
+    for job_id in job_ids:
+        first = stuck.get_first_seen(job_id)
+        if first is not None and (now() - first).total_seconds() > timeout:
+            # Seen a minute earlier, as far as RQ's rule is concerned.
+            key = stuck.get_first_seen_key(job_id)
+            stuck.connection.set(key, first.timestamp() - 60, xx=True, keepttl=True)
 
 
 def _expire_executions_of(silent: set[str], started: Any) -> None:
