@@ -444,3 +444,38 @@ def test_a_resume_stopped_by_a_job_sends_no_job_twice(queue: Any) -> None:
     work(queue)
     ran = sorted(content for _, content, _ in tp.SEEN["task-recorder"])
     assert ran == [b"payload 0", b"payload 1", b"payload 2"]
+
+
+@pytest.mark.django_db(transaction=True)  # enqueued at once, not on a commit
+def test_a_job_whose_key_rolled_back_after_it_was_sent_is_not_run_beside_its_copy(
+    queue: Any,
+) -> None:
+    """On RQ the job is on Redis before its idempotency key's transaction commits. The
+    first copy's transaction rolls back after its job was sent (here a receiver of
+    ``task_enqueued`` raises; in the kill run, its web process was SIGKILLed): answered
+    503, no key, a job on Redis. The sender's retry claims the key and is stored. The
+    worker runs one of the two jobs, the one whose delivery holds the key."""
+    from django_tasks.signals import task_enqueued
+
+    def fail_once(**kwargs: Any) -> None:
+        task_enqueued.disconnect(fail_once)
+        raise RuntimeError("the transaction fails after the job was sent")
+
+    keyed = {**HANDLER, "TASK_IDEMPOTENCY_KEY": "webhook-id"}
+    with override_settings(HOOKPIPE={"HANDLERS": [keyed]}):
+        task_enqueued.connect(fail_once)
+        try:
+            first = Client().post(
+                "/webhooks/accept", b"first", content_type="a/b", headers={"webhook-id": "w1"}
+            )
+        finally:
+            task_enqueued.disconnect(fail_once)
+        assert first.status_code == 503
+        again = Client().post(
+            "/webhooks/accept", b"again", content_type="a/b", headers={"webhook-id": "w1"}
+        )
+        assert again.status_code == 202
+        assert len(queue.get_job_ids()) == 2  # the first copy's job was sent all the same
+        work(queue)
+    [(_, content, _)] = tp.SEEN["task-recorder"]
+    assert content == b"again"

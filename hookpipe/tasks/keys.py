@@ -14,7 +14,12 @@ seconds:
   the job (with the database engine; with a broker, just before the job is pushed, and
   rolled back if the push fails). Two copies that both passed :func:`seen` at the same
   moment meet at the table's unique constraint: one job is stored, the other copy is
-  a duplicate.
+  a duplicate;
+* with a broker (RQ, Celery), the job is on the broker before the key's transaction
+  commits: a web process killed in between leaves a job whose key rolled back, and a
+  later copy of the delivery claims the key and is stored too. So the task worker asks
+  again before it runs such a job (:func:`held`): it runs only the copy that holds
+  the key, claiming it if no copy does.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import datetime
 import hashlib
 import sqlite3
 import time
-from typing import Final
+from typing import Any, Final
 
 from django.db import IntegrityError, connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -47,6 +52,21 @@ def stored_form(key: str) -> str:
 def database() -> str:
     """The database alias the keys live in."""
     return router.db_for_write(DeliveryKey) or "default"
+
+
+def key_of(handler: Any, header: str | None, snapshot: Any) -> str | None:
+    """The idempotency key of the delivery ``snapshot`` for ``handler``: its own
+    ``idempotency_key()`` if it has one, else the request header ``header``; None when
+    the delivery has none. Raises what ``idempotency_key()`` raises."""
+    from ..plugins.base import HandlerImplementation
+
+    if type(handler).idempotency_key is not HandlerImplementation.idempotency_key:
+        key = handler.idempotency_key(snapshot, snapshot.content)
+    else:
+        key = snapshot.headers.get(header or "")
+    if key is not None and not isinstance(key, str):
+        key = str(key)
+    return key or None
 
 
 def seen(handler: str, key: str, keep: float) -> bool:
@@ -82,6 +102,24 @@ def claimed(handler: str, key: str, request_id: str, keep: float) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+def held(handler: str, key: str, request_id: str, keep: float) -> bool:
+    """Whether the delivery ``request_id`` holds ``key`` of ``handler``: the key's row
+    names it, or no delivery held the key in the last ``keep`` seconds and it now does.
+    Waits for a transaction that is storing the key (the unique constraint), so a job
+    that reaches its worker before its web process committed is not taken for a copy."""
+    alias = database()
+    with transaction.atomic(using=alias):
+        if claimed(handler, key, request_id, keep):
+            return True
+        holder = (
+            DeliveryKey.objects.using(alias)
+            .filter(handler=handler, key=stored_form(key))
+            .values_list("request_id", flat=True)
+            .first()
+        )
+    return holder == request_id
 
 
 def _has_upsert(connection: BaseDatabaseWrapper) -> bool:

@@ -233,10 +233,7 @@ class TaskRunner:
     def _key_of(self, snapshot: RequestSnapshot) -> str | None:
         """This delivery's idempotency key, or None (no key: stored as any other)."""
         try:
-            if self._own_key:
-                key = self.handler.idempotency_key(snapshot, snapshot.content)
-            else:
-                key = snapshot.headers.get(self.choice.idempotency_key or "")
+            return keys.key_of(self.handler, self.choice.idempotency_key, snapshot)
         except Exception:
             # The delivery is stored without a key (at least once, as before) rather
             # than refused for a bug in the handler's idempotency_key().
@@ -246,9 +243,6 @@ class TaskRunner:
                 snapshot.request_id,
             )
             return None
-        if key is not None and not isinstance(key, str):
-            key = str(key)
-        return key or None
 
     def _seen(self, key: str, request_id: str) -> bool:
         """Whether the key is stored already; a store that cannot be read is left to

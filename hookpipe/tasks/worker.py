@@ -13,7 +13,10 @@ again). The task framework records the failure; the worker goes on with the next
 (nothing is retried, so there is no crash loop).
 
 A job of a paused handler is not run: the worker parks it and the task ends
-(:mod:`.pause`).
+(:mod:`.pause`). On a broker (RQ, Celery), a job with an idempotency key runs only if
+its delivery holds the key (:func:`.keys.held`): the job left for the broker before its
+key's transaction committed, and that transaction may have rolled back (its web process
+killed) while a later copy of the delivery claimed the key.
 
 The ``Task`` object is built on first access (module ``__getattr__``), not at import:
 Django's ``Task`` validates itself against a backend when it is created, and hookpipe
@@ -37,7 +40,7 @@ from ..plugins.planning import build_plugins, plan_plugins
 from ..plugins.snapshot import RequestSnapshot, WireError
 from ..tracing.tasks import run_traced
 from . import backends as compat
-from . import pause, recovery, retry
+from . import keys, pause, recovery, retry
 
 logger = logging.getLogger("hookpipe")
 
@@ -75,11 +78,43 @@ def run_handler(
     try:
         if pause.park_if_paused(task, result, name, class_path, snapshot, tries) is not None:
             return  # parked, not run: a resume enqueues it again
+        if _another_copy_holds_key(task, handler, choice, request):
+            return
         # With tracing on, the run is a span in the trace of the request that stored it.
         run_traced(snapshot, name, attempt, lambda: _run(handler, name, request, attempt))
     except Exception as exc:
         _after_failure(task, (name, class_path, snapshot), tries, choice, exc)
         raise  # the backend records this attempt as failed
+
+
+def _another_copy_holds_key(
+    task: Any, handler: HandlerImplementation, choice: RunnerChoice, request: RequestSnapshot
+) -> bool:
+    """Whether this job, on a broker, is a copy of a delivery whose idempotency key
+    another copy holds (see the module's docstring). The database engine stores the job
+    and its key in one transaction: nothing to ask there."""
+    alias = getattr(task, "backend", None) or ""
+    if compat.is_database_backend(alias):
+        return False
+    try:
+        key = keys.key_of(handler, choice.idempotency_key, request)
+    except Exception:
+        return False  # stored without a key by the web process too
+    if key is None:
+        return False
+    keep = float(conf.get_config().task_runner["IDEMPOTENCY_KEEP"])
+    if keys.held(handler.name, key, request.request_id, keep):
+        return False
+    logger.warning(
+        "hookpipe: handler %r: another copy of delivery %r holds its idempotency key; "
+        "this job is not run (request %s; its web process stored no key: killed, or its "
+        "transaction rolled back, after the job was sent)",
+        handler.name,
+        key,
+        request.request_id,
+        extra={"request_id": request.request_id},
+    )
+    return True
 
 
 def _after_failure(
