@@ -196,8 +196,10 @@ def run(
             )
             if server == "uvicorn":
                 web = stack.enter_context(_server(server, env, tmp_path))
-            # RQ: the killed worker's execution expires about RQ_TIMEOUT + 60 s after
-            # it started; the command runs RQ's cleanup, which retries the job then.
+            # RQ: the surviving worker's heart hands the killed worker's job to RQ's
+            # cleanup once the dead one's beat is HEARTBEAT_TIMEOUT old. A worker killed
+            # before its first beat is left to RQ's expiry (about RQ_TIMEOUT + 60 s
+            # after the job started), which the command's cleanup then acts on.
             recover = env if runner == "task" and engine == "rq" else None
             timeout = 60.0 + (RQ_TIMEOUT + 90.0 if recover else 0.0)
             _wait_for(
@@ -211,8 +213,8 @@ def run(
             )
             settled = time.monotonic()
             seconds = settled - start
-            if engine == "db":
-                # The surviving worker's heart made the killed worker's job READY again.
+            if engine in ("db", "rq"):
+                # The surviving worker's heart handed the killed worker's job back.
                 recovered[0] += sum(_swept(worker.log()) for worker in workers)
             events = stored_events(web)
     executed, _, lost, _ = tally(answered, [e["payload"]["key"] for e in events])
@@ -448,8 +450,10 @@ def deliver(server: live.LiveServer, payload: dict[str, Any], key: str = "") -> 
 
 
 def _swept(log: str) -> int:
-    """How many tasks a database worker's sweeps made READY again, from its log."""
-    return sum(int(n) for n in re.findall(r"hookpipe: (\d+) task\(s\) abandoned", log))
+    """How many tasks a worker's sweeps handed back (a database worker's made READY
+    again, an RQ worker's handed to RQ's cleanup), from its log."""
+    found = re.findall(r"hookpipe: (\d+) (?:task|RQ job)\(s\) abandoned", log)
+    return sum(int(n) for n in found)
 
 
 def stored_events(server: live.LiveServer) -> list[dict[str, Any]]:
