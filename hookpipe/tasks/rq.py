@@ -169,7 +169,10 @@ def recover() -> int:
     queue's (a worker killed after it took a job off the queue and before it started
     it: RQ moves the job to ``<queue>:intermediate`` first). RQ's workers run both only
     every ``maintenance_interval`` (10 minutes); the intermediate one hands a job on
-    from the second sweep that still finds it there a minute after the first."""
+    from the second sweep that still finds it there a minute after the first. The
+    hearts of ``rqworker`` processes run this every ``HEARTBEAT_EVERY`` seconds, first
+    expiring the executions of workers that stopped beating (see the module's
+    docstring)."""
     from rq.intermediate_queue import IntermediateQueue
     from rq.registry import StartedJobRegistry, clean_registries
     from rq.timeouts import TimerDeathPenalty
