@@ -11,31 +11,19 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.db import connection
-from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from hookpipe.tasks import pause
 from tests import kill_runs, live
 from tests.conftest import Fetch
 from tests.test_heartbeat import WORKER_ARGS, migrated
+from tests.test_pause import pipeline  # noqa: F401  (the fixture: FlakyTask and Recorder)
 from tests.test_retries import run_worker_until_idle
 from tests.testapp import plugins as tp
-
-PIPELINE = {"HANDLERS": ["tests.testapp.plugins.FlakyTask", "tests.testapp.plugins.Recorder"]}
-
-
-@pytest.fixture
-def pipeline() -> Iterator[None]:
-    tp.reset()
-    tp.FLAKY_FAILURES[0] = 0
-    with override_settings(HOOKPIPE=PIPELINE):
-        yield
-    tp.reset()
 
 
 @pytest.mark.django_db(transaction=True)
