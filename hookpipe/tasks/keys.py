@@ -54,13 +54,18 @@ def database() -> str:
     return router.db_for_write(DeliveryKey) or "default"
 
 
+def has_own_key(handler: Any) -> bool:
+    """Whether ``handler`` defines ``idempotency_key()`` (over the header setting)."""
+    from ..plugins.base import HandlerImplementation
+
+    return type(handler).idempotency_key is not HandlerImplementation.idempotency_key
+
+
 def key_of(handler: Any, header: str | None, snapshot: Any) -> str | None:
     """The idempotency key of the delivery ``snapshot`` for ``handler``: its own
     ``idempotency_key()`` if it has one, else the request header ``header``; None when
     the delivery has none. Raises what ``idempotency_key()`` raises."""
-    from ..plugins.base import HandlerImplementation
-
-    if type(handler).idempotency_key is not HandlerImplementation.idempotency_key:
+    if has_own_key(handler):
         key = handler.idempotency_key(snapshot, snapshot.content)
     else:
         key = snapshot.headers.get(header or "")

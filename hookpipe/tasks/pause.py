@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -63,23 +62,22 @@ READ_EVERY = 1.0
 
 
 class _Seen:
-    """The names of the paused handlers as this process last read them, and when."""
+    """The names of the paused handlers as this process last read them, and when: one
+    tuple, replaced whole, so threads need no lock (two that find it old at once both
+    read, which is harmless) and a forked child inherits none held."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.read_at = -math.inf
-        self.names: frozenset[str] = frozenset()
+        self.last: tuple[float, frozenset[str]] = (-math.inf, frozenset())
 
     def paused(self) -> frozenset[str]:
-        with self.lock:
-            if time.monotonic() - self.read_at >= READ_EVERY:
-                self.names = frozenset(PausedHandler.objects.values_list("handler", flat=True))
-                self.read_at = time.monotonic()
-            return self.names
+        read_at, names = self.last
+        if time.monotonic() - read_at >= READ_EVERY:
+            names = frozenset(PausedHandler.objects.values_list("handler", flat=True))
+            self.last = (time.monotonic(), names)
+        return names
 
     def forget(self) -> None:
-        with self.lock:
-            self.read_at = -math.inf
+        self.last = (-math.inf, frozenset())
 
 
 _seen = _Seen()

@@ -54,14 +54,11 @@ JOB_CLASS = "hookpipe.tasks.JSONJob"
 SERIALIZER = "rq.serializers.JSONSerializer"
 
 
-#: hookpipe's own, django-tasks-rq's with kept queues (:mod:`.rq_backend`).
-BACKEND = "hookpipe.tasks.RQBackend"
-
-
 def is_rq_backend(alias: str) -> bool:
-    """Whether backend ``alias`` is django-tasks-rq's, hookpipe's or another subclass."""
+    """Whether backend ``alias`` is django-tasks-rq's or a subclass of it (hookpipe's
+    ``RQBackend``, a project's own)."""
     path = compat.backend_class_path(alias) or ""
-    if path.startswith(RQ_BACKEND_PREFIX) or path == BACKEND:
+    if path.startswith(RQ_BACKEND_PREFIX):
         return True
     if not path:
         return False

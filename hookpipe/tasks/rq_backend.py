@@ -2,13 +2,13 @@
 enqueueing on RQ queue objects it keeps.
 
 django-tasks-rq's ``enqueue`` asks django-rq for the queue on every call, and django-rq
-builds a Redis client from the URL and a queue object each time; with the other work
-around it, an enqueue cost 1.54 x RQ's own ``Queue.enqueue`` of the same job
-(bench/RESULTS.md, "Durable handlers, third part"). :class:`RQBackend` builds each
-queue once per process and backend and stores exactly the job django-tasks-rq stores
-(its job class, its callbacks, its metadata: its worker, ``get_result`` and admin read
-it as their own); tests/test_task_rq.py compares the two jobs field by field, so a
-django-tasks-rq release that changes its job fails there.
+builds a Redis client from the URL and a queue object each time: per job, work that
+does not change between jobs (bench/RESULTS.md, "Durable handlers, third part").
+:class:`RQBackend` builds each queue once per process and backend and stores exactly
+the job django-tasks-rq stores (its job class, its callbacks, its metadata: its
+worker, ``get_result`` and admin read it as their own); tests/test_task_rq.py compares
+the two jobs field by field, so a django-tasks-rq release that changes its job fails
+there.
 
 Imported only where a project names it (``TASKS[...]["BACKEND"]``), so it may import
 django-tasks-rq at the top: the ``rq`` extra is installed there.
@@ -63,8 +63,8 @@ class RQBackend(_DjangoTasksRQBackend):
         queue = self.queue(task.queue_name)
         result: TaskResult[Any] = TaskResult(
             task=task,
-            # Random as django-tasks-rq's 32 letters, from one call to os.urandom instead
-            # of 32 draws of the secrets module: 8 % of an enqueue (bench/RESULTS.md).
+            # As random as django-tasks-rq's 32 letters, from one call to os.urandom
+            # rather than 32 draws of the secrets module.
             id=uuid.uuid4().hex,
             status=TaskResultStatus.READY,
             enqueued_at=None,

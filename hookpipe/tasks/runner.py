@@ -171,8 +171,7 @@ class TaskRunner:
         self.store_any_outcome = choice.store_on == "any"
         #: Whether deliveries have idempotency keys: a header, or the handler's own
         #: idempotency_key().
-        self._own_key = type(handler).idempotency_key is not HandlerImplementation.idempotency_key
-        self.has_keys = self._own_key or choice.idempotency_key is not None
+        self.has_keys = keys.has_own_key(handler) or choice.idempotency_key is not None
         self.keep = float(settings["IDEMPOTENCY_KEEP"])
         self._purger = keys.Purger(handler.name)
 
@@ -324,7 +323,8 @@ class TaskRunner:
             else:
                 # The key and the job commit together (the database engine on the same
                 # database) or not at all: a job that could not be stored leaves no key
-                # that would turn the sender's retry into a "duplicate".
+                # that would turn the sender's retry into a "duplicate". A broker has the
+                # job before the key commits; its worker asks whose key it is (keys.held).
                 with transaction.atomic(using=keys.database()):
                     if not keys.claimed(name, key, snapshot.request_id, self.keep):
                         _counters.add(name, "duplicates")
